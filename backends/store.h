@@ -1,0 +1,88 @@
+/*
+ * Where bytes live: a store of immutable, content-addressed blobs. A blob's id is the
+ * lowercase hex of its BLAKE2b-256 hash (64 characters). Blobs are written once through a
+ * writer (temporary file, fsync, rename into place) and then only read or removed.
+ *
+ * The store is an interface so that other backends (object stores) can follow the local one.
+ */
+#ifndef MESHFS_STORE_H
+#define MESHFS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+
+#define STORE_ID_HEX 64 /* characters in a blob id, without the NUL */
+
+struct store;
+
+/* Backends embed these as the first member of their own writer and blob structures. */
+struct store_writer {
+	struct store *st;
+};
+
+struct store_blob {
+	struct store *st;
+};
+
+struct store_ops {
+	int (*writer_open)(struct store *st, struct store_writer **out);
+	int (*writer_write)(struct store_writer *w, const void *data, size_t len);
+	int (*writer_commit)(struct store_writer *w, char id[STORE_ID_HEX + 1]);
+	void (*writer_abort)(struct store_writer *w);
+	int (*blob_open)(struct store *st, const char *id, struct store_blob **out);
+	ssize_t (*blob_pread)(struct store_blob *b, void *buf, size_t len, uint64_t off);
+	uint64_t (*blob_size)(const struct store_blob *b);
+	int (*blob_fd)(const struct store_blob *b);
+	void (*blob_close)(struct store_blob *b);
+	int (*verify)(struct store *st, const char *id);
+	int (*remove)(struct store *st, const char *id);
+	int (*list)(struct store *st, int (*cb)(const char *id, void *ctx), void *ctx);
+	int (*clean_staging)(struct store *st);
+	void (*close)(struct store *st);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+/*
+ * Opens (creating with create != 0) the local-directory store rooted at dir: blobs at
+ * dir/ab/cdef…, temporaries in dir/tmp/. Returns 0 or -errno with err set.
+ */
+int store_local_open(const char *dir, int create, struct store **out, struct mfs_error *err);
+
+/* Starts a new blob. The bytes are hashed as they are written. */
+int store_writer_open(struct store *st, struct store_writer **out);
+/* Appends bytes to the blob being written. Returns 0 or -errno (ENOSPC on a full disk). */
+int store_writer_write(struct store_writer *w, const void *data, size_t len);
+/* Makes the blob durable and visible under its id (fsync of file and directory, rename); frees
+ * the writer whatever the outcome. Writing a blob that already exists is not an error. */
+int store_writer_commit(struct store_writer *w, char id[STORE_ID_HEX + 1]);
+/* Drops the blob being written, leaving nothing behind; frees the writer. */
+void store_writer_abort(struct store_writer *w);
+
+/* Opens a blob for reading. -ENOENT if it does not exist, -EINVAL if id is malformed. */
+int store_blob_open(struct store *st, const char *id, struct store_blob **out);
+/* Reads up to len bytes at off; short only at the end of the blob. Returns bytes or -errno. */
+ssize_t store_blob_pread(struct store_blob *b, void *buf, size_t len, uint64_t off);
+uint64_t store_blob_size(const struct store_blob *b);
+/* A file descriptor with the blob's bytes at their offsets, for zero-copy replies; or -1. */
+int store_blob_fd(const struct store_blob *b);
+void store_blob_close(struct store_blob *b);
+
+/* Re-hashes a blob: 0 if present and intact, -ENOENT if missing, -EIO if its hash is wrong. */
+int store_verify(struct store *st, const char *id);
+/* Removes a blob (orphan clean-up). -ENOENT if absent. */
+int store_remove(struct store *st, const char *id);
+/* Calls cb for every blob id; stops and returns cb's value when it is non-zero. */
+int store_list(struct store *st, int (*cb)(const char *id, void *ctx), void *ctx);
+/* Removes temporaries left by writers that never finished (a crash). No writer of this store may
+ * be open in any process: call it at start, under the mesh lock. */
+int store_clean_staging(struct store *st);
+/* Closes the store; open blobs must be closed first. */
+void store_close(struct store *st);
+
+#endif

@@ -1,0 +1,206 @@
+/*
+ * The catalog: what exists in the mesh (DESIGN §7.7, "the catalog is the truth"). One SQLite
+ * database, MESH/catalog.db, in WAL mode, with a schema version (PRAGMA user_version) and
+ * migrations applied in order at open. Every statement is prepared; every result code checked.
+ *
+ * All functions return 0 on success or -errno: -ENOENT for a missing object, -EEXIST for a
+ * duplicate, -EINVAL for a bad argument, -EIO for a database failure (with err set where taken).
+ * A struct catalog is used by one thread at a time; threads open their own or lock around it.
+ * Times are Unix seconds.
+ */
+#ifndef MESHFS_CATALOG_H
+#define MESHFS_CATALOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+#define CATALOG_NAME_MAX 64 /* bytes of a name, NUL included */
+
+struct catalog;
+
+enum catalog_open_flags {
+	CATALOG_CREATE = 1,   /* create MESH/catalog.db; -EEXIST if it exists */
+	CATALOG_READONLY = 2, /* open without write access */
+};
+
+/* Opens the catalog of the mesh at mesh_dir and migrates its schema to the current version. */
+int catalog_open(struct catalog **out, const char *mesh_dir, int flags, struct mfs_error *err);
+void catalog_close(struct catalog *cat);
+/* A number that changes whenever another connection commits (PRAGMA data_version). */
+int catalog_data_version(struct catalog *cat, int64_t *out);
+/* Explicit transactions, for multi-step changes (BEGIN IMMEDIATE). */
+int catalog_begin(struct catalog *cat);
+int catalog_commit(struct catalog *cat);
+void catalog_rollback(struct catalog *cat);
+/* PRAGMA integrity_check: 0 if "ok", else -EIO with the first problem in err. */
+int catalog_integrity_check(struct catalog *cat, struct mfs_error *err);
+
+/* ---- teams ---- */
+int catalog_team_create(struct catalog *cat, const char *team);
+/* Adding a present member or removing an absent one is not an error. -ENOENT: no such team. */
+int catalog_team_add(struct catalog *cat, const char *team, const char *user);
+int catalog_team_remove(struct catalog *cat, const char *team, const char *user);
+/* 1 if user is a member of team, 0 if not (or no such team). */
+int catalog_team_has_member(struct catalog *cat, const char *team, const char *user);
+/* Calls cb for each team in name order with its members, space-separated ("" if none). */
+int catalog_team_list(struct catalog *cat,
+		      int (*cb)(const char *team, const char *members, void *ctx), void *ctx);
+/* Calls cb for each team user belongs to. */
+int catalog_user_teams(struct catalog *cat, const char *user,
+		       int (*cb)(const char *team, void *ctx), void *ctx);
+
+/* ---- domains ---- */
+struct catalog_domain {
+	int64_t id;
+	char name[CATALOG_NAME_MAX];
+	char owner[CATALOG_NAME_MAX]; /* owning team */
+	char *description;            /* never NULL; "" when none */
+	int64_t created_at;
+};
+void catalog_domain_release(struct catalog_domain *d);
+/* -ENOENT if owner is not a team. */
+int catalog_domain_create(struct catalog *cat, const char *name, const char *owner,
+			  const char *description, int64_t now);
+int catalog_domain_get(struct catalog *cat, const char *name, struct catalog_domain *out);
+/* cb gets a domain valid for the call only; a non-zero return stops and is returned. */
+int catalog_domain_list(struct catalog *cat,
+			int (*cb)(const struct catalog_domain *d, void *ctx), void *ctx);
+
+/* ---- products and contracts ---- */
+struct catalog_product {
+	int64_t id;
+	char domain[CATALOG_NAME_MAX];
+	char name[CATALOG_NAME_MAX];
+	char owner[CATALOG_NAME_MAX]; /* the domain's owning team */
+	char *description;            /* the contract's purpose; never NULL */
+	char *status;                 /* the contract's status; never NULL */
+	int64_t contract_seq;         /* current contract (1, 2, …) */
+	int64_t latest;               /* latest version number; 0 when never published */
+	int64_t created_at;
+	int64_t updated_at;          /* latest version's publish time, or created_at */
+	int64_t frequency_seconds;   /* SLA frequency from the current contract; 0 if none */
+};
+void catalog_product_release(struct catalog_product *p);
+/*
+ * Creates DOMAIN/PRODUCT with its first contract (the YAML text as given, and what was parsed from
+ * it: description, status, semver, SLA frequency, table names, lineage inputs, search text).
+ */
+struct catalog_contract_meta {
+	const char *yaml;
+	const char *semver;
+	const char *description;
+	const char *status;
+	int64_t frequency_seconds;
+	const char *const *tables; /* names of the contract's tables */
+	size_t ntables;
+	const char *const *inputs; /* lineage: "DOMAIN/PRODUCT" */
+	size_t ninputs;
+	const char *search_text; /* names, purpose, tags, columns and their descriptions */
+};
+int catalog_product_create(struct catalog *cat, const char *domain, const char *name,
+			   const struct catalog_contract_meta *m, const char *by, int64_t now);
+int catalog_product_get(struct catalog *cat, const char *domain, const char *name,
+			struct catalog_product *out);
+/* In domain (NULL: all), ordered by domain then name. */
+int catalog_product_list(struct catalog *cat, const char *domain,
+			 int (*cb)(const struct catalog_product *p, void *ctx), void *ctx);
+/* Records a new current contract for a product (seq = previous + 1). */
+int catalog_contract_add(struct catalog *cat, int64_t product_id,
+			 const struct catalog_contract_meta *m, const char *by, int64_t now,
+			 int64_t *seq);
+/* The YAML of contract seq of a product (0: the current one); *yaml is malloc'd. */
+int catalog_contract_get(struct catalog *cat, int64_t product_id, int64_t seq, char **yaml,
+			 int64_t *seq_out);
+/* Products whose current contract lists DOMAIN/PRODUCT as an input. */
+int catalog_downstream(struct catalog *cat, const char *domain, const char *product,
+		       int (*cb)(const char *domain, const char *product, void *ctx), void *ctx);
+/* Inputs of a product's current contract. */
+int catalog_upstream(struct catalog *cat, int64_t product_id,
+		     int (*cb)(const char *domain, const char *product, void *ctx), void *ctx);
+
+/* ---- versions ---- */
+struct catalog_table_version {
+	char name[CATALOG_NAME_MAX];
+	char segment[65]; /* blob id */
+	uint64_t rows;
+	uint64_t masked_size;
+	uint64_t plain_size;
+	int has_pii;
+};
+struct catalog_version {
+	int64_t number;
+	int64_t published_at;
+	char published_by[CATALOG_NAME_MAX];
+	int64_t contract_seq;
+	uint64_t rows;  /* over all tables */
+	uint64_t bytes; /* masked bytes over all tables */
+	char *checks;   /* summary of the checks run; never NULL */
+	struct catalog_table_version *tables; /* in name order */
+	size_t ntables;
+};
+void catalog_version_release(struct catalog_version *v);
+/* Version number of a product (0: the latest); -ENOENT if none. */
+int catalog_version_get(struct catalog *cat, int64_t product_id, int64_t number,
+			struct catalog_version *out);
+/* Versions newest first, tables included; at most limit (0: all). */
+int catalog_version_list(struct catalog *cat, int64_t product_id, size_t limit,
+			 int (*cb)(const struct catalog_version *v, void *ctx), void *ctx);
+/*
+ * Records the next version of a product in one transaction: number = latest + 1; its tables are
+ * the given ones plus every table of the previous version not among them (carried over). The
+ * version is tied to the product's current contract. Stores the number in *number.
+ */
+int catalog_put_version(struct catalog *cat, int64_t product_id,
+			const struct catalog_table_version *tables, size_t ntables, const char *by,
+			const char *checks, int64_t now, int64_t *number);
+/* Every segment any version refers to (for verify and orphan clean-up); each id once. */
+int catalog_segment_list(struct catalog *cat, int (*cb)(const char *id, void *ctx), void *ctx);
+
+/* ---- grants ---- */
+/* privilege: read|unmask|publish|admin; scope: "mesh", "DOMAIN" or "DOMAIN/PRODUCT";
+ * principal: "user:NAME", "team:NAME", "group:NAME" or "everyone". Granting twice is fine;
+ * revoking what was not granted is -ENOENT. */
+int catalog_grant(struct catalog *cat, const char *privilege, const char *scope,
+		  const char *principal, const char *by, int64_t now);
+int catalog_revoke(struct catalog *cat, const char *privilege, const char *scope,
+		   const char *principal);
+/* Grants of privilege at exactly scope. */
+int catalog_grant_list(struct catalog *cat, const char *privilege, const char *scope,
+		       int (*cb)(const char *principal, void *ctx), void *ctx);
+/* All grants, for listing. */
+int catalog_grant_list_all(struct catalog *cat,
+			   int (*cb)(const char *privilege, const char *scope, const char *principal,
+				     void *ctx),
+			   void *ctx);
+
+/* ---- audit ---- */
+struct catalog_audit {
+	int64_t id;
+	int64_t at;
+	const char *principal;
+	const char *action;  /* open-plain, publish, reject, grant, revoke, contract, … */
+	const char *object;  /* DOMAIN/PRODUCT[/TABLE] or a scope */
+	int64_t version;     /* 0 when none */
+	const char *view;    /* plain|masked|"" */
+	const char *outcome; /* ok|denied|rejected|error */
+	const char *detail;  /* "" when none */
+};
+int catalog_audit_add(struct catalog *cat, const struct catalog_audit *a);
+/* Rows at or after since (0: all) and of principal (NULL: all), oldest first. */
+int catalog_audit_list(struct catalog *cat, int64_t since, const char *principal,
+		       int (*cb)(const struct catalog_audit *a, void *ctx), void *ctx);
+
+/* ---- keys (wrapped by the master key; see acl/keys.h) ---- */
+/* kind: "mask" or "data"; domain NULL for "mask". The new key becomes the active one of its kind
+ * and domain. */
+int catalog_key_add(struct catalog *cat, const char *kind, const char *domain,
+		    const uint8_t *wrapped, size_t len, int64_t now, uint32_t *id);
+/* The wrapped key with id (len bytes must match). */
+int catalog_key_get(struct catalog *cat, uint32_t id, uint8_t *wrapped, size_t len);
+/* The active key of kind (and domain). */
+int catalog_key_active(struct catalog *cat, const char *kind, const char *domain, uint32_t *id,
+		       uint8_t *wrapped, size_t len);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * A mesh: the directory holding catalog.db, store/, keys/ and staging/ (DESIGN §1), opened as
+ * one object for the CLI and the daemon.
+ */
+#ifndef MESHFS_MESH_H
+#define MESHFS_MESH_H
+
+#include <stdint.h>
+
+#include "acl/acl.h"
+#include "acl/keys.h"
+#include "backends/store.h"
+#include "catalog/catalog.h"
+#include "common/error.h"
+
+struct mesh {
+	char *dir;
+	struct catalog *cat;
+	struct store *store;
+	struct keyring *keys;
+};
+
+/*
+ * Creates a new mesh in dir (which may exist but must be empty): catalog, store, master key, the
+ * masking key; admin on the mesh for the user called admin. Returns 0 or -errno with err set.
+ */
+int mesh_create(const char *dir, const char *admin, struct mfs_error *err);
+/* Opens an existing mesh. -ENOENT "not a mesh" when dir lacks catalog.db. */
+int mesh_open(struct mesh *m, const char *dir, struct mfs_error *err);
+void mesh_close(struct mesh *m);
+/* Removes blobs no version refers to and leftovers of interrupted writes; returns how many. Only
+ * when no other process writes the mesh (at mount start, under the caller's lock). */
+int mesh_clean_orphans(struct mesh *m, unsigned long *removed);
+/* Current time in Unix seconds; MESHFS_NOW overrides it, so tests can move the clock. */
+int64_t mesh_now(void);
+
+/* Creates a domain owned by team, with a data key. */
+int mesh_domain_create(struct mesh *m, const char *domain, const char *team,
+		       const char *description, struct mfs_error *err);
+/* Parses contract text and creates DOMAIN/PRODUCT with it; the contract's domain and
+ * dataProduct must match. */
+int mesh_product_create(struct mesh *m, const char *domain, const char *product,
+			const char *yaml, size_t len, const char *filename, const char *by,
+			struct mfs_error *err);
+/* The binding ("DOMAIN/PRODUCT/TABLE") of a table's segments. */
+void mesh_binding(char *out, size_t size, const char *domain, const char *product,
+		  const char *table);
+/* Key lookup for segment_read: ctx is the struct mesh. */
+int mesh_segment_key(void *ctx, uint32_t key_id, uint8_t key[32]);
+
+#endif

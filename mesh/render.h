@@ -1,0 +1,22 @@
+/* Generated documents of the mounted tree (DESIGN §3), also printed by the CLI. */
+#ifndef MESHFS_RENDER_H
+#define MESHFS_RENDER_H
+
+#include <stdint.h>
+
+#include "common/strbuf.h"
+#include "mesh/mesh.h"
+
+/* MOUNT/README.md: what the mesh is, its domains, how to read and publish. */
+int render_mesh_readme(struct mesh *m, struct strbuf *out);
+/* MOUNT/DOMAIN/README.md. -ENOENT for an unknown domain. */
+int render_domain_readme(struct mesh *m, const char *domain, struct strbuf *out);
+/* MOUNT/DOMAIN/PRODUCT/README.md, the data sheet. -ENOENT for an unknown product. */
+int render_product_readme(struct mesh *m, const char *domain, const char *product,
+			  struct strbuf *out);
+/* MOUNT/catalog.csv: domain,product,description,owner,status,version,updated_at,freshness. */
+int render_catalog_csv(struct mesh *m, int64_t now, struct strbuf *out);
+/* "fresh", "stale" or "never" for a product at time now. */
+const char *render_freshness(const struct catalog_product *p, int64_t now);
+
+#endif

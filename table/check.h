@@ -1,0 +1,18 @@
+/* Checks of single values against a column's logical type (ISO 8601 dates and timestamps). */
+#ifndef MESHFS_CHECK_H
+#define MESHFS_CHECK_H
+
+#include <stddef.h>
+
+#include "catalog/contract.h"
+
+/*
+ * Returns NULL if value (len bytes; an empty value is a null and always passes here) is a valid
+ * t, else a short reason ("not an integer"). integer: optional sign and digits, within int64;
+ * number: a decimal number with optional exponent, finite; boolean: true/false (any case), 1/0;
+ * date: YYYY-MM-DD, a real day; timestamp: date, 'T' or space, hh:mm[:ss[.fraction]], optional Z
+ * or ±hh:mm.
+ */
+const char *check_type(enum logical_type t, const char *value, size_t len);
+
+#endif

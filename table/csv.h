@@ -1,0 +1,68 @@
+/*
+ * CSV as RFC 4180 has it: fields separated by commas, records by CRLF or LF, fields optionally
+ * in double quotes, inside which commas, CR, LF and doubled quotes ("") are data. The reader
+ * streams: it pulls bytes from a source function, so input of any size is read in bounded memory.
+ */
+#ifndef MESHFS_CSV_H
+#define MESHFS_CSV_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+#include "common/strbuf.h"
+
+/* Pulls up to len bytes into buf: returns bytes read, 0 at end of input, or -errno. */
+typedef ssize_t (*csv_source_fn)(void *ctx, void *buf, size_t len);
+
+struct csv_field {
+	const char *data; /* unquoted value (quotes removed, "" turned into "); NUL-terminated */
+	size_t len;
+	unsigned long line; /* where the field starts, 1-based */
+	unsigned long col;  /* byte column where the field starts, 1-based */
+	int quoted;
+};
+
+struct csv_limits {
+	size_t max_field;  /* bytes in one field; default 16 MiB */
+	size_t max_fields; /* fields in one record; default 4096 */
+};
+
+struct csv_reader {
+	csv_source_fn source;
+	void *source_ctx;
+	const char *filename; /* for messages */
+	struct csv_limits limits;
+	/* private */
+	char *in;
+	size_t in_len, in_pos, in_cap;
+	int eof;
+	unsigned long line, col;
+	struct strbuf data;
+	struct csv_field *fields;
+	size_t fields_cap;
+	unsigned long record_line;
+};
+
+/* Prepares a reader over source. limits may be NULL for the defaults. */
+void csv_reader_init(struct csv_reader *r, csv_source_fn source, void *ctx, const char *filename,
+		     const struct csv_limits *limits);
+/*
+ * Reads the next record. Returns 1 with *fields/*nfields set (valid until the next call), 0 at
+ * end of input, or -EINVAL with err "FILE:LINE:COL: …" for malformed input: a quote inside an
+ * unquoted field, text after a closing quote, an unterminated quoted field, a NUL byte, a field
+ * or record over the limits. A final record without a line ending is a record; a blank line is a
+ * record of one empty field (callers decide what that means).
+ */
+int csv_reader_next(struct csv_reader *r, struct csv_field **fields, size_t *nfields,
+		    struct mfs_error *err);
+/* Line on which the record last returned starts. */
+unsigned long csv_reader_record_line(const struct csv_reader *r);
+/* Frees the reader's memory, zeroing it (it may have held PII). */
+void csv_reader_release(struct csv_reader *r);
+
+/* Appends value as one normalized CSV field: quoted (with quotes doubled) only when it holds a
+ * comma, a quote, CR or LF. Returns 0 or -ENOMEM. */
+int csv_field_append(struct strbuf *out, const char *value, size_t len);
+
+#endif

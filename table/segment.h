@@ -1,0 +1,110 @@
+/*
+ * The stored form of one table version (DESIGN §7.2): a segment, one immutable blob.
+ *
+ * A table has two views, each a normalized CSV text (LF line ends, header first, columns in
+ * contract order, fields quoted only when needed): the masked view, in which every PII cell is
+ * replaced by its mask, and the plain view with the real values. The segment stores the masked
+ * view's bytes, split in row groups, and for each group and PII column one sealed chunk with that
+ * group's plaintext cells and where each sits in the masked bytes. The plain view is the masked
+ * view with those cells spliced in. An index at the end gives each group's place in the file
+ * and in both views, so a read at any offset of either view is a binary search away.
+ *
+ * File layout (integers little-endian):
+ *   "MSEG" | u16 format | u16 reserved | 16-byte segment id (random; bound into sealed chunks)
+ *   the header line (group -1: same bytes in both views)
+ *   for each group: its masked bytes, then one sealed chunk per PII column
+ *   index (see segment.c)
+ *   u64 index offset | u32 index length | "MSEGEND\n"
+ */
+#ifndef MESHFS_SEGMENT_H
+#define MESHFS_SEGMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "acl/mask.h"
+#include "backends/store.h"
+#include "common/error.h"
+#include "table/csv.h"
+
+enum segment_view {
+	SEGMENT_MASKED = 0,
+	SEGMENT_PLAIN = 1,
+};
+
+struct segment_column {
+	const char *name;
+	int pii;
+	enum mask_kind mask; /* for PII columns */
+};
+
+struct segment_params {
+	/* "DOMAIN/PRODUCT/TABLE": bound, with the column, into every sealed chunk */
+	const char *binding;
+	const struct segment_column *columns;
+	size_t ncolumns;
+	/* needed when a column is PII */
+	const uint8_t *data_key; /* 32 bytes */
+	uint32_t key_id;
+	const uint8_t *mask_key; /* 32 bytes */
+	/* a group closes at whichever comes first; 0 for the defaults (8192 rows, 1 MiB) */
+	size_t group_rows;
+	size_t group_bytes;
+};
+
+struct segment_info {
+	char id[STORE_ID_HEX + 1]; /* the blob */
+	uint64_t rows;
+	uint64_t masked_size; /* bytes of the masked view, header included */
+	uint64_t plain_size;  /* bytes of the plain view; equal to masked_size without PII */
+	int has_pii;
+};
+
+struct segment_writer;
+
+/* Starts a segment in st. The parameters must stay valid until finish or abort. */
+int segment_writer_open(struct segment_writer **out, struct store *st,
+			const struct segment_params *p, struct mfs_error *err);
+/* Adds one row: exactly ncolumns values, raw (as a CSV reader returns them). Memory stays bounded
+ * by one row group. Returns 0 or -errno. */
+int segment_writer_add(struct segment_writer *w, const struct csv_field *values, size_t n);
+/* Writes the last group and the index and commits the blob; fills info. Frees the writer. */
+int segment_writer_finish(struct segment_writer *w, struct segment_info *info,
+			  struct mfs_error *err);
+/* Drops the segment, leaving nothing in the store; frees the writer. NULL is fine. */
+void segment_writer_abort(struct segment_writer *w);
+
+/* Looks up a data key by id, for the plain view: 0 or -errno. */
+typedef int (*segment_key_fn)(void *ctx, uint32_t key_id, uint8_t key[32]);
+
+struct segment;
+/* A reader's cache of the last plain group it decoded: one per open file, not shared. */
+struct segment_cache;
+
+/*
+ * Opens the segment in blob id, reading only its index. binding must be the one it was written
+ * with (sealed chunks do not open otherwise). -EIO if the blob is not a well-formed segment.
+ * An open segment is safe to read from many threads at once.
+ */
+int segment_open(struct segment **out, struct store *st, const char *id, const char *binding,
+		 struct mfs_error *err);
+void segment_close(struct segment *seg);
+uint64_t segment_rows(const struct segment *seg);
+int segment_has_pii(const struct segment *seg);
+/* Size of a view; O(1). */
+uint64_t segment_view_size(const struct segment *seg, enum segment_view view);
+/*
+ * Reads len bytes of view at off into buf: exactly the bytes a sequential read would give there;
+ * short only at the end of the view. The plain view needs keys (keyfn) and opens the chunks of the
+ * groups it touches; cache (may be NULL) keeps the last decoded group for the next read.
+ * Returns bytes read, or -EIO if a chunk does not authenticate (nothing partial is returned).
+ */
+ssize_t segment_read(struct segment *seg, enum segment_view view, void *buf, size_t len,
+		     uint64_t off, segment_key_fn keyfn, void *keyctx, struct segment_cache *cache);
+
+struct segment_cache *segment_cache_new(void);
+/* Frees the cache, zeroing the plaintext it held. NULL is fine. */
+void segment_cache_free(struct segment_cache *cache);
+
+#endif
