@@ -36,19 +36,32 @@ void strbuf_reset(struct strbuf *sb)
 	sb->buf[0] = '\0';
 }
 
-int strbuf_grow(struct strbuf *sb, size_t n)
+/* The capacity that holds n more bytes and the NUL: 0 if the buffer has room, SIZE_MAX if no
+ * size can. */
+static size_t strbuf_new_cap(const struct strbuf *sb, size_t n)
 {
 	size_t want, cap;
-	char *p;
 
 	if (n > SIZE_MAX - sb->len - 1)
-		return -ENOMEM;
+		return SIZE_MAX;
 	want = sb->len + n + 1;
 	if (want <= sb->cap)
 		return 0;
 	cap = sb->cap ? sb->cap : 64;
 	while (cap < want)
 		cap = cap > SIZE_MAX / 2 ? want : cap * 2;
+	return cap;
+}
+
+int strbuf_grow(struct strbuf *sb, size_t n)
+{
+	size_t cap = strbuf_new_cap(sb, n);
+	char *p;
+
+	if (!cap)
+		return 0;
+	if (cap == SIZE_MAX)
+		return -ENOMEM;
 	p = realloc(sb->cap ? sb->buf : NULL, cap);
 	if (!p)
 		return -ENOMEM;
@@ -57,6 +70,35 @@ int strbuf_grow(struct strbuf *sb, size_t n)
 	sb->buf = p;
 	sb->cap = cap;
 	return 0;
+}
+
+int strbuf_grow_secure(struct strbuf *sb, size_t n)
+{
+	size_t cap = strbuf_new_cap(sb, n);
+	char *p;
+
+	if (!cap)
+		return 0;
+	if (cap == SIZE_MAX)
+		return -ENOMEM;
+	p = malloc(cap);
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, sb->buf, sb->len + 1);
+	if (sb->cap) {
+		sodium_memzero(sb->buf, sb->cap);
+		free(sb->buf);
+	}
+	sb->buf = p;
+	sb->cap = cap;
+	return 0;
+}
+
+void strbuf_reset_secure(struct strbuf *sb)
+{
+	if (sb->len)
+		sodium_memzero(sb->buf, sb->len);
+	strbuf_reset(sb);
 }
 
 int strbuf_add(struct strbuf *sb, const void *data, size_t len)

@@ -19,6 +19,11 @@ void strbuf_release(struct strbuf *sb);
 void strbuf_reset(struct strbuf *sb);
 /* Makes room for at least n more bytes. Returns 0 or -ENOMEM. */
 int strbuf_grow(struct strbuf *sb, size_t n);
+/* Like strbuf_grow, but the old block is zeroed before it is freed: for buffers of secrets or
+ * PII, of which realloc would leave a copy behind in the heap. */
+int strbuf_grow_secure(struct strbuf *sb, size_t n);
+/* Zeroes the bytes in use and empties the buffer, keeping its memory. */
+void strbuf_reset_secure(struct strbuf *sb);
 /* Appends bytes. Returns 0 or -ENOMEM (buffer unchanged on failure). */
 int strbuf_add(struct strbuf *sb, const void *data, size_t len);
 int strbuf_addstr(struct strbuf *sb, const char *s);
