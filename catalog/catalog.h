@@ -30,7 +30,9 @@ int catalog_open(struct catalog **out, const char *mesh_dir, int flags, struct m
 void catalog_close(struct catalog *cat);
 /* A number that changes whenever another connection commits (PRAGMA data_version). */
 int catalog_data_version(struct catalog *cat, int64_t *out);
-/* Explicit transactions, for multi-step changes (BEGIN IMMEDIATE). */
+/* Explicit transactions, for multi-step changes (BEGIN IMMEDIATE). They nest (inner levels are
+ * savepoints), also with the functions below that make several changes in one transaction. A
+ * commit that fails has rolled back; a rollback outside any transaction does nothing. */
 int catalog_begin(struct catalog *cat);
 int catalog_commit(struct catalog *cat);
 void catalog_rollback(struct catalog *cat);
@@ -60,10 +62,12 @@ struct catalog_domain {
 	int64_t created_at;
 };
 void catalog_domain_release(struct catalog_domain *d);
-/* -ENOENT if owner is not a team. */
+/* -ENOENT if owner is not a team; -EINVAL for "mesh", which names the mesh as a grant scope. */
 int catalog_domain_create(struct catalog *cat, const char *name, const char *owner,
 			  const char *description, int64_t now);
 int catalog_domain_get(struct catalog *cat, const char *name, struct catalog_domain *out);
+/* The domain with catalog id id (inode numbers of the mount carry ids). */
+int catalog_domain_get_by_id(struct catalog *cat, int64_t id, struct catalog_domain *out);
 /* cb gets a domain valid for the call only; a non-zero return stops and is returned. */
 int catalog_domain_list(struct catalog *cat,
 			int (*cb)(const struct catalog_domain *d, void *ctx), void *ctx);
@@ -103,6 +107,8 @@ int catalog_product_create(struct catalog *cat, const char *domain, const char *
 			   const struct catalog_contract_meta *m, const char *by, int64_t now);
 int catalog_product_get(struct catalog *cat, const char *domain, const char *name,
 			struct catalog_product *out);
+/* The product with catalog id id. */
+int catalog_product_get_by_id(struct catalog *cat, int64_t id, struct catalog_product *out);
 /* In domain (NULL: all), ordered by domain then name. */
 int catalog_product_list(struct catalog *cat, const char *domain,
 			 int (*cb)(const struct catalog_product *p, void *ctx), void *ctx);
@@ -150,7 +156,8 @@ int catalog_version_list(struct catalog *cat, int64_t product_id, size_t limit,
 /*
  * Records the next version of a product in one transaction: number = latest + 1; its tables are
  * the given ones plus every table of the previous version not among them (carried over). The
- * version is tied to the product's current contract. Stores the number in *number.
+ * version is tied to the product's current contract. Stores the number in *number. ntables may be
+ * 0 when there is a previous version: all its tables carry over, under the current contract.
  */
 int catalog_put_version(struct catalog *cat, int64_t product_id,
 			const struct catalog_table_version *tables, size_t ntables, const char *by,

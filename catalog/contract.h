@@ -37,15 +37,18 @@ struct quality_rule {
 	char *name;        /* may be NULL */
 	char *description; /* may be NULL */
 	char *type;        /* "library" (default), "sql", "text", "custom" */
-	char *metric;      /* nullValues, missingValues, invalidValues, duplicateValues, rowCount */
-	char *query;       /* type: sql */
+	char *metric;      /* nullValues, missingValues, invalidValues, duplicateValues, rowCount;
+			      NULL unless type is library */
+	char *query;       /* type: sql; NULL for other types */
 	enum quality_op op;
 	double a, b;     /* operand(s) */
 	int percent;     /* unit: percent (else rows) */
-	int warning;     /* severity: warning (records without rejecting) */
+	int warning;     /* severity: warning or info (records without rejecting) */
 	char **valid_values; /* arguments.validValues / missingValues */
 	size_t nvalid;
 	char *pattern; /* arguments.pattern */
+	char **properties; /* arguments.properties of a table's duplicateValues (none: whole rows) */
+	size_t nproperties;
 	unsigned long line, col;
 };
 
@@ -84,13 +87,13 @@ struct contract_member {
 
 struct contract {
 	char *api_version; /* v3.0.x or v3.1.0 */
-	char *id;
-	char *name;
+	char *id;   /* "" when not given */
+	char *name; /* the dataProduct when not given */
 	char *domain;
 	char *data_product;
 	char *version; /* semver as written */
 	int major, minor, patch;
-	char *status;
+	char *status; /* "active" when not given */
 	char *purpose; /* description.purpose; may be NULL */
 	char **tags;
 	size_t ntags;

@@ -1,0 +1,1013 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "catalog/catalog.h"
+#include "common/strbuf.h"
+
+struct fixture {
+	char dir[64];
+	struct catalog *cat;
+};
+
+static void db_path(const struct fixture *f, char *out, size_t size)
+{
+	snprintf(out, size, "%s/catalog.db", f->dir);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct mfs_error err = {{0}};
+
+	assert_non_null(f);
+	strcpy(f->dir, "/tmp/meshfs-test-catalog-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(catalog_open(&f->cat, f->dir, CATALOG_CREATE, &err), 0);
+	*state = f;
+	return 0;
+}
+
+/* Removes a mesh directory holding only a catalog. */
+static void remove_dir(const char *dir)
+{
+	static const char *const suffixes[] = {"", "-wal", "-shm"};
+	char path[128];
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/catalog.db%s", dir, suffixes[i]);
+		unlink(path);
+	}
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	catalog_close(f->cat);
+	remove_dir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* A segment id from a number: 64 hex digits. */
+static void seg(char out[65], unsigned n)
+{
+	snprintf(out, 65, "%064x", n);
+}
+
+static struct catalog_contract_meta meta(const char *yaml, const char *description,
+					 const char *const *tables, size_t ntables)
+{
+	struct catalog_contract_meta m = {
+	    .yaml = yaml,
+	    .semver = "1.0.0",
+	    .description = description,
+	    .status = "active",
+	    .frequency_seconds = 86400,
+	    .tables = tables,
+	    .ntables = ntables,
+	    .search_text = "orders customers email",
+	};
+	return m;
+}
+
+static const char *const two_tables[] = {"customers", "orders"};
+
+/* A team "sales" owning domain "orders" with product "orders/daily". */
+static int64_t make_product(struct catalog *cat)
+{
+	struct catalog_contract_meta m = meta("yaml: 1\n", "Daily orders", two_tables, 2);
+	struct catalog_product p;
+	int64_t id;
+
+	assert_int_equal(catalog_team_create(cat, "sales"), 0);
+	assert_int_equal(catalog_domain_create(cat, "orders", "sales", "All orders", 100), 0);
+	assert_int_equal(catalog_product_create(cat, "orders", "daily", &m, "alice", 200), 0);
+	assert_int_equal(catalog_product_get(cat, "orders", "daily", &p), 0);
+	id = p.id;
+	catalog_product_release(&p);
+	return id;
+}
+
+static void table(struct catalog_table_version *t, const char *name, unsigned segment,
+		  uint64_t rows, int has_pii)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	seg(t->segment, segment);
+	t->rows = rows;
+	t->masked_size = rows * 10;
+	t->plain_size = rows * 10 + (has_pii ? 5 : 0);
+	t->has_pii = has_pii;
+}
+
+static int64_t sql_int(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void sql_text(const char *path, const char *sql, char *out, size_t size)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	snprintf(out, size, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static void sql_exec(const char *path, const char *sql)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void test_open(void **state)
+{
+	struct fixture *f = *state;
+	struct mfs_error err = {{0}};
+	struct catalog *cat, *ro;
+	char path[128];
+	struct stat sb;
+
+	db_path(f, path, sizeof(path));
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+
+	assert_int_equal(catalog_open(&cat, f->dir, CATALOG_CREATE, &err), -EEXIST);
+	assert_non_null(strstr(err.msg, "catalog.db"));
+	assert_null(cat);
+
+	mfs_error_clear(&err);
+	assert_int_equal(catalog_open(&cat, "/nonexistent-meshfs-dir", 0, &err), -ENOENT);
+	assert_true(err.msg[0] != '\0');
+	assert_int_equal(catalog_open(&cat, f->dir, CATALOG_CREATE | CATALOG_READONLY, NULL),
+			 -EINVAL);
+
+	/* Reopened, the catalog keeps what was written. */
+	assert_int_equal(catalog_team_create(f->cat, "sales"), 0);
+	catalog_close(f->cat);
+	f->cat = NULL;
+	assert_int_equal(catalog_open(&f->cat, f->dir, 0, &err), 0);
+	assert_int_equal(catalog_team_has_member(f->cat, "sales", "nobody"), 0);
+	assert_int_equal(catalog_team_create(f->cat, "sales"), -EEXIST);
+
+	/* Read-only: reads work, writes are refused. */
+	assert_int_equal(catalog_open(&ro, f->dir, CATALOG_READONLY, &err), 0);
+	assert_int_equal(catalog_team_add(ro, "sales", "alice"), -EROFS);
+	assert_int_equal(catalog_team_add(f->cat, "sales", "alice"), 0);
+	assert_int_equal(catalog_team_has_member(ro, "sales", "alice"), 1);
+	catalog_close(ro);
+}
+
+static void test_create_in_missing_dir(void **state)
+{
+	struct catalog *cat;
+
+	assert_int_equal(catalog_open(&cat, "/nonexistent-meshfs-dir", CATALOG_CREATE, NULL),
+			 -ENOENT);
+}
+
+static void test_migrations(void **state)
+{
+	struct fixture *f = *state;
+	struct mfs_error err = {{0}};
+	struct catalog *cat;
+	char path[128], dir2[64], mode[16];
+	sqlite3 *db;
+
+	db_path(f, path, sizeof(path));
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 1);
+	sql_text(path, "PRAGMA journal_mode", mode, sizeof(mode));
+	assert_string_equal(mode, "wal");
+	assert_int_equal(
+	    sql_int(path,
+		    "SELECT count(*) FROM sqlite_schema WHERE name IN ('teams', 'team_members', "
+		    "'domains', 'products', 'contracts', 'contract_tables', 'contract_inputs', "
+		    "'product_search', 'versions', 'version_tables', 'grants', 'audit', 'keys')"),
+	    13);
+
+	/* A catalog from a newer meshfs is refused with a clear message. */
+	catalog_close(f->cat);
+	f->cat = NULL;
+	sql_exec(path, "PRAGMA user_version = 7");
+	assert_int_equal(catalog_open(&cat, f->dir, 0, &err), -ENOTSUP);
+	assert_non_null(strstr(err.msg, "newer"));
+	sql_exec(path, "PRAGMA user_version = 1");
+	assert_int_equal(catalog_open(&f->cat, f->dir, 0, NULL), 0);
+
+	/* An empty database (schema version 0) is brought up to date on open. */
+	strcpy(dir2, "/tmp/meshfs-test-catalog-XXXXXX");
+	assert_non_null(mkdtemp(dir2));
+	snprintf(path, sizeof(path), "%s/catalog.db", dir2);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_close(db);
+	/* Read-only cannot migrate. */
+	mfs_error_clear(&err);
+	assert_int_equal(catalog_open(&cat, dir2, CATALOG_READONLY, &err), -EROFS);
+	assert_int_equal(catalog_open(&cat, dir2, 0, &err), 0);
+	assert_int_equal(catalog_team_create(cat, "t1"), 0);
+	catalog_close(cat);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 1);
+	remove_dir(dir2);
+}
+
+struct team_seen {
+	char text[256];
+	int calls;
+	int stop_at;
+};
+
+static int team_cb(const char *team, const char *members, void *ctx)
+{
+	struct team_seen *s = ctx;
+	size_t n = strlen(s->text);
+
+	snprintf(s->text + n, sizeof(s->text) - n, "%s=[%s];", team, members);
+	return ++s->calls == s->stop_at ? 42 : 0;
+}
+
+static int name_cb(const char *name, void *ctx)
+{
+	struct team_seen *s = ctx;
+	size_t n = strlen(s->text);
+
+	snprintf(s->text + n, sizeof(s->text) - n, "%s;", name);
+	s->calls++;
+	return 0;
+}
+
+static void test_teams(void **state)
+{
+	struct catalog *cat = ((struct fixture *)*state)->cat;
+	struct team_seen s = {.calls = 0};
+
+	assert_int_equal(catalog_team_create(cat, "sales"), 0);
+	assert_int_equal(catalog_team_create(cat, "data-eng"), 0);
+	assert_int_equal(catalog_team_create(cat, "empty"), 0);
+	assert_int_equal(catalog_team_create(cat, "sales"), -EEXIST);
+	assert_int_equal(catalog_team_create(cat, "Sales"), -EINVAL);
+	assert_int_equal(catalog_team_create(cat, ""), -EINVAL);
+	assert_int_equal(catalog_team_create(cat, NULL), -EINVAL);
+
+	assert_int_equal(catalog_team_add(cat, "sales", "bob"), 0);
+	assert_int_equal(catalog_team_add(cat, "sales", "alice"), 0);
+	assert_int_equal(catalog_team_add(cat, "sales", "alice"), 0); /* present: fine */
+	assert_int_equal(catalog_team_add(cat, "data-eng", "alice"), 0);
+	assert_int_equal(catalog_team_add(cat, "nosuch", "alice"), -ENOENT);
+	assert_int_equal(catalog_team_add(cat, "sales", "two words"), -EINVAL);
+	assert_int_equal(catalog_team_add(cat, "sales", ""), -EINVAL);
+
+	assert_int_equal(catalog_team_has_member(cat, "sales", "alice"), 1);
+	assert_int_equal(catalog_team_has_member(cat, "sales", "carol"), 0);
+	assert_int_equal(catalog_team_has_member(cat, "nosuch", "alice"), 0);
+
+	assert_int_equal(catalog_team_list(cat, team_cb, &s), 0);
+	assert_string_equal(s.text, "data-eng=[alice];empty=[];sales=[alice bob];");
+	memset(&s, 0, sizeof(s));
+	s.stop_at = 2;
+	assert_int_equal(catalog_team_list(cat, team_cb, &s), 42);
+	assert_int_equal(s.calls, 2);
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(catalog_user_teams(cat, "alice", name_cb, &s), 0);
+	assert_string_equal(s.text, "data-eng;sales;");
+
+	assert_int_equal(catalog_team_remove(cat, "sales", "alice"), 0);
+	assert_int_equal(catalog_team_remove(cat, "sales", "alice"), 0); /* absent: fine */
+	assert_int_equal(catalog_team_remove(cat, "nosuch", "alice"), -ENOENT);
+	assert_int_equal(catalog_team_has_member(cat, "sales", "alice"), 0);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(catalog_user_teams(cat, "alice", name_cb, &s), 0);
+	assert_string_equal(s.text, "data-eng;");
+}
+
+static int domain_cb(const struct catalog_domain *d, void *ctx)
+{
+	struct team_seen *s = ctx;
+	size_t n = strlen(s->text);
+
+	snprintf(s->text + n, sizeof(s->text) - n, "%s:%s:%s;", d->name, d->owner, d->description);
+	return 0;
+}
+
+static void test_domains(void **state)
+{
+	struct catalog *cat = ((struct fixture *)*state)->cat;
+	struct catalog_domain d, d2;
+	struct team_seen s = {.calls = 0};
+
+	assert_int_equal(catalog_team_create(cat, "sales"), 0);
+	assert_int_equal(catalog_domain_create(cat, "orders", "nosuch", NULL, 1), -ENOENT);
+	assert_int_equal(catalog_domain_create(cat, "orders", "sales", "All orders", 100), 0);
+	assert_int_equal(catalog_domain_create(cat, "orders", "sales", NULL, 100), -EEXIST);
+	assert_int_equal(catalog_domain_create(cat, "payments", "sales", NULL, 101), 0);
+	assert_int_equal(catalog_domain_create(cat, "mesh", "sales", NULL, 1), -EINVAL);
+	assert_int_equal(catalog_domain_create(cat, "a/b", "sales", NULL, 1), -EINVAL);
+
+	assert_int_equal(catalog_domain_get(cat, "orders", &d), 0);
+	assert_string_equal(d.name, "orders");
+	assert_string_equal(d.owner, "sales");
+	assert_string_equal(d.description, "All orders");
+	assert_int_equal(d.created_at, 100);
+	assert_int_equal(catalog_domain_get_by_id(cat, d.id, &d2), 0);
+	assert_string_equal(d2.name, "orders");
+	catalog_domain_release(&d2);
+	catalog_domain_release(&d);
+	assert_int_equal(catalog_domain_get(cat, "payments", &d), 0);
+	assert_string_equal(d.description, "");
+	catalog_domain_release(&d);
+	assert_int_equal(catalog_domain_get(cat, "nosuch", &d), -ENOENT);
+	assert_int_equal(catalog_domain_get_by_id(cat, 999, &d), -ENOENT);
+
+	assert_int_equal(catalog_domain_list(cat, domain_cb, &s), 0);
+	assert_string_equal(s.text, "orders:sales:All orders;payments:sales:;");
+}
+
+static int pair_cb(const char *domain, const char *product, void *ctx)
+{
+	struct team_seen *s = ctx;
+	size_t n = strlen(s->text);
+
+	snprintf(s->text + n, sizeof(s->text) - n, "%s/%s;", domain, product);
+	return 0;
+}
+
+struct list_ctx {
+	struct catalog *cat;
+	char text[256];
+};
+
+/* Calls back into the catalog, as callbacks may. */
+static int product_cb(const struct catalog_product *p, void *ctx)
+{
+	struct list_ctx *l = ctx;
+	struct catalog_product again;
+	size_t n = strlen(l->text);
+
+	assert_int_equal(catalog_product_get(l->cat, p->domain, p->name, &again), 0);
+	assert_int_equal(again.id, p->id);
+	catalog_product_release(&again);
+	snprintf(l->text + n, sizeof(l->text) - n, "%s/%s@%" PRId64 ";", p->domain, p->name,
+		 p->latest);
+	return 0;
+}
+
+static void test_products(void **state)
+{
+	struct catalog *cat = ((struct fixture *)*state)->cat;
+	static const char *const one_table[] = {"customers"};
+	static const char *const dup_tables[] = {"a", "a"};
+	static const char *const inputs[] = {"orders/daily", "crm/contacts"};
+	static const char *const bad_inputs[] = {"orders"};
+	struct catalog_contract_meta m;
+	struct catalog_product p;
+	struct team_seen s = {.calls = 0};
+	struct list_ctx l = {0};
+	int64_t id, seq = 0;
+	char *yaml;
+
+	id = make_product(cat);
+	assert_int_equal(catalog_product_get(cat, "orders", "daily", &p), 0);
+	assert_string_equal(p.domain, "orders");
+	assert_string_equal(p.name, "daily");
+	assert_string_equal(p.owner, "sales");
+	assert_string_equal(p.description, "Daily orders");
+	assert_string_equal(p.status, "active");
+	assert_int_equal(p.contract_seq, 1);
+	assert_int_equal(p.latest, 0);
+	assert_int_equal(p.created_at, 200);
+	assert_int_equal(p.updated_at, 200);
+	assert_int_equal(p.frequency_seconds, 86400);
+	catalog_product_release(&p);
+	assert_int_equal(catalog_product_get_by_id(cat, id, &p), 0);
+	assert_string_equal(p.name, "daily");
+	catalog_product_release(&p);
+	assert_int_equal(catalog_product_get_by_id(cat, id + 100, &p), -ENOENT);
+
+	m = meta("yaml: dup\n", NULL, two_tables, 2);
+	assert_int_equal(catalog_product_create(cat, "orders", "daily", &m, "alice", 1), -EEXIST);
+	assert_int_equal(catalog_product_create(cat, "nosuch", "daily", &m, "alice", 1), -ENOENT);
+	assert_int_equal(catalog_product_create(cat, "orders", "Bad", &m, "alice", 1), -EINVAL);
+	assert_int_equal(catalog_product_create(cat, "orders", "x", &m, "", 1), -EINVAL);
+	m.tables = dup_tables;
+	assert_int_equal(catalog_product_create(cat, "orders", "x", &m, "alice", 1), -EINVAL);
+	m = meta("yaml: x\n", NULL, two_tables, 2);
+	m.inputs = bad_inputs;
+	m.ninputs = 1;
+	assert_int_equal(catalog_product_create(cat, "orders", "x", &m, "alice", 1), -EINVAL);
+	assert_int_equal(catalog_product_get(cat, "orders", "x", &p), -ENOENT);
+
+	/* A second product, fed by the first. */
+	assert_int_equal(catalog_domain_create(cat, "finance", "sales", NULL, 300), 0);
+	m = meta("yaml: revenue\n", "Revenue", one_table, 1);
+	m.inputs = inputs;
+	m.ninputs = 2;
+	m.frequency_seconds = 0;
+	assert_int_equal(catalog_product_create(cat, "finance", "revenue", &m, "bob", 300), 0);
+	assert_int_equal(catalog_downstream(cat, "orders", "daily", pair_cb, &s), 0);
+	assert_string_equal(s.text, "finance/revenue;");
+	assert_int_equal(catalog_product_get(cat, "finance", "revenue", &p), 0);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(catalog_upstream(cat, p.id, pair_cb, &s), 0);
+	assert_string_equal(s.text, "crm/contacts;orders/daily;");
+
+	/* A new contract replaces the lineage and becomes current; the old one is kept. */
+	m = meta("yaml: revenue v2\n", "Revenue, v2", one_table, 1);
+	m.status = "deprecated";
+	m.semver = "2.0.0";
+	assert_int_equal(catalog_contract_add(cat, p.id, &m, "bob", 400, &seq), 0);
+	assert_int_equal(seq, 2);
+	catalog_product_release(&p);
+	assert_int_equal(catalog_product_get(cat, "finance", "revenue", &p), 0);
+	assert_int_equal(p.contract_seq, 2);
+	assert_string_equal(p.description, "Revenue, v2");
+	assert_string_equal(p.status, "deprecated");
+	assert_int_equal(catalog_contract_get(cat, p.id, 0, &yaml, &seq), 0);
+	assert_string_equal(yaml, "yaml: revenue v2\n");
+	assert_int_equal(seq, 2);
+	free(yaml);
+	assert_int_equal(catalog_contract_get(cat, p.id, 1, &yaml, &seq), 0);
+	assert_string_equal(yaml, "yaml: revenue\n");
+	assert_int_equal(seq, 1);
+	free(yaml);
+	assert_int_equal(catalog_contract_get(cat, p.id, 3, &yaml, NULL), -ENOENT);
+	assert_null(yaml);
+	assert_int_equal(catalog_contract_get(cat, 9999, 0, &yaml, NULL), -ENOENT);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(catalog_downstream(cat, "orders", "daily", pair_cb, &s), 0);
+	assert_string_equal(s.text, "");
+	assert_int_equal(catalog_upstream(cat, p.id, pair_cb, &s), 0);
+	assert_string_equal(s.text, "");
+	assert_int_equal(catalog_upstream(cat, 9999, pair_cb, &s), -ENOENT);
+	assert_int_equal(catalog_contract_add(cat, 9999, &m, "bob", 400, &seq), -ENOENT);
+	catalog_product_release(&p);
+
+	l.cat = cat;
+	assert_int_equal(catalog_product_list(cat, NULL, product_cb, &l), 0);
+	assert_string_equal(l.text, "finance/revenue@0;orders/daily@0;");
+	l.text[0] = '\0';
+	assert_int_equal(catalog_product_list(cat, "orders", product_cb, &l), 0);
+	assert_string_equal(l.text, "orders/daily@0;");
+	assert_int_equal(catalog_product_list(cat, "nosuch", product_cb, &l), -ENOENT);
+}
+
+struct version_seen {
+	char text[512];
+};
+
+static int version_cb(const struct catalog_version *v, void *ctx)
+{
+	struct version_seen *s = ctx;
+	size_t i, n = strlen(s->text);
+
+	n += (size_t)snprintf(s->text + n, sizeof(s->text) - n, "%" PRId64 ":", v->number);
+	for (i = 0; i < v->ntables; i++)
+		n += (size_t)snprintf(s->text + n, sizeof(s->text) - n, "%s=%c%c,",
+				      v->tables[i].name, v->tables[i].segment[62],
+				      v->tables[i].segment[63]);
+	snprintf(s->text + n, sizeof(s->text) - n, ";");
+	return 0;
+}
+
+static void test_versions(void **state)
+{
+	struct catalog *cat = ((struct fixture *)*state)->cat;
+	struct catalog_table_version t[2];
+	struct catalog_version v;
+	struct catalog_product p;
+	struct catalog_contract_meta m = meta("yaml: 2\n", "v2", two_tables, 2);
+	struct version_seen s = {{0}};
+	int64_t id, seq, number = 0;
+
+	id = make_product(cat);
+	assert_int_equal(catalog_version_get(cat, id, 0, &v), -ENOENT);
+	/* Nothing to carry over: a first version needs tables. */
+	assert_int_equal(catalog_put_version(cat, id, NULL, 0, "bob", NULL, 3000, &number),
+			 -EINVAL);
+
+	table(&t[0], "customers", 0x11, 10, 1);
+	table(&t[1], "orders", 0x12, 20, 0);
+	assert_int_equal(
+	    catalog_put_version(cat, id, t, 2, "alice", "5 checks passed", 1000, &number), 0);
+	assert_int_equal(number, 1);
+
+	/* Only orders is published: customers carries over. */
+	table(&t[0], "orders", 0x22, 30, 0);
+	assert_int_equal(catalog_put_version(cat, id, t, 1, "bob", NULL, 2000, &number), 0);
+	assert_int_equal(number, 2);
+
+	assert_int_equal(catalog_version_get(cat, id, 0, &v), 0);
+	assert_int_equal(v.number, 2);
+	assert_int_equal(v.published_at, 2000);
+	assert_string_equal(v.published_by, "bob");
+	assert_int_equal(v.contract_seq, 1);
+	assert_string_equal(v.checks, "");
+	assert_int_equal(v.ntables, 2);
+	assert_string_equal(v.tables[0].name, "customers");
+	assert_string_equal(v.tables[0].segment + 62, "11");
+	assert_int_equal(v.tables[0].rows, 10);
+	assert_int_equal(v.tables[0].masked_size, 100);
+	assert_int_equal(v.tables[0].plain_size, 105);
+	assert_int_equal(v.tables[0].has_pii, 1);
+	assert_string_equal(v.tables[1].name, "orders");
+	assert_string_equal(v.tables[1].segment + 62, "22");
+	assert_int_equal(v.tables[1].has_pii, 0);
+	assert_int_equal(v.rows, 40);
+	assert_int_equal(v.bytes, 400);
+	catalog_version_release(&v);
+
+	assert_int_equal(catalog_version_get(cat, id, 1, &v), 0);
+	assert_int_equal(v.number, 1);
+	assert_string_equal(v.checks, "5 checks passed");
+	assert_int_equal(v.rows, 30);
+	assert_string_equal(v.tables[1].segment + 62, "12");
+	catalog_version_release(&v);
+	assert_int_equal(catalog_version_get(cat, id, 3, &v), -ENOENT);
+	assert_int_equal(catalog_version_get(cat, id + 1, 0, &v), -ENOENT);
+
+	assert_int_equal(catalog_product_get(cat, "orders", "daily", &p), 0);
+	assert_int_equal(p.latest, 2);
+	assert_int_equal(p.updated_at, 2000);
+	catalog_product_release(&p);
+
+	assert_int_equal(catalog_version_list(cat, id, 0, version_cb, &s), 0);
+	assert_string_equal(s.text, "2:customers=11,orders=22,;1:customers=11,orders=12,;");
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(catalog_version_list(cat, id, 1, version_cb, &s), 0);
+	assert_string_equal(s.text, "2:customers=11,orders=22,;");
+	assert_int_equal(catalog_version_list(cat, id + 1, 0, version_cb, &s), -ENOENT);
+
+	/* Bad arguments change nothing. */
+	table(&t[0], "orders", 0x33, 1, 0);
+	t[0].segment[5] = 'X';
+	assert_int_equal(catalog_put_version(cat, id, t, 1, "bob", NULL, 3000, &number), -EINVAL);
+	table(&t[0], "orders", 0x33, 1, 0);
+	table(&t[1], "orders", 0x34, 1, 0);
+	assert_int_equal(catalog_put_version(cat, id, t, 2, "bob", NULL, 3000, &number), -EINVAL);
+	assert_int_equal(catalog_put_version(cat, id, t, 1, "", NULL, 3000, &number), -EINVAL);
+	t[0].rows = UINT64_MAX;
+	assert_int_equal(catalog_put_version(cat, id, t, 1, "bob", NULL, 3000, &number), -EINVAL);
+	table(&t[0], "orders", 0x33, 1, 0);
+	assert_int_equal(catalog_put_version(cat, id + 1, t, 1, "bob", NULL, 3000, &number),
+			 -ENOENT);
+	assert_int_equal(catalog_version_get(cat, id, 0, &v), 0);
+	assert_int_equal(v.number, 2);
+	catalog_version_release(&v);
+
+	/* A new contract alone: every table carries over, under contract 2. */
+	assert_int_equal(catalog_contract_add(cat, id, &m, "bob", 3500, &seq), 0);
+	assert_int_equal(catalog_put_version(cat, id, NULL, 0, "bob", "contract", 4000, &number),
+			 0);
+	assert_int_equal(number, 3);
+	assert_int_equal(catalog_version_get(cat, id, 3, &v), 0);
+	assert_int_equal(v.contract_seq, 2);
+	assert_int_equal(v.ntables, 2);
+	assert_string_equal(v.tables[1].segment + 62, "22");
+	assert_int_equal(v.rows, 40);
+	catalog_version_release(&v);
+}
+
+static int segment_cb(const char *id, void *ctx)
+{
+	struct team_seen *s = ctx;
+	size_t n = strlen(s->text);
+
+	assert_int_equal(strlen(id), 64);
+	snprintf(s->text + n, sizeof(s->text) - n, "%s;", id + 62);
+	s->calls++;
+	return 0;
+}
+
+static void test_segments(void **state)
+{
+	struct catalog *cat = ((struct fixture *)*state)->cat;
+	struct catalog_table_version t[2];
+	struct team_seen s = {.calls = 0};
+	int64_t id, number;
+
+	assert_int_equal(catalog_segment_list(cat, segment_cb, &s), 0);
+	assert_int_equal(s.calls, 0);
+	id = make_product(cat);
+	table(&t[0], "customers", 0xa1, 1, 0);
+	table(&t[1], "orders", 0xa2, 1, 0);
+	assert_int_equal(catalog_put_version(cat, id, t, 2, "alice", NULL, 1, &number), 0);
+	table(&t[0], "orders", 0xa3, 1, 0);
+	assert_int_equal(catalog_put_version(cat, id, t, 1, "alice", NULL, 2, &number), 0);
+	/* The same bytes published again: the same blob. */
+	table(&t[0], "orders", 0xa2, 1, 0);
+	assert_int_equal(catalog_put_version(cat, id, t, 1, "alice", NULL, 3, &number), 0);
+	assert_int_equal(catalog_segment_list(cat, segment_cb, &s), 0);
+	assert_string_equal(s.text, "a1;a2;a3;");
+}
+
+/* Two connections on one file, publishing in turn. */
+static void test_two_connections(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog_table_version t;
+	struct catalog *other;
+	struct catalog_version v;
+	int64_t id, number, i;
+
+	id = make_product(f->cat);
+	assert_int_equal(catalog_open(&other, f->dir, 0, NULL), 0);
+	for (i = 1; i <= 10; i++) {
+		table(&t, i % 2 ? "orders" : "customers", (unsigned)i, (uint64_t)i, 0);
+		assert_int_equal(catalog_put_version(i % 2 ? f->cat : other, id, &t, 1,
+						     i % 2 ? "alice" : "bob", NULL, i, &number),
+				 0);
+		assert_int_equal(number, i);
+	}
+	assert_int_equal(catalog_version_get(other, id, 0, &v), 0);
+	assert_int_equal(v.number, 10);
+	assert_int_equal(v.ntables, 2);
+	assert_int_equal(v.tables[0].rows, 10); /* customers from version 10 */
+	assert_int_equal(v.tables[1].rows, 9);	/* orders carried from version 9 */
+	catalog_version_release(&v);
+	catalog_close(other);
+}
+
+static int count_cb(const struct catalog_version *v, void *ctx)
+{
+	int64_t *expect = ctx;
+
+	assert_int_equal(v->number, *expect);
+	(*expect)--;
+	return 0;
+}
+
+/* Two processes publishing at the same time get dense, unique numbers. */
+static void test_concurrent_processes(void **state)
+{
+	struct fixture *f = *state;
+	enum { PROCS = 3, EACH = 30 };
+	struct catalog_table_version t;
+	struct catalog *cat;
+	int64_t id, number, expect;
+	pid_t pid[PROCS];
+	int i, j, status, ok;
+
+	id = make_product(f->cat);
+	/* SQLite state must not cross a fork: the children start without any. */
+	catalog_close(f->cat);
+	f->cat = NULL;
+	for (i = 0; i < PROCS; i++) {
+		pid[i] = fork();
+		assert_true(pid[i] >= 0);
+		if (pid[i])
+			continue;
+		ok = catalog_open(&cat, f->dir, 0, NULL) == 0;
+		for (j = 0; ok && j < EACH; j++) {
+			table(&t, "orders", (unsigned)(i * 1000 + j), 1, 0);
+			ok = catalog_put_version(cat, id, &t, 1, "alice", NULL, j, &number) == 0;
+		}
+		if (ok)
+			catalog_close(cat);
+		_exit(ok ? 0 : 1);
+	}
+	for (i = 0; i < PROCS; i++) {
+		assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_int_equal(catalog_open(&f->cat, f->dir, 0, NULL), 0);
+	expect = PROCS * EACH;
+	assert_int_equal(catalog_version_list(f->cat, id, 0, count_cb, &expect), 0);
+	assert_int_equal(expect, 0);
+}
+
+static int grant_cb(const char *principal, void *ctx)
+{
+	return name_cb(principal, ctx);
+}
+
+static int grant_all_cb(const char *privilege, const char *scope, const char *principal, void *ctx)
+{
+	struct team_seen *s = ctx;
+	size_t n = strlen(s->text);
+
+	snprintf(s->text + n, sizeof(s->text) - n, "%s %s %s;", privilege, scope, principal);
+	return 0;
+}
+
+static void test_grants(void **state)
+{
+	struct catalog *cat = ((struct fixture *)*state)->cat;
+	struct team_seen s = {.calls = 0};
+
+	make_product(cat);
+	assert_int_equal(catalog_grant(cat, "admin", "mesh", "user:root", "root", 1), 0);
+	assert_int_equal(catalog_grant(cat, "read", "orders", "everyone", "root", 2), 0);
+	assert_int_equal(catalog_grant(cat, "read", "orders", "everyone", "root", 3), 0);
+	assert_int_equal(catalog_grant(cat, "read", "orders", "group:analysts", "root", 3), 0);
+	assert_int_equal(catalog_grant(cat, "unmask", "orders/daily", "team:sales", "root", 4), 0);
+	assert_int_equal(catalog_grant(cat, "publish", "orders/daily", "user:bob", "root", 4), 0);
+
+	assert_int_equal(catalog_grant(cat, "read", "nosuch", "everyone", "root", 5), -ENOENT);
+	assert_int_equal(catalog_grant(cat, "read", "orders/nosuch", "everyone", "root", 5),
+			 -ENOENT);
+	assert_int_equal(catalog_grant(cat, "write", "mesh", "everyone", "root", 5), -EINVAL);
+	assert_int_equal(catalog_grant(cat, "read", "mesh", "bob", "root", 5), -EINVAL);
+	assert_int_equal(catalog_grant(cat, "read", "mesh", "team:Bad", "root", 5), -EINVAL);
+	assert_int_equal(catalog_grant(cat, "read", "mesh", "user:", "root", 5), -EINVAL);
+	assert_int_equal(catalog_grant(cat, "read", "a/b/c", "everyone", "root", 5), -EINVAL);
+	assert_int_equal(catalog_grant(cat, "read", "", "everyone", "root", 5), -EINVAL);
+
+	assert_int_equal(catalog_grant_list(cat, "read", "orders", grant_cb, &s), 0);
+	assert_string_equal(s.text, "everyone;group:analysts;");
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(catalog_grant_list(cat, "read", "orders/daily", grant_cb, &s), 0);
+	assert_string_equal(s.text, "");
+	assert_int_equal(catalog_grant_list(cat, "nope", "orders", grant_cb, &s), -EINVAL);
+
+	assert_int_equal(catalog_grant_list_all(cat, grant_all_cb, &s), 0);
+	assert_string_equal(s.text, "admin mesh user:root;read orders everyone;read orders "
+				    "group:analysts;publish orders/daily user:bob;unmask "
+				    "orders/daily team:sales;");
+
+	assert_int_equal(catalog_revoke(cat, "read", "orders", "everyone"), 0);
+	assert_int_equal(catalog_revoke(cat, "read", "orders", "everyone"), -ENOENT);
+	assert_int_equal(catalog_revoke(cat, "read", "gone", "everyone"), -ENOENT);
+	assert_int_equal(catalog_revoke(cat, "bad", "orders", "everyone"), -EINVAL);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(catalog_grant_list(cat, "read", "orders", grant_cb, &s), 0);
+	assert_string_equal(s.text, "group:analysts;");
+}
+
+struct audit_seen {
+	int64_t last_at, last_id;
+	int calls;
+	char text[256];
+};
+
+static int audit_cb(const struct catalog_audit *a, void *ctx)
+{
+	struct audit_seen *s = ctx;
+	size_t n = strlen(s->text);
+
+	/* Oldest first. */
+	assert_true(a->at > s->last_at || (a->at == s->last_at && a->id > s->last_id));
+	s->last_at = a->at;
+	s->last_id = a->id;
+	s->calls++;
+	if (n < 200)
+		snprintf(s->text + n, sizeof(s->text) - n, "%" PRId64 ":%s:%s:%s:%s;", a->at,
+			 a->principal, a->action, a->view, a->outcome);
+	return 0;
+}
+
+static void test_audit(void **state)
+{
+	struct catalog *cat = ((struct fixture *)*state)->cat;
+	struct catalog_audit a = {
+	    .at = 300,
+	    .principal = "alice",
+	    .action = "open-plain",
+	    .object = "orders/daily/customers",
+	    .version = 3,
+	    .view = "plain",
+	    .outcome = "ok",
+	};
+	struct audit_seen s = {.last_at = INT64_MIN};
+	int i;
+
+	assert_int_equal(catalog_audit_add(cat, &a), 0);
+	a.at = 100;
+	a.principal = "bob";
+	a.action = "publish";
+	a.view = NULL;
+	a.outcome = "rejected";
+	a.detail = "customers.csv:3:2: not an integer";
+	assert_int_equal(catalog_audit_add(cat, &a), 0);
+	a.at = 200;
+	a.outcome = "denied";
+	assert_int_equal(catalog_audit_add(cat, &a), 0);
+
+	a.outcome = "maybe";
+	assert_int_equal(catalog_audit_add(cat, &a), -EINVAL);
+	a.outcome = "ok";
+	a.view = "clear";
+	assert_int_equal(catalog_audit_add(cat, &a), -EINVAL);
+	a.view = NULL;
+	a.principal = NULL;
+	assert_int_equal(catalog_audit_add(cat, &a), -EINVAL);
+
+	assert_int_equal(catalog_audit_list(cat, 0, NULL, audit_cb, &s), 0);
+	assert_string_equal(s.text, "100:bob:publish::rejected;200:bob:publish::denied;"
+				    "300:alice:open-plain:plain:ok;");
+	memset(&s, 0, sizeof(s));
+	s.last_at = INT64_MIN;
+	assert_int_equal(catalog_audit_list(cat, 200, NULL, audit_cb, &s), 0);
+	assert_string_equal(s.text, "200:bob:publish::denied;300:alice:open-plain:plain:ok;");
+	memset(&s, 0, sizeof(s));
+	s.last_at = INT64_MIN;
+	assert_int_equal(catalog_audit_list(cat, 0, "bob", audit_cb, &s), 0);
+	assert_string_equal(s.text, "100:bob:publish::rejected;200:bob:publish::denied;");
+	memset(&s, 0, sizeof(s));
+	s.last_at = INT64_MIN;
+	assert_int_equal(catalog_audit_list(cat, 150, "alice", audit_cb, &s), 0);
+	assert_string_equal(s.text, "300:alice:open-plain:plain:ok;");
+
+	/* Many rows with equal times: listed in batches, each once, in order. */
+	a.principal = "carol";
+	for (i = 0; i < 700; i++) {
+		a.at = 1000 + i / 300;
+		assert_int_equal(catalog_audit_add(cat, &a), 0);
+	}
+	memset(&s, 0, sizeof(s));
+	s.last_at = INT64_MIN;
+	assert_int_equal(catalog_audit_list(cat, 0, "carol", audit_cb, &s), 0);
+	assert_int_equal(s.calls, 700);
+	memset(&s, 0, sizeof(s));
+	s.last_at = INT64_MIN;
+	assert_int_equal(catalog_audit_list(cat, 1001, NULL, audit_cb, &s), 0);
+	assert_int_equal(s.calls, 400);
+}
+
+static void test_keys(void **state)
+{
+	struct catalog *cat = ((struct fixture *)*state)->cat;
+	uint8_t k1[72], k2[72], k3[72], out[72];
+	uint32_t id1, id2, id3, id;
+
+	memset(k1, 1, sizeof(k1));
+	memset(k2, 2, sizeof(k2));
+	memset(k3, 3, sizeof(k3));
+	assert_int_equal(catalog_key_active(cat, "mask", NULL, &id, out, sizeof(out)), -ENOENT);
+	assert_int_equal(catalog_key_add(cat, "mask", NULL, k1, sizeof(k1), 10, &id1), 0);
+	assert_int_equal(catalog_key_active(cat, "mask", NULL, &id, out, sizeof(out)), 0);
+	assert_int_equal(id, id1);
+	assert_memory_equal(out, k1, sizeof(k1));
+
+	assert_int_equal(catalog_key_add(cat, "mask", NULL, k2, sizeof(k2), 20, &id2), 0);
+	assert_true(id2 != id1);
+	assert_int_equal(catalog_key_active(cat, "mask", NULL, &id, out, sizeof(out)), 0);
+	assert_int_equal(id, id2);
+	assert_memory_equal(out, k2, sizeof(k2));
+	/* The old key stays readable. */
+	assert_int_equal(catalog_key_get(cat, id1, out, sizeof(out)), 0);
+	assert_memory_equal(out, k1, sizeof(k1));
+	assert_int_equal(catalog_key_get(cat, id1, out, sizeof(out) - 1), -EINVAL);
+	assert_int_equal(catalog_key_get(cat, 9999, out, sizeof(out)), -ENOENT);
+
+	/* Data keys are per domain, apart from the mask key. */
+	assert_int_equal(catalog_key_add(cat, "data", "orders", k3, sizeof(k3), 30, &id3), -ENOENT);
+	make_product(cat);
+	assert_int_equal(catalog_key_active(cat, "data", "orders", &id, out, sizeof(out)), -ENOENT);
+	assert_int_equal(catalog_key_add(cat, "data", "orders", k3, sizeof(k3), 30, &id3), 0);
+	assert_int_equal(catalog_key_active(cat, "data", "orders", &id, out, sizeof(out)), 0);
+	assert_int_equal(id, id3);
+	assert_memory_equal(out, k3, sizeof(k3));
+	assert_int_equal(catalog_key_active(cat, "mask", NULL, &id, out, sizeof(out)), 0);
+	assert_int_equal(id, id2);
+
+	assert_int_equal(catalog_key_add(cat, "mask", "orders", k1, sizeof(k1), 1, &id), -EINVAL);
+	assert_int_equal(catalog_key_add(cat, "data", NULL, k1, sizeof(k1), 1, &id), -EINVAL);
+	assert_int_equal(catalog_key_add(cat, "other", NULL, k1, sizeof(k1), 1, &id), -EINVAL);
+	assert_int_equal(catalog_key_add(cat, "mask", NULL, k1, 0, 1, &id), -EINVAL);
+	assert_int_equal(catalog_key_active(cat, "data", "nosuch", &id, out, sizeof(out)), -ENOENT);
+}
+
+static void test_data_version(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *other;
+	int64_t before, after, mine;
+
+	assert_int_equal(catalog_open(&other, f->dir, 0, NULL), 0);
+	assert_int_equal(catalog_data_version(f->cat, &before), 0);
+	assert_int_equal(catalog_data_version(f->cat, &after), 0);
+	assert_int_equal(before, after);
+	assert_int_equal(catalog_data_version(other, &mine), 0);
+	assert_int_equal(catalog_team_create(other, "sales"), 0);
+	assert_int_equal(catalog_data_version(f->cat, &after), 0);
+	assert_true(after != before);
+	/* A connection's own commits do not change its number. */
+	assert_int_equal(catalog_data_version(other, &before), 0);
+	assert_int_equal(before, mine);
+	catalog_close(other);
+}
+
+static void test_transactions(void **state)
+{
+	struct catalog *cat = ((struct fixture *)*state)->cat;
+	uint8_t k[72] = {7};
+	struct catalog_domain d;
+	uint32_t id;
+
+	/* "Create a domain and its key" as one change, rolled back. */
+	assert_int_equal(catalog_team_create(cat, "sales"), 0);
+	assert_int_equal(catalog_begin(cat), 0);
+	assert_int_equal(catalog_domain_create(cat, "orders", "sales", NULL, 1), 0);
+	assert_int_equal(catalog_key_add(cat, "data", "orders", k, sizeof(k), 1, &id), 0);
+	catalog_rollback(cat);
+	assert_int_equal(catalog_domain_get(cat, "orders", &d), -ENOENT);
+	assert_int_equal(catalog_key_get(cat, id, k, sizeof(k)), -ENOENT);
+
+	/* Committed, with nesting. */
+	assert_int_equal(catalog_begin(cat), 0);
+	assert_int_equal(catalog_begin(cat), 0);
+	assert_int_equal(catalog_domain_create(cat, "orders", "sales", NULL, 1), 0);
+	assert_int_equal(catalog_commit(cat), 0);
+	assert_int_equal(catalog_key_add(cat, "data", "orders", k, sizeof(k), 1, &id), 0);
+	assert_int_equal(catalog_commit(cat), 0);
+	assert_int_equal(catalog_domain_get(cat, "orders", &d), 0);
+	catalog_domain_release(&d);
+	assert_int_equal(catalog_key_get(cat, id, k, sizeof(k)), 0);
+}
+
+/* A failed step inside an outer transaction undoes only itself. */
+static void test_nested_failure(void **state)
+{
+	struct catalog *cat = ((struct fixture *)*state)->cat;
+	struct catalog_contract_meta m = meta("y\n", NULL, two_tables, 2);
+	struct catalog_domain d;
+
+	make_product(cat);
+	assert_int_equal(catalog_begin(cat), 0);
+	assert_int_equal(catalog_domain_create(cat, "payments", "sales", NULL, 1), 0);
+	assert_int_equal(catalog_product_create(cat, "orders", "daily", &m, "alice", 1), -EEXIST);
+	assert_int_equal(catalog_commit(cat), 0);
+	assert_int_equal(catalog_domain_get(cat, "payments", &d), 0);
+	catalog_domain_release(&d);
+	/* Rollback outside a transaction does nothing. */
+	catalog_rollback(cat);
+	assert_int_equal(catalog_domain_get(cat, "payments", &d), 0);
+	catalog_domain_release(&d);
+}
+
+static void test_integrity(void **state)
+{
+	struct fixture *f = *state;
+	struct mfs_error err = {{0}};
+	char path[128];
+
+	make_product(f->cat);
+	assert_int_equal(catalog_integrity_check(f->cat, &err), 0);
+	assert_string_equal(err.msg, "");
+
+	/* A row pointing nowhere, written behind the catalog's back. */
+	db_path(f, path, sizeof(path));
+	sql_exec(path, "PRAGMA foreign_keys = OFF; "
+		       "INSERT INTO team_members (team_id, user) VALUES (999, 'ghost')");
+	assert_int_equal(catalog_integrity_check(f->cat, &err), -EIO);
+	assert_non_null(strstr(err.msg, "team_members"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_open, setup, teardown),
+	    cmocka_unit_test(test_create_in_missing_dir),
+	    cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_teams, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_domains, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_products, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_segments, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_two_connections, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_processes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_grants, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_data_version, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_nested_failure, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_integrity, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
