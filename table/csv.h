@@ -48,7 +48,7 @@ struct csv_reader {
 void csv_reader_init(struct csv_reader *r, csv_source_fn source, void *ctx, const char *filename,
 		     const struct csv_limits *limits);
 /*
- * Reads the next record. Returns 1 with *fields/*nfields set (valid until the next call), 0 at
+ * Reads the next record. Returns 1 with *fields and *nfields set (valid until the next call), 0 at
  * end of input, or -EINVAL with err "FILE:LINE:COL: …" for malformed input: a quote inside an
  * unquoted field, text after a closing quote, an unterminated quoted field, a NUL byte, a field
  * or record over the limits. A final record without a line ending is a record; a blank line is a

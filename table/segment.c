@@ -1,0 +1,1162 @@
+/*
+ * Segments: see segment.h for the file layout. All integers are little-endian.
+ *
+ * A PII column's sealed chunk for one group holds that group's non-empty cells of the column, in
+ * row order, each as
+ *   u32 position of the cell's field bytes in the group's masked bytes
+ *   u32 length of the masked field bytes there
+ *   u32 length of the plain field bytes | the plain field bytes (CSV-normalized)
+ * An empty cell is empty in both views, so it needs no record.
+ *
+ * The chunk's associated data (seal_chunk adds its own format byte and key id) is
+ *   binding "/" column name | NUL | 16-byte segment id | u64 group index
+ * so that a chunk opens only in its table, column, segment and group: chunks cannot be swapped
+ * between columns, moved between groups or grafted into another segment.
+ *
+ * The index:
+ *   16-byte segment id (the same as in the file header)
+ *   u32 number of columns
+ *   per column: u16 name length | name | u8 flags (1: PII) | u8 mask (enum mask_kind)
+ *   u32 header line length (the header line starts right after the file header)
+ *   u64 rows | u64 masked view size | u64 plain view size (both include the header line)
+ *   u64 number of groups
+ *   per group: u64 file offset of its masked bytes | u32 masked length | u32 plain length |
+ *              u32 rows | per PII column, in column order: u64 chunk offset | u64 chunk length
+ * Groups and their chunks follow each other without gaps, from the end of the header line to the
+ * index. A reader checks all of this before it trusts any of it.
+ */
+#include "table/segment.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "acl/seal.h"
+
+#define SEGMENT_MAGIC	      "MSEG"
+#define SEGMENT_END	      "MSEGEND\n"
+#define SEGMENT_FORMAT	      1
+#define SEGMENT_ID_BYTES      16
+#define SEGMENT_HEAD	      (4 + 2 + 2 + SEGMENT_ID_BYTES)
+#define SEGMENT_TRAILER	      (8 + 4 + 8)
+#define SEGMENT_CELL_HEAD     12
+#define SEGMENT_GROUP_HEAD    (8 + 4 + 4 + 4)
+#define SEGMENT_CHUNK_ENTRY   (8 + 8)
+#define SEGMENT_MAX_COLUMNS   65535
+#define SEGMENT_DEFAULT_ROWS  8192
+#define SEGMENT_DEFAULT_BYTES (1024 * 1024)
+
+/* ---- helpers ---- */
+
+static void put_u16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	put_u16(p, (uint16_t)v);
+	put_u16(p + 2, (uint16_t)(v >> 16));
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+	put_u32(p, (uint32_t)v);
+	put_u32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint16_t get_u16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)get_u16(p) | (uint32_t)get_u16(p + 2) << 16;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+}
+
+static int add_u8(struct strbuf *sb, uint8_t v)
+{
+	return strbuf_add(sb, &v, 1);
+}
+
+static int add_u16(struct strbuf *sb, uint16_t v)
+{
+	uint8_t b[2];
+
+	put_u16(b, v);
+	return strbuf_add(sb, b, sizeof(b));
+}
+
+static int add_u32(struct strbuf *sb, uint32_t v)
+{
+	uint8_t b[4];
+
+	put_u32(b, v);
+	return strbuf_add(sb, b, sizeof(b));
+}
+
+static int add_u64(struct strbuf *sb, uint64_t v)
+{
+	uint8_t b[8];
+
+	put_u64(b, v);
+	return strbuf_add(sb, b, sizeof(b));
+}
+
+/* Appends value as a normalized CSV field without leaving a copy of it in freed memory. */
+static int field_append_secure(struct strbuf *sb, const char *value, size_t len)
+{
+	int rc;
+
+	if (len > (SIZE_MAX - 2) / 2)
+		return -ENOMEM;
+	rc = strbuf_grow_secure(sb, 2 * len + 2);
+	if (rc)
+		return rc;
+	return csv_field_append(sb, value, len);
+}
+
+/* The associated data of the chunk of column name in group g; see the top of this file. */
+static int chunk_ad(struct strbuf *ad, const char *binding, const char *name,
+		    const uint8_t id[SEGMENT_ID_BYTES], uint64_t g)
+{
+	strbuf_reset(ad);
+	if (strbuf_addstr(ad, binding) || strbuf_addch(ad, '/') || strbuf_addstr(ad, name) ||
+	    strbuf_add(ad, "", 1) || strbuf_add(ad, id, SEGMENT_ID_BYTES) || add_u64(ad, g))
+		return -ENOMEM;
+	return 0;
+}
+
+/* ---- writer ---- */
+
+/* One PII cell of the row being built. */
+struct segment_cell {
+	size_t pos;  /* of its masked field bytes in w->row */
+	size_t mlen; /* masked field bytes */
+	size_t poff; /* of its plain field bytes in w->row_plain */
+	size_t plen; /* plain field bytes */
+};
+
+struct segment_writer {
+	const struct segment_params *p;
+	struct store_writer *sw;
+	uint8_t id[SEGMENT_ID_BYTES];
+	size_t *pii; /* indexes of the PII columns */
+	size_t npii;
+	size_t group_rows, group_bytes;
+	uint64_t off; /* bytes written so far */
+	uint32_t header_len;
+	uint64_t rows, masked_size, plain_size, ngroups;
+	int failed; /* the first error after which the segment cannot be completed */
+	/* the open group */
+	struct strbuf masked;
+	uint64_t group_plain;
+	size_t group_nrows;
+	struct strbuf *cells; /* per PII column: the cell records (plaintext) */
+	/* the row being built */
+	struct strbuf row;	 /* masked view */
+	struct strbuf row_plain; /* plain field bytes of the PII cells */
+	struct strbuf mask;	 /* one mask */
+	struct segment_cell *row_cells;
+	/* scratch */
+	struct strbuf chunk;
+	struct strbuf ad;
+	struct strbuf groups; /* the index's group entries so far */
+};
+
+static void segment_writer_free(struct segment_writer *w)
+{
+	size_t i;
+
+	if (w->cells) {
+		for (i = 0; i < w->npii; i++)
+			strbuf_release_secure(&w->cells[i]);
+	}
+	free(w->cells);
+	free(w->pii);
+	free(w->row_cells);
+	strbuf_release(&w->masked);
+	strbuf_release(&w->row);
+	strbuf_release_secure(&w->row_plain);
+	strbuf_release_secure(&w->mask);
+	strbuf_release(&w->chunk);
+	strbuf_release(&w->ad);
+	strbuf_release(&w->groups);
+	free(w);
+}
+
+static int segment_write(struct segment_writer *w, const void *data, size_t len)
+{
+	int rc = store_writer_write(w->sw, data, len);
+
+	if (!rc)
+		w->off += len;
+	return rc;
+}
+
+static int segment_params_check(const struct segment_params *p, size_t *npii, struct mfs_error *err)
+{
+	size_t i, len;
+
+	if (!p->binding || !p->columns || !p->ncolumns || p->ncolumns > SEGMENT_MAX_COLUMNS)
+		return mfs_error_set(err, EINVAL, "segment: no binding or a bad number of columns");
+	*npii = 0;
+	for (i = 0; i < p->ncolumns; i++) {
+		len = p->columns[i].name ? strlen(p->columns[i].name) : 0;
+		if (!len || len > UINT16_MAX)
+			return mfs_error_set(err, EINVAL, "segment: column %zu has a bad name",
+					     i + 1);
+		if (!p->columns[i].pii)
+			continue;
+		if ((unsigned)p->columns[i].mask > MASK_NULL)
+			return mfs_error_set(err, EINVAL, "segment: column %s has a bad mask",
+					     p->columns[i].name);
+		(*npii)++;
+	}
+	if (*npii && (!p->data_key || !p->mask_key))
+		return mfs_error_set(err, EINVAL,
+				     "segment: PII columns need a data and a mask key");
+	return 0;
+}
+
+int segment_writer_open(struct segment_writer **out, struct store *st,
+			const struct segment_params *p, struct mfs_error *err)
+{
+	struct segment_writer *w;
+	struct strbuf head;
+	uint8_t fh[SEGMENT_HEAD];
+	size_t i, npii = 0, k = 0;
+	int rc;
+
+	strbuf_init(&head);
+	rc = segment_params_check(p, &npii, err);
+	if (rc)
+		return rc;
+	if (sodium_init() < 0)
+		return mfs_error_set(err, ENOMEM, "segment: libsodium does not initialize");
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return mfs_error_set(err, ENOMEM, "out of memory");
+	w->p = p;
+	w->npii = npii;
+	w->group_rows = p->group_rows ? p->group_rows : SEGMENT_DEFAULT_ROWS;
+	if (w->group_rows > UINT32_MAX)
+		w->group_rows = UINT32_MAX;
+	w->group_bytes = p->group_bytes ? p->group_bytes : SEGMENT_DEFAULT_BYTES;
+	strbuf_init(&w->masked);
+	strbuf_init(&w->row);
+	strbuf_init(&w->row_plain);
+	strbuf_init(&w->mask);
+	strbuf_init(&w->chunk);
+	strbuf_init(&w->ad);
+	strbuf_init(&w->groups);
+	w->pii = calloc(npii ? npii : 1, sizeof(*w->pii));
+	w->cells = calloc(npii ? npii : 1, sizeof(*w->cells));
+	w->row_cells = calloc(npii ? npii : 1, sizeof(*w->row_cells));
+	if (!w->pii || !w->cells || !w->row_cells) {
+		rc = mfs_error_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < p->ncolumns; i++) {
+		if (p->columns[i].pii)
+			w->pii[k++] = i;
+	}
+	for (i = 0; i < npii; i++)
+		strbuf_init(&w->cells[i]);
+	randombytes_buf(w->id, sizeof(w->id));
+
+	for (i = 0; i < p->ncolumns; i++) {
+		if ((i && strbuf_addch(&head, ',')) ||
+		    csv_field_append(&head, p->columns[i].name, strlen(p->columns[i].name))) {
+			rc = mfs_error_set(err, ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	if (strbuf_addch(&head, '\n')) {
+		rc = mfs_error_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	if (head.len > UINT32_MAX) {
+		rc = mfs_error_set(err, EFBIG, "segment: header line too long");
+		goto out;
+	}
+	w->header_len = (uint32_t)head.len;
+	w->masked_size = w->plain_size = head.len;
+
+	rc = store_writer_open(st, &w->sw);
+	if (rc) {
+		mfs_error_set(err, rc, "segment: cannot start a blob: %s", strerror(-rc));
+		goto out;
+	}
+	memcpy(fh, SEGMENT_MAGIC, 4);
+	put_u16(fh + 4, SEGMENT_FORMAT);
+	put_u16(fh + 6, 0);
+	memcpy(fh + 8, w->id, SEGMENT_ID_BYTES);
+	rc = segment_write(w, fh, sizeof(fh));
+	if (!rc)
+		rc = segment_write(w, head.buf, head.len);
+	if (rc) {
+		mfs_error_set(err, rc, "segment: write failed: %s", strerror(-rc));
+		goto out;
+	}
+	*out = w;
+	w = NULL;
+out:
+	strbuf_release(&head);
+	if (w) {
+		store_writer_abort(w->sw);
+		segment_writer_free(w);
+	}
+	return rc;
+}
+
+/* Builds the row in w->row (masked view) and w->row_plain and w->row_cells (its PII cells). */
+static int segment_row_build(struct segment_writer *w, const struct csv_field *values)
+{
+	const struct segment_params *p = w->p;
+	struct segment_cell *cell;
+	size_t i, k = 0;
+	int rc;
+
+	strbuf_reset(&w->row);
+	strbuf_reset_secure(&w->row_plain);
+	for (i = 0; i < p->ncolumns; i++) {
+		if (i && strbuf_addch(&w->row, ','))
+			return -ENOMEM;
+		if (!p->columns[i].pii) {
+			rc = csv_field_append(&w->row, values[i].data, values[i].len);
+			if (rc)
+				return rc;
+			continue;
+		}
+		cell = &w->row_cells[k++];
+		strbuf_reset_secure(&w->mask);
+		/* A mask is at most a token, REDACTED or "****" and part of the value. */
+		rc = strbuf_grow_secure(&w->mask, values[i].len + 32);
+		if (!rc)
+			rc = mask_apply(p->columns[i].mask, p->mask_key, values[i].data,
+					values[i].len, &w->mask);
+		if (rc)
+			return rc;
+		cell->pos = w->row.len;
+		rc = csv_field_append(&w->row, w->mask.buf, w->mask.len);
+		if (rc)
+			return rc;
+		cell->mlen = w->row.len - cell->pos;
+		cell->poff = w->row_plain.len;
+		rc = field_append_secure(&w->row_plain, values[i].data, values[i].len);
+		if (rc)
+			return rc;
+		cell->plen = w->row_plain.len - cell->poff;
+	}
+	return strbuf_addch(&w->row, '\n');
+}
+
+/* Seals the open group's cells and writes the group; the group is empty afterwards. */
+static int segment_group_close(struct segment_writer *w)
+{
+	uint8_t entry[SEGMENT_GROUP_HEAD], ce[SEGMENT_CHUNK_ENTRY];
+	size_t k;
+	int rc;
+
+	if (!w->group_nrows)
+		return 0;
+	assert(w->masked.len <= UINT32_MAX && w->group_plain <= UINT32_MAX);
+	put_u64(entry, w->off);
+	put_u32(entry + 8, (uint32_t)w->masked.len);
+	put_u32(entry + 12, (uint32_t)w->group_plain);
+	put_u32(entry + 16, (uint32_t)w->group_nrows);
+	rc = strbuf_add(&w->groups, entry, sizeof(entry));
+	if (rc)
+		return rc;
+	rc = segment_write(w, w->masked.buf, w->masked.len);
+	if (rc)
+		return rc;
+	for (k = 0; k < w->npii; k++) {
+		rc = chunk_ad(&w->ad, w->p->binding, w->p->columns[w->pii[k]].name, w->id,
+			      w->ngroups);
+		if (rc)
+			return rc;
+		strbuf_reset(&w->chunk);
+		rc = seal_chunk(w->p->data_key, w->p->key_id, w->ad.buf, w->ad.len, w->cells[k].buf,
+				w->cells[k].len, &w->chunk);
+		strbuf_reset_secure(&w->cells[k]);
+		if (rc)
+			return rc;
+		put_u64(ce, w->off);
+		put_u64(ce + 8, w->chunk.len);
+		rc = strbuf_add(&w->groups, ce, sizeof(ce));
+		if (rc)
+			return rc;
+		rc = segment_write(w, w->chunk.buf, w->chunk.len);
+		if (rc)
+			return rc;
+	}
+	w->rows += w->group_nrows;
+	w->masked_size += w->masked.len;
+	w->plain_size += w->group_plain;
+	w->ngroups++;
+	strbuf_reset(&w->masked);
+	w->group_plain = 0;
+	w->group_nrows = 0;
+	return 0;
+}
+
+/* Moves the built row into the open group. */
+static int segment_row_append(struct segment_writer *w, uint64_t row_plain_len)
+{
+	const struct segment_cell *cell;
+	uint8_t rec[SEGMENT_CELL_HEAD];
+	size_t base = w->masked.len, k;
+	int rc;
+
+	rc = strbuf_add(&w->masked, w->row.buf, w->row.len);
+	if (rc)
+		return rc;
+	for (k = 0; k < w->npii; k++) {
+		cell = &w->row_cells[k];
+		if (!cell->plen)
+			continue;
+		put_u32(rec, (uint32_t)(base + cell->pos));
+		put_u32(rec + 4, (uint32_t)cell->mlen);
+		put_u32(rec + 8, (uint32_t)cell->plen);
+		rc = strbuf_grow_secure(&w->cells[k], sizeof(rec) + cell->plen);
+		if (rc)
+			return rc;
+		strbuf_add(&w->cells[k], rec, sizeof(rec));
+		strbuf_add(&w->cells[k], w->row_plain.buf + cell->poff, cell->plen);
+	}
+	w->group_plain += row_plain_len;
+	w->group_nrows++;
+	return 0;
+}
+
+int segment_writer_add(struct segment_writer *w, const struct csv_field *values, size_t n)
+{
+	uint64_t plain_len;
+	size_t k;
+	int rc;
+
+	if (w->failed)
+		return w->failed;
+	if (n != w->p->ncolumns)
+		return -EINVAL;
+	rc = segment_row_build(w, values);
+	if (rc)
+		goto out;
+	plain_len = w->row.len;
+	for (k = 0; k < w->npii; k++)
+		plain_len = plain_len - w->row_cells[k].mlen + w->row_cells[k].plen;
+	/* Positions and lengths within a group are 32-bit. */
+	if (w->row.len > UINT32_MAX || plain_len > UINT32_MAX) {
+		rc = -EFBIG;
+		goto out;
+	}
+	if (w->masked.len + w->row.len > UINT32_MAX || w->group_plain + plain_len > UINT32_MAX) {
+		rc = segment_group_close(w);
+		if (rc)
+			goto out;
+	}
+	rc = segment_row_append(w, plain_len);
+	if (rc)
+		goto out;
+	if (w->group_nrows >= w->group_rows || w->masked.len >= w->group_bytes)
+		rc = segment_group_close(w);
+out:
+	strbuf_reset_secure(&w->row_plain);
+	strbuf_reset_secure(&w->mask);
+	if (rc)
+		w->failed = rc;
+	return rc;
+}
+
+static int segment_index_build(struct segment_writer *w, struct strbuf *ix)
+{
+	const struct segment_column *c;
+	size_t i;
+	int rc;
+
+	rc = strbuf_add(ix, w->id, SEGMENT_ID_BYTES);
+	if (!rc)
+		rc = add_u32(ix, (uint32_t)w->p->ncolumns);
+	for (i = 0; !rc && i < w->p->ncolumns; i++) {
+		c = &w->p->columns[i];
+		rc = add_u16(ix, (uint16_t)strlen(c->name));
+		if (!rc)
+			rc = strbuf_addstr(ix, c->name);
+		if (!rc)
+			rc = add_u8(ix, c->pii ? 1 : 0);
+		if (!rc)
+			rc = add_u8(ix, c->pii ? (uint8_t)c->mask : 0);
+	}
+	if (!rc)
+		rc = add_u32(ix, w->header_len);
+	if (!rc)
+		rc = add_u64(ix, w->rows);
+	if (!rc)
+		rc = add_u64(ix, w->masked_size);
+	if (!rc)
+		rc = add_u64(ix, w->plain_size);
+	if (!rc)
+		rc = add_u64(ix, w->ngroups);
+	if (!rc)
+		rc = strbuf_add(ix, w->groups.buf, w->groups.len);
+	return rc;
+}
+
+int segment_writer_finish(struct segment_writer *w, struct segment_info *info,
+			  struct mfs_error *err)
+{
+	struct strbuf ix;
+	uint8_t trailer[SEGMENT_TRAILER];
+	uint64_t index_off;
+	int rc;
+
+	strbuf_init(&ix);
+	rc = w->failed;
+	if (rc) {
+		mfs_error_set(err, rc, "segment: an earlier row failed: %s", strerror(-rc));
+		goto out;
+	}
+	rc = segment_group_close(w);
+	if (rc) {
+		mfs_error_set(err, rc, "segment: cannot write a row group: %s", strerror(-rc));
+		goto out;
+	}
+	rc = segment_index_build(w, &ix);
+	if (rc) {
+		mfs_error_set(err, rc, "out of memory");
+		goto out;
+	}
+	if (ix.len > UINT32_MAX) {
+		rc = mfs_error_set(err, EFBIG, "segment: index too large");
+		goto out;
+	}
+	index_off = w->off;
+	put_u64(trailer, index_off);
+	put_u32(trailer + 8, (uint32_t)ix.len);
+	memcpy(trailer + 12, SEGMENT_END, 8);
+	rc = segment_write(w, ix.buf, ix.len);
+	if (!rc)
+		rc = segment_write(w, trailer, sizeof(trailer));
+	if (rc) {
+		mfs_error_set(err, rc, "segment: write failed: %s", strerror(-rc));
+		goto out;
+	}
+	rc = store_writer_commit(w->sw, info->id);
+	w->sw = NULL;
+	if (rc) {
+		mfs_error_set(err, rc, "segment: cannot commit the blob: %s", strerror(-rc));
+		goto out;
+	}
+	info->rows = w->rows;
+	info->masked_size = w->masked_size;
+	info->plain_size = w->plain_size;
+	info->has_pii = w->npii > 0;
+out:
+	strbuf_release(&ix);
+	store_writer_abort(w->sw);
+	segment_writer_free(w);
+	return rc;
+}
+
+void segment_writer_abort(struct segment_writer *w)
+{
+	if (!w)
+		return;
+	store_writer_abort(w->sw);
+	segment_writer_free(w);
+}
+
+/* ---- reader ---- */
+
+struct segment_group {
+	uint64_t off;	      /* of its masked bytes in the blob */
+	uint64_t view_off[2]; /* where it starts in each view */
+	uint32_t len[2];      /* its length in each view */
+};
+
+struct segment_chunk {
+	uint64_t off, len;
+};
+
+struct segment {
+	struct store_blob *blob;
+	char *binding;
+	uint8_t id[SEGMENT_ID_BYTES];
+	char **pii_names; /* names of the PII columns, in column order */
+	size_t npii;
+	uint32_t header_len;
+	uint64_t rows;
+	uint64_t size[2]; /* of each view */
+	struct segment_group *groups;
+	size_t ngroups;
+	struct segment_chunk *chunks; /* ngroups × npii */
+};
+
+struct segment_cache {
+	int valid;
+	uint8_t id[SEGMENT_ID_BYTES]; /* of the segment the group belongs to */
+	size_t group;
+	struct strbuf plain;
+};
+
+/* The parse functions return NULL or what is wrong; this one is not the file's fault. */
+static const char segment_oom[] = "out of memory";
+
+/* A bounded view of the index: reads past its end set bad instead. */
+struct cursor {
+	const uint8_t *p;
+	size_t left;
+	int bad;
+};
+
+static const uint8_t *cursor_take(struct cursor *c, size_t n)
+{
+	const uint8_t *p = c->p;
+
+	if (c->bad || n > c->left) {
+		c->bad = 1;
+		return NULL;
+	}
+	c->p += n;
+	c->left -= n;
+	return p;
+}
+
+static uint8_t cursor_u8(struct cursor *c)
+{
+	const uint8_t *p = cursor_take(c, 1);
+
+	return p ? p[0] : 0;
+}
+
+static uint16_t cursor_u16(struct cursor *c)
+{
+	const uint8_t *p = cursor_take(c, 2);
+
+	return p ? get_u16(p) : 0;
+}
+
+static uint32_t cursor_u32(struct cursor *c)
+{
+	const uint8_t *p = cursor_take(c, 4);
+
+	return p ? get_u32(p) : 0;
+}
+
+static uint64_t cursor_u64(struct cursor *c)
+{
+	const uint8_t *p = cursor_take(c, 8);
+
+	return p ? get_u64(p) : 0;
+}
+
+/* Reads exactly len bytes at off: -EIO for anything short (the index said they are there). */
+static int blob_read(struct store_blob *b, void *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < len) {
+		n = store_blob_pread(b, (char *)buf + done, len - done, off + done);
+		if (n == -EINTR)
+			continue;
+		if (n <= 0)
+			return -EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+void segment_close(struct segment *seg)
+{
+	size_t i;
+
+	if (!seg)
+		return;
+	store_blob_close(seg->blob);
+	if (seg->pii_names) {
+		for (i = 0; i < seg->npii; i++)
+			free(seg->pii_names[i]);
+	}
+	free(seg->pii_names);
+	free(seg->binding);
+	free(seg->groups);
+	free(seg->chunks);
+	free(seg);
+}
+
+/* Reads the columns of the index; NULL on success, else what is wrong. */
+static const char *segment_parse_columns(struct segment *seg, struct cursor *c)
+{
+	const uint8_t *name;
+	uint32_t ncolumns, i;
+	uint16_t len;
+	uint8_t flags, mask;
+	size_t k = 0;
+	struct cursor scan;
+
+	ncolumns = cursor_u32(c);
+	if (c->bad || !ncolumns || ncolumns > SEGMENT_MAX_COLUMNS)
+		return "bad number of columns";
+	/* A first pass counts the PII columns, so that their names fit one allocation. */
+	scan = *c;
+	for (i = 0; i < ncolumns; i++) {
+		len = cursor_u16(&scan);
+		cursor_take(&scan, len);
+		flags = cursor_u8(&scan);
+		cursor_u8(&scan);
+		if (scan.bad)
+			return "truncated columns";
+		seg->npii += flags & 1;
+	}
+	seg->pii_names = calloc(seg->npii ? seg->npii : 1, sizeof(*seg->pii_names));
+	if (!seg->pii_names)
+		return segment_oom;
+	for (i = 0; i < ncolumns; i++) {
+		len = cursor_u16(c);
+		name = cursor_take(c, len);
+		flags = cursor_u8(c);
+		mask = cursor_u8(c);
+		assert(!c->bad);
+		if (!len || memchr(name, '\0', len))
+			return "bad column name";
+		if (flags > 1 || mask > MASK_NULL || (!flags && mask))
+			return "bad column flags";
+		if (!flags)
+			continue;
+		seg->pii_names[k] = strndup((const char *)name, len);
+		if (!seg->pii_names[k++])
+			return segment_oom;
+	}
+	return NULL;
+}
+
+/* Reads and checks the groups of the index; NULL on success, else what is wrong. */
+static const char *segment_parse_groups(struct segment *seg, struct cursor *c, uint64_t index_off)
+{
+	uint64_t ngroups, rows = 0, pos, entry, view[2];
+	struct segment_group *g;
+	struct segment_chunk *ch;
+	uint32_t grows;
+	size_t i, k;
+
+	seg->rows = cursor_u64(c);
+	seg->size[SEGMENT_MASKED] = cursor_u64(c);
+	seg->size[SEGMENT_PLAIN] = cursor_u64(c);
+	ngroups = cursor_u64(c);
+	if (c->bad)
+		return "truncated index";
+	entry = SEGMENT_GROUP_HEAD + (uint64_t)seg->npii * SEGMENT_CHUNK_ENTRY;
+	if (ngroups != c->left / entry || c->left % entry)
+		return "bad number of groups";
+	seg->ngroups = (size_t)ngroups;
+	seg->groups = calloc(ngroups ? ngroups : 1, sizeof(*seg->groups));
+	seg->chunks = calloc(ngroups && seg->npii ? ngroups * seg->npii : 1, sizeof(*seg->chunks));
+	if (!seg->groups || !seg->chunks)
+		return segment_oom;
+	pos = SEGMENT_HEAD + (uint64_t)seg->header_len;
+	view[0] = view[1] = seg->header_len;
+	for (i = 0; i < seg->ngroups; i++) {
+		g = &seg->groups[i];
+		g->off = cursor_u64(c);
+		g->len[SEGMENT_MASKED] = cursor_u32(c);
+		g->len[SEGMENT_PLAIN] = cursor_u32(c);
+		grows = cursor_u32(c);
+		assert(!c->bad);
+		if (g->off != pos || !g->len[0] || !g->len[1] || !grows)
+			return "bad group";
+		if (!seg->npii && g->len[0] != g->len[1])
+			return "bad group length";
+		if (g->len[0] > index_off - pos)
+			return "group beyond the index";
+		pos += g->len[0];
+		g->view_off[0] = view[0];
+		g->view_off[1] = view[1];
+		view[0] += g->len[0];
+		view[1] += g->len[1];
+		rows += grows;
+		for (k = 0; k < seg->npii; k++) {
+			ch = &seg->chunks[i * seg->npii + k];
+			ch->off = cursor_u64(c);
+			ch->len = cursor_u64(c);
+			assert(!c->bad);
+			if (ch->off != pos || ch->len < SEAL_OVERHEAD || ch->len > index_off - pos)
+				return "bad chunk";
+			pos += ch->len;
+		}
+	}
+	if (pos != index_off)
+		return "data does not end at the index";
+	if (rows != seg->rows || view[0] != seg->size[0] || view[1] != seg->size[1])
+		return "totals do not add up";
+	return NULL;
+}
+
+/* Reads and checks the file header, trailer and index; NULL on success, else what is wrong. */
+static const char *segment_parse(struct segment *seg, uint8_t **index)
+{
+	uint8_t head[SEGMENT_HEAD], trailer[SEGMENT_TRAILER];
+	uint64_t size, index_off;
+	uint32_t index_len;
+	struct cursor c;
+	const char *why;
+
+	size = store_blob_size(seg->blob);
+	if (size < SEGMENT_HEAD + SEGMENT_TRAILER)
+		return "too short";
+	if (blob_read(seg->blob, head, sizeof(head), 0) ||
+	    blob_read(seg->blob, trailer, sizeof(trailer), size - SEGMENT_TRAILER))
+		return "unreadable";
+	if (memcmp(head, SEGMENT_MAGIC, 4) || memcmp(trailer + 12, SEGMENT_END, 8))
+		return "bad magic";
+	if (get_u16(head + 4) != SEGMENT_FORMAT || get_u16(head + 6))
+		return "unknown format";
+	memcpy(seg->id, head + 8, SEGMENT_ID_BYTES);
+	index_off = get_u64(trailer);
+	index_len = get_u32(trailer + 8);
+	if (index_off < SEGMENT_HEAD || index_off > size - SEGMENT_TRAILER ||
+	    index_len != size - SEGMENT_TRAILER - index_off)
+		return "bad index position";
+	*index = malloc(index_len ? index_len : 1);
+	if (!*index)
+		return segment_oom;
+	if (blob_read(seg->blob, *index, index_len, index_off))
+		return "unreadable index";
+	c.p = *index;
+	c.left = index_len;
+	c.bad = 0;
+	if (!cursor_take(&c, SEGMENT_ID_BYTES) || memcmp(*index, seg->id, SEGMENT_ID_BYTES))
+		return "index of another segment";
+	why = segment_parse_columns(seg, &c);
+	if (why)
+		return why;
+	seg->header_len = cursor_u32(&c);
+	if (c.bad || !seg->header_len || seg->header_len > index_off - SEGMENT_HEAD)
+		return "bad header line";
+	return segment_parse_groups(seg, &c, index_off);
+}
+
+int segment_open(struct segment **out, struct store *st, const char *id, const char *binding,
+		 struct mfs_error *err)
+{
+	struct segment *seg;
+	uint8_t *index = NULL;
+	const char *why;
+	int rc;
+
+	seg = calloc(1, sizeof(*seg));
+	if (!seg)
+		return mfs_error_set(err, ENOMEM, "out of memory");
+	seg->binding = strdup(binding);
+	if (!seg->binding) {
+		rc = mfs_error_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = store_blob_open(st, id, &seg->blob);
+	if (rc) {
+		mfs_error_set(err, rc, "segment %s: %s", id, strerror(-rc));
+		goto out;
+	}
+	why = segment_parse(seg, &index);
+	if (why) {
+		if (why == segment_oom)
+			rc = mfs_error_set(err, ENOMEM, "out of memory");
+		else
+			rc = mfs_error_set(err, EIO, "segment %s: not a well-formed segment: %s",
+					   id, why);
+		goto out;
+	}
+	*out = seg;
+	seg = NULL;
+out:
+	free(index);
+	segment_close(seg);
+	return rc;
+}
+
+uint64_t segment_rows(const struct segment *seg)
+{
+	return seg->rows;
+}
+
+int segment_has_pii(const struct segment *seg)
+{
+	return seg->npii > 0;
+}
+
+uint64_t segment_view_size(const struct segment *seg, enum segment_view view)
+{
+	return seg->size[view];
+}
+
+struct segment_cache *segment_cache_new(void)
+{
+	struct segment_cache *c = calloc(1, sizeof(*c));
+
+	if (c)
+		strbuf_init(&c->plain);
+	return c;
+}
+
+void segment_cache_free(struct segment_cache *cache)
+{
+	if (!cache)
+		return;
+	strbuf_release_secure(&cache->plain);
+	free(cache);
+}
+
+/* The group holding byte pos (past the header line) of view. */
+static size_t segment_find_group(const struct segment *seg, enum segment_view view, uint64_t pos)
+{
+	size_t lo = 0, hi = seg->ngroups, mid;
+
+	assert(seg->ngroups && pos >= seg->groups[0].view_off[view]);
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		if (seg->groups[mid].view_off[view] <= pos)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* One PII column's cell records while they are merged. */
+struct cell_cursor {
+	struct cursor c;
+	int has;
+	uint32_t pos, mlen, plen;
+	const uint8_t *plain;
+};
+
+/* Steps to the next record: 0 (has tells whether there is one) or -EIO if it is cut short. */
+static int cell_next(struct cell_cursor *cc)
+{
+	cc->has = 0;
+	if (!cc->c.left)
+		return 0;
+	cc->pos = cursor_u32(&cc->c);
+	cc->mlen = cursor_u32(&cc->c);
+	cc->plen = cursor_u32(&cc->c);
+	cc->plain = cursor_take(&cc->c, cc->plen);
+	if (cc->c.bad)
+		return -EIO;
+	cc->has = 1;
+	return 0;
+}
+
+/*
+ * Splices the cells of every PII column into the masked bytes of a group, giving exactly
+ * plain_len bytes in out (which has room for them). Cells must come in increasing positions,
+ * each within the masked bytes and none overlapping another: anything else is -EIO.
+ */
+static int segment_splice(const struct strbuf *masked, struct strbuf *cells, size_t npii,
+			  uint32_t plain_len, struct strbuf *out)
+{
+	struct cell_cursor *cc;
+	struct cell_cursor *next;
+	uint64_t end = 0;
+	int first = 1, rc = 0;
+	uint32_t last_pos = 0;
+	size_t k;
+
+	cc = calloc(npii, sizeof(*cc));
+	if (!cc)
+		return -ENOMEM;
+	for (k = 0; k < npii; k++) {
+		cc[k].c.p = (const uint8_t *)cells[k].buf;
+		cc[k].c.left = cells[k].len;
+		rc = cell_next(&cc[k]);
+		if (rc)
+			goto out;
+	}
+	for (;;) {
+		next = NULL;
+		for (k = 0; k < npii; k++) {
+			if (cc[k].has && (!next || cc[k].pos < next->pos))
+				next = &cc[k];
+		}
+		if (!next)
+			break;
+		/* Records of one column in the wrong order also end up here. */
+		if (next->pos < end || (!first && next->pos == last_pos) ||
+		    (uint64_t)next->pos + next->mlen > masked->len ||
+		    out->len + (next->pos - end) + next->plen > plain_len) {
+			rc = -EIO;
+			goto out;
+		}
+		strbuf_add(out, masked->buf + end, next->pos - end);
+		strbuf_add(out, next->plain, next->plen);
+		end = (uint64_t)next->pos + next->mlen;
+		last_pos = next->pos;
+		first = 0;
+		rc = cell_next(next);
+		if (rc)
+			goto out;
+	}
+	if (out->len + (masked->len - end) != plain_len) {
+		rc = -EIO;
+		goto out;
+	}
+	strbuf_add(out, masked->buf + end, masked->len - end);
+out:
+	free(cc);
+	return rc;
+}
+
+/* Decodes the plain bytes of group g into cache (unless they are there already). */
+static int segment_decode(struct segment *seg, size_t g, segment_key_fn keyfn, void *keyctx,
+			  struct segment_cache *cache)
+{
+	const struct segment_group *grp = &seg->groups[g];
+	const struct segment_chunk *ch;
+	struct strbuf masked, chunk, ad, *cells;
+	uint8_t key[SEAL_KEY_BYTES];
+	uint32_t key_id, have_id = 0;
+	int have_key = 0, rc = 0;
+	size_t k;
+
+	if (cache->valid && cache->group == g && !memcmp(cache->id, seg->id, SEGMENT_ID_BYTES))
+		return 0;
+	cache->valid = 0;
+	strbuf_reset_secure(&cache->plain);
+	strbuf_init(&masked);
+	strbuf_init(&chunk);
+	strbuf_init(&ad);
+	cells = calloc(seg->npii, sizeof(*cells));
+	if (!cells)
+		return -ENOMEM;
+	for (k = 0; k < seg->npii; k++)
+		strbuf_init(&cells[k]);
+
+	rc = strbuf_grow(&masked, grp->len[SEGMENT_MASKED]);
+	if (rc)
+		goto out;
+	rc = blob_read(seg->blob, masked.buf, grp->len[SEGMENT_MASKED], grp->off);
+	if (rc)
+		goto out;
+	masked.len = grp->len[SEGMENT_MASKED];
+	masked.buf[masked.len] = '\0';
+	for (k = 0; k < seg->npii; k++) {
+		ch = &seg->chunks[g * seg->npii + k];
+		strbuf_reset(&chunk);
+		rc = strbuf_grow(&chunk, (size_t)ch->len);
+		if (rc)
+			goto out;
+		rc = blob_read(seg->blob, chunk.buf, (size_t)ch->len, ch->off);
+		if (rc)
+			goto out;
+		chunk.len = (size_t)ch->len;
+		rc = seal_chunk_key_id(chunk.buf, chunk.len, &key_id);
+		if (rc)
+			goto out;
+		if (!have_key || key_id != have_id) {
+			rc = keyfn(keyctx, key_id, key);
+			if (rc)
+				goto out;
+			have_key = 1;
+			have_id = key_id;
+		}
+		rc = chunk_ad(&ad, seg->binding, seg->pii_names[k], seg->id, g);
+		if (rc)
+			goto out;
+		rc = strbuf_grow_secure(&cells[k], chunk.len - SEAL_OVERHEAD);
+		if (rc)
+			goto out;
+		rc = seal_open(key, ad.buf, ad.len, chunk.buf, chunk.len, &cells[k]);
+		if (rc)
+			goto out;
+	}
+	rc = strbuf_grow_secure(&cache->plain, grp->len[SEGMENT_PLAIN]);
+	if (rc)
+		goto out;
+	rc = segment_splice(&masked, cells, seg->npii, grp->len[SEGMENT_PLAIN], &cache->plain);
+	if (rc)
+		goto out;
+	cache->valid = 1;
+	cache->group = g;
+	memcpy(cache->id, seg->id, SEGMENT_ID_BYTES);
+out:
+	sodium_memzero(key, sizeof(key));
+	for (k = 0; k < seg->npii; k++)
+		strbuf_release_secure(&cells[k]);
+	free(cells);
+	strbuf_release(&masked);
+	strbuf_release(&chunk);
+	strbuf_release(&ad);
+	if (rc) {
+		strbuf_reset_secure(&cache->plain);
+		if (rc != -ENOMEM)
+			rc = -EIO;
+	}
+	return rc;
+}
+
+ssize_t segment_read(struct segment *seg, enum segment_view view, void *buf, size_t len,
+		     uint64_t off, segment_key_fn keyfn, void *keyctx, struct segment_cache *cache)
+{
+	struct segment_cache local = {0};
+	struct segment_cache *c = cache ? cache : &local;
+	const struct segment_group *grp;
+	uint64_t size, pos;
+	size_t done = 0, n, g;
+	ssize_t rc;
+
+	strbuf_init(&local.plain);
+	if (!seg->npii)
+		view = SEGMENT_MASKED;
+	assert(view == SEGMENT_MASKED || keyfn);
+	size = seg->size[view];
+	if (off >= size || !len)
+		return 0;
+	if (len > size - off)
+		len = (size_t)(size - off);
+	if (len > SSIZE_MAX)
+		len = SSIZE_MAX;
+	if (off < seg->header_len) {
+		n = (size_t)(seg->header_len - off);
+		if (n > len)
+			n = len;
+		rc = blob_read(seg->blob, buf, n, SEGMENT_HEAD + off);
+		if (rc)
+			goto out;
+		done = n;
+	}
+	g = done < len ? segment_find_group(seg, view, off + done) : 0;
+	for (; done < len; g++) {
+		assert(g < seg->ngroups);
+		grp = &seg->groups[g];
+		pos = off + done - grp->view_off[view];
+		n = len - done;
+		if (n > grp->len[view] - pos)
+			n = (size_t)(grp->len[view] - pos);
+		if (view == SEGMENT_MASKED) {
+			rc = blob_read(seg->blob, (char *)buf + done, n, grp->off + pos);
+		} else {
+			rc = segment_decode(seg, g, keyfn, keyctx, c);
+			if (!rc)
+				memcpy((char *)buf + done, c->plain.buf + pos, n);
+		}
+		if (rc)
+			goto out;
+		done += n;
+	}
+	rc = (ssize_t)done;
+out:
+	strbuf_release_secure(&local.plain);
+	return rc;
+}

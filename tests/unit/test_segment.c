@@ -1,0 +1,927 @@
+/* Unit tests of segments: writing tables, reading both views at any offset, and tampering. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "acl/mask.h"
+#include "acl/seal.h"
+#include "backends/store.h"
+#include "table/csv.h"
+#include "table/segment.h"
+
+#define BINDING "sales/orders/customers"
+#define KEY_ID	7
+
+struct fixture {
+	char dir[64];
+	struct store *st;
+	uint8_t data_key[32];
+	uint8_t mask_key[32];
+};
+
+struct keyctx {
+	const uint8_t *key;
+	uint32_t id;
+	int calls;
+};
+
+static int test_key(void *ctx, uint32_t key_id, uint8_t key[32])
+{
+	struct keyctx *k = ctx;
+
+	k->calls++;
+	if (key_id != k->id)
+		return -ENOENT;
+	memcpy(key, k->key, 32);
+	return 0;
+}
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct mfs_error err;
+
+	assert_non_null(fx);
+	assert_true(sodium_init() >= 0);
+	strcpy(fx->dir, "/tmp/meshfs-test-segment-XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	mfs_error_clear(&err);
+	assert_int_equal(store_local_open(fx->dir, 1, &fx->st, &err), 0);
+	randombytes_buf(fx->data_key, sizeof(fx->data_key));
+	randombytes_buf(fx->mask_key, sizeof(fx->mask_key));
+	*state = fx;
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	store_close(fx->st);
+	assert_int_equal(nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+	free(fx);
+	return 0;
+}
+
+/* A table: its columns and rows (ncolumns values per row). */
+struct table {
+	const struct segment_column *columns;
+	size_t ncolumns;
+	const char *const *values;
+	size_t nrows;
+};
+
+/* What a table should look like once stored. */
+struct expected {
+	struct strbuf masked, plain;
+	size_t header_len;
+	/* bytes of each row in each view, to find where groups start */
+	size_t *row_masked, *row_plain;
+};
+
+static void expected_build(const struct fixture *fx, const struct table *t, struct expected *e)
+{
+	struct strbuf mask;
+	const char *v;
+	size_t i, j, m0, p0;
+
+	strbuf_init(&e->masked);
+	strbuf_init(&e->plain);
+	strbuf_init(&mask);
+	e->row_masked = calloc(t->nrows + 1, sizeof(size_t));
+	e->row_plain = calloc(t->nrows + 1, sizeof(size_t));
+	assert_non_null(e->row_masked);
+	assert_non_null(e->row_plain);
+	for (j = 0; j < t->ncolumns; j++) {
+		if (j)
+			strbuf_addch(&e->masked, ',');
+		strbuf_addstr(&e->masked, t->columns[j].name);
+	}
+	strbuf_addch(&e->masked, '\n');
+	strbuf_add(&e->plain, e->masked.buf, e->masked.len);
+	e->header_len = e->masked.len;
+	for (i = 0; i < t->nrows; i++) {
+		m0 = e->masked.len;
+		p0 = e->plain.len;
+		for (j = 0; j < t->ncolumns; j++) {
+			v = t->values[i * t->ncolumns + j];
+			if (j) {
+				strbuf_addch(&e->masked, ',');
+				strbuf_addch(&e->plain, ',');
+			}
+			assert_int_equal(csv_field_append(&e->plain, v, strlen(v)), 0);
+			if (!t->columns[j].pii) {
+				assert_int_equal(csv_field_append(&e->masked, v, strlen(v)), 0);
+				continue;
+			}
+			strbuf_reset(&mask);
+			assert_int_equal(
+			    mask_apply(t->columns[j].mask, fx->mask_key, v, strlen(v), &mask), 0);
+			assert_int_equal(csv_field_append(&e->masked, mask.buf, mask.len), 0);
+		}
+		strbuf_addch(&e->masked, '\n');
+		strbuf_addch(&e->plain, '\n');
+		e->row_masked[i] = e->masked.len - m0;
+		e->row_plain[i] = e->plain.len - p0;
+	}
+	strbuf_release(&mask);
+}
+
+static void expected_release(struct expected *e)
+{
+	strbuf_release(&e->masked);
+	strbuf_release(&e->plain);
+	free(e->row_masked);
+	free(e->row_plain);
+}
+
+static void write_table(const struct fixture *fx, const struct table *t, size_t group_rows,
+			size_t group_bytes, struct segment_info *info)
+{
+	struct segment_params p = {
+	    .binding = BINDING,
+	    .columns = t->columns,
+	    .ncolumns = t->ncolumns,
+	    .data_key = fx->data_key,
+	    .key_id = KEY_ID,
+	    .mask_key = fx->mask_key,
+	    .group_rows = group_rows,
+	    .group_bytes = group_bytes,
+	};
+	struct segment_writer *w;
+	struct csv_field *f;
+	struct mfs_error err;
+	size_t i, j;
+
+	f = calloc(t->ncolumns, sizeof(*f));
+	assert_non_null(f);
+	mfs_error_clear(&err);
+	assert_int_equal(segment_writer_open(&w, fx->st, &p, &err), 0);
+	for (i = 0; i < t->nrows; i++) {
+		for (j = 0; j < t->ncolumns; j++) {
+			f[j].data = t->values[i * t->ncolumns + j];
+			f[j].len = strlen(f[j].data);
+		}
+		assert_int_equal(segment_writer_add(w, f, t->ncolumns), 0);
+	}
+	assert_int_equal(segment_writer_finish(w, info, &err), 0);
+	assert_string_equal(err.msg, "");
+	assert_int_equal(strlen(info->id), STORE_ID_HEX);
+	free(f);
+}
+
+static struct segment *open_ok(const struct fixture *fx, const char *id, const char *binding)
+{
+	struct segment *seg = NULL;
+	struct mfs_error err;
+
+	mfs_error_clear(&err);
+	assert_int_equal(segment_open(&seg, fx->st, id, binding, &err), 0);
+	assert_non_null(seg);
+	return seg;
+}
+
+/* Reads the whole view in one call and in small sequential steps. */
+static void check_full(struct segment *seg, enum segment_view view, const struct strbuf *want,
+		       struct keyctx *k)
+{
+	struct segment_cache *cache = segment_cache_new();
+	char *buf = malloc(want->len + 64);
+	size_t off = 0;
+	ssize_t n;
+
+	assert_non_null(cache);
+	assert_non_null(buf);
+	assert_int_equal(segment_view_size(seg, view), want->len);
+	n = segment_read(seg, view, buf, want->len + 64, 0, test_key, k, NULL);
+	assert_int_equal(n, want->len);
+	assert_memory_equal(buf, want->buf, want->len);
+	memset(buf, 0, want->len);
+	while ((n = segment_read(seg, view, buf + off, 5, off, test_key, k, cache)) > 0)
+		off += (size_t)n;
+	assert_int_equal(n, 0);
+	assert_int_equal(off, want->len);
+	assert_memory_equal(buf, want->buf, want->len);
+	/* At and past the end. */
+	assert_int_equal(segment_read(seg, view, buf, 10, want->len, test_key, k, cache), 0);
+	assert_int_equal(segment_read(seg, view, buf, 10, want->len + 100, test_key, k, cache), 0);
+	segment_cache_free(cache);
+	free(buf);
+}
+
+/* Every offset, every length: each read is the matching slice of the full view. */
+static void check_every_slice(struct segment *seg, enum segment_view view,
+			      const struct strbuf *want, struct keyctx *k)
+{
+	struct segment_cache *cache = segment_cache_new();
+	char *buf = malloc(want->len + 1);
+	size_t off, len;
+	ssize_t n;
+
+	assert_non_null(cache);
+	assert_non_null(buf);
+	for (off = 0; off < want->len; off++) {
+		for (len = 1; len <= want->len - off; len++) {
+			/* Without a cache now and then, so that both paths are covered. */
+			n = segment_read(seg, view, buf, len, off, test_key, k,
+					 (off + len) % 5 ? cache : NULL);
+			assert_int_equal(n, len);
+			assert_memory_equal(buf, want->buf + off, len);
+		}
+	}
+	segment_cache_free(cache);
+	free(buf);
+}
+
+static const struct segment_column people_columns[] = {
+    {.name = "id"},
+    {.name = "email", .pii = 1, .mask = MASK_TOKEN},
+    {.name = "name", .pii = 1, .mask = MASK_LAST4},
+    {.name = "city"},
+    {.name = "card", .pii = 1, .mask = MASK_REDACT},
+    {.name = "secret", .pii = 1, .mask = MASK_NULL},
+};
+
+static const char *const people_values[] = {
+    "1",
+    "ann@example.com",
+    "Ann Smith",
+    "Paris",
+    "4111111111111111",
+    "s1",
+    "2",
+    "bob@example.com",
+    "Bob, Jr.",
+    "New\nYork",
+    "",
+    "x",
+    "3",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "4",
+    "q\"uote@example.com",
+    "Zo\xc3\xab \xc3\x98rsted",
+    "a,b",
+    "1234",
+    "multi\nline",
+    "5",
+    "eve@example.com",
+    "Eve",
+    "Lyon",
+    "5500000000000004",
+    "\"q\"",
+    "6",
+    "ann@example.com",
+    "Ann Smith",
+    "Paris",
+    "4111111111111111",
+    "s1",
+    "7",
+    "x@y.z",
+    "Al",
+    "Rome",
+    "9",
+    "",
+    "8",
+    "long.name@example.com",
+    "Maximilian Mustermann",
+    "Berlin",
+    "6011000990139424",
+    "comma, inside",
+    "9",
+    "",
+    "Noor",
+    "",
+    "1",
+    "r\r\nn",
+    "10",
+    "ten@example.com",
+    "Ten",
+    "Oslo",
+    "",
+    "t",
+    "11",
+    "z@z.z",
+    "Zed",
+    "Nice",
+    "4000056655665556",
+    "last",
+};
+
+static const struct table people = {
+    .columns = people_columns,
+    .ncolumns = 6,
+    .values = people_values,
+    .nrows = sizeof(people_values) / sizeof(people_values[0]) / 6,
+};
+
+static void test_pii_views(void **state)
+{
+	struct fixture *fx = *state;
+	struct keyctx k = {.key = fx->data_key, .id = KEY_ID};
+	struct segment_info info;
+	struct expected e;
+	struct segment *seg;
+	const char *line;
+	size_t i;
+
+	expected_build(fx, &people, &e);
+	write_table(fx, &people, 3, 0, &info);
+	assert_int_equal(info.rows, 11);
+	assert_int_equal(info.masked_size, e.masked.len);
+	assert_int_equal(info.plain_size, e.plain.len);
+	assert_true(info.has_pii);
+
+	/* The masks, spelled out for the first row. */
+	line = e.masked.buf + e.header_len;
+	assert_memory_equal(e.masked.buf, "id,email,name,city,card,secret\n", e.header_len);
+	assert_memory_equal(line, "1,tok_", 6);
+	for (i = 6; i < 22; i++)
+		assert_non_null(strchr("0123456789abcdef", line[i]));
+	assert_memory_equal(line + 22, ",****mith,Paris,REDACTED,\n", 26);
+	/* Plain is the input, normalized. */
+	assert_memory_equal(e.plain.buf + e.header_len + e.row_plain[0],
+			    "2,bob@example.com,\"Bob, Jr.\",\"New\nYork\",,x\n", e.row_plain[1]);
+
+	seg = open_ok(fx, info.id, BINDING);
+	assert_int_equal(segment_rows(seg), 11);
+	assert_true(segment_has_pii(seg));
+	check_full(seg, SEGMENT_MASKED, &e.masked, &k);
+	check_full(seg, SEGMENT_PLAIN, &e.plain, &k);
+	check_every_slice(seg, SEGMENT_MASKED, &e.masked, &k);
+	check_every_slice(seg, SEGMENT_PLAIN, &e.plain, &k);
+	segment_close(seg);
+	expected_release(&e);
+}
+
+static void test_no_pii(void **state)
+{
+	static const struct segment_column cols[] = {{.name = "sku"}, {.name = "label"}};
+	static const char *const values[] = {"a1",    "plain", "b2", "with,comma", "c3",
+					     "\"q\"", "d4",    "",   "e5",	   "multi\nline"};
+	const struct table t = {.columns = cols, .ncolumns = 2, .values = values, .nrows = 5};
+	struct fixture *fx = *state;
+	struct segment_info info;
+	struct expected e;
+	struct segment *seg;
+	char buf[256];
+
+	expected_build(fx, &t, &e);
+	assert_int_equal(e.masked.len, e.plain.len);
+	assert_memory_equal(e.masked.buf, e.plain.buf, e.plain.len);
+	write_table(fx, &t, 2, 0, &info);
+	assert_false(info.has_pii);
+	assert_int_equal(info.rows, 5);
+	assert_int_equal(info.masked_size, e.masked.len);
+	assert_int_equal(info.plain_size, e.masked.len);
+	seg = open_ok(fx, info.id, BINDING);
+	assert_false(segment_has_pii(seg));
+	assert_int_equal(segment_view_size(seg, SEGMENT_PLAIN), e.plain.len);
+	/* No keys needed for either view. */
+	assert_int_equal(segment_read(seg, SEGMENT_PLAIN, buf, sizeof(buf), 0, NULL, NULL, NULL),
+			 e.plain.len);
+	assert_memory_equal(buf, e.plain.buf, e.plain.len);
+	check_every_slice(seg, SEGMENT_MASKED, &e.masked, NULL);
+	segment_close(seg);
+	expected_release(&e);
+}
+
+static void test_zero_rows(void **state)
+{
+	const struct table t = {.columns = people_columns, .ncolumns = 6, .nrows = 0};
+	struct fixture *fx = *state;
+	struct keyctx k = {.key = fx->data_key, .id = KEY_ID};
+	struct segment_info info;
+	struct expected e;
+	struct segment *seg;
+
+	expected_build(fx, &t, &e);
+	write_table(fx, &t, 3, 0, &info);
+	assert_int_equal(info.rows, 0);
+	assert_int_equal(info.masked_size, e.header_len);
+	assert_int_equal(info.plain_size, e.header_len);
+	seg = open_ok(fx, info.id, BINDING);
+	assert_int_equal(segment_rows(seg), 0);
+	check_full(seg, SEGMENT_MASKED, &e.masked, &k);
+	check_full(seg, SEGMENT_PLAIN, &e.plain, &k);
+	check_every_slice(seg, SEGMENT_PLAIN, &e.plain, &k);
+	assert_int_equal(k.calls, 0);
+	segment_close(seg);
+	expected_release(&e);
+}
+
+/* Groups closed by size rather than by rows. */
+static void test_group_bytes(void **state)
+{
+	struct fixture *fx = *state;
+	struct keyctx k = {.key = fx->data_key, .id = KEY_ID};
+	struct segment_info info;
+	struct expected e;
+	struct segment *seg;
+
+	expected_build(fx, &people, &e);
+	write_table(fx, &people, 0, 70, &info);
+	seg = open_ok(fx, info.id, BINDING);
+	check_full(seg, SEGMENT_MASKED, &e.masked, &k);
+	check_full(seg, SEGMENT_PLAIN, &e.plain, &k);
+	check_every_slice(seg, SEGMENT_PLAIN, &e.plain, &k);
+	segment_close(seg);
+	expected_release(&e);
+}
+
+/* A random table with every kind of awkward byte, read at random places. */
+static void test_random(void **state)
+{
+	static const char alphabet[] = "ab,\"\n\r xyz\xc3\xa9"
+				       "0123";
+	struct fixture *fx = *state;
+	struct keyctx k = {.key = fx->data_key, .id = KEY_ID};
+	struct segment_cache *cache = segment_cache_new();
+	const size_t nrows = 700, ncols = 6;
+	char **values = calloc(nrows * ncols, sizeof(char *));
+	struct table t = {.columns = people_columns, .ncolumns = ncols, .nrows = nrows};
+	struct segment_info info;
+	struct expected e;
+	struct segment *seg;
+	const struct strbuf *want;
+	enum segment_view view;
+	size_t i, j, len, off;
+	char *buf;
+	ssize_t n;
+
+	assert_non_null(values);
+	assert_non_null(cache);
+	for (i = 0; i < nrows * ncols; i++) {
+		len = randombytes_uniform(12);
+		values[i] = calloc(len + 1, 1);
+		assert_non_null(values[i]);
+		for (j = 0; j < len; j++)
+			values[i][j] = alphabet[randombytes_uniform(sizeof(alphabet) - 1)];
+	}
+	t.values = (const char *const *)values;
+	expected_build(fx, &t, &e);
+	write_table(fx, &t, 7, 0, &info);
+	seg = open_ok(fx, info.id, BINDING);
+	check_full(seg, SEGMENT_MASKED, &e.masked, &k);
+	check_full(seg, SEGMENT_PLAIN, &e.plain, &k);
+	buf = malloc(e.plain.len + e.masked.len);
+	assert_non_null(buf);
+	for (i = 0; i < 5000; i++) {
+		view = i % 2 ? SEGMENT_PLAIN : SEGMENT_MASKED;
+		want = view == SEGMENT_PLAIN ? &e.plain : &e.masked;
+		off = randombytes_uniform((uint32_t)want->len);
+		len = 1 + randombytes_uniform(i % 3 ? 300 : (uint32_t)want->len);
+		if (len > want->len - off)
+			len = want->len - off;
+		n = segment_read(seg, view, buf, len, off, test_key, &k, i % 4 ? cache : NULL);
+		assert_int_equal(n, len);
+		assert_memory_equal(buf, want->buf + off, len);
+	}
+	free(buf);
+	segment_close(seg);
+	segment_cache_free(cache);
+	expected_release(&e);
+	for (i = 0; i < nrows * ncols; i++)
+		free(values[i]);
+	free(values);
+}
+
+static void test_cache(void **state)
+{
+	struct fixture *fx = *state;
+	struct keyctx k = {.key = fx->data_key, .id = KEY_ID};
+	struct segment_cache *cache = segment_cache_new();
+	struct segment_info info;
+	struct expected e;
+	struct segment *seg;
+	char buf[8];
+	int calls;
+
+	assert_non_null(cache);
+	expected_build(fx, &people, &e);
+	write_table(fx, &people, 3, 0, &info);
+	seg = open_ok(fx, info.id, BINDING);
+	assert_int_equal(
+	    segment_read(seg, SEGMENT_PLAIN, buf, 4, e.header_len, test_key, &k, cache), 4);
+	calls = k.calls;
+	assert_true(calls > 0);
+	/* The same group again comes from the cache: no key, no chunk. */
+	assert_int_equal(
+	    segment_read(seg, SEGMENT_PLAIN, buf, 4, e.header_len + 5, test_key, &k, cache), 4);
+	assert_int_equal(k.calls, calls);
+	assert_memory_equal(buf, e.plain.buf + e.header_len + 5, 4);
+	/* Another group is decoded. */
+	assert_int_equal(
+	    segment_read(seg, SEGMENT_PLAIN, buf, 4, e.plain.len - 4, test_key, &k, cache), 4);
+	assert_true(k.calls > calls);
+	assert_memory_equal(buf, e.plain.buf + e.plain.len - 4, 4);
+	/* The masked view needs no key at all. */
+	calls = k.calls;
+	assert_int_equal(
+	    segment_read(seg, SEGMENT_MASKED, buf, 8, e.header_len, test_key, &k, cache), 8);
+	assert_int_equal(k.calls, calls);
+	segment_close(seg);
+	segment_cache_free(cache);
+	expected_release(&e);
+}
+
+/* The blob's bytes, for making damaged copies. */
+static char *blob_bytes(const struct fixture *fx, const char *id, size_t *len)
+{
+	struct store_blob *b;
+	char *buf;
+
+	assert_int_equal(store_blob_open(fx->st, id, &b), 0);
+	*len = store_blob_size(b);
+	buf = malloc(*len);
+	assert_non_null(buf);
+	assert_int_equal(store_blob_pread(b, buf, *len, 0), *len);
+	store_blob_close(b);
+	return buf;
+}
+
+static void put_blob(const struct fixture *fx, const void *data, size_t len,
+		     char id[STORE_ID_HEX + 1])
+{
+	struct store_writer *w;
+
+	assert_int_equal(store_writer_open(fx->st, &w), 0);
+	assert_int_equal(store_writer_write(w, data, len), 0);
+	assert_int_equal(store_writer_commit(w, id), 0);
+}
+
+static void test_tampered_chunk(void **state)
+{
+	struct fixture *fx = *state;
+	struct keyctx k = {.key = fx->data_key, .id = KEY_ID};
+	struct segment_info info;
+	struct expected e;
+	struct segment *seg;
+	char id[STORE_ID_HEX + 1], *bytes, *buf;
+	size_t len, chunk, g0_masked, g0_plain, at[3], i;
+
+	expected_build(fx, &people, &e);
+	write_table(fx, &people, 3, 0, &info);
+	bytes = blob_bytes(fx, info.id, &len);
+	buf = malloc(e.plain.len);
+	assert_non_null(buf);
+	g0_masked = e.row_masked[0] + e.row_masked[1] + e.row_masked[2];
+	g0_plain = e.row_plain[0] + e.row_plain[1] + e.row_plain[2];
+	/* The first chunk of group 0 follows its masked bytes. */
+	chunk = 24 + e.header_len + g0_masked;
+	at[0] = chunk + SEAL_HEADER + 3; /* ciphertext */
+	at[1] = chunk + 1;		 /* key id */
+	at[2] = chunk + SEAL_HEADER - 1; /* nonce */
+	for (i = 0; i < 3; i++) {
+		bytes[at[i]] ^= 0x20;
+		put_blob(fx, bytes, len, id);
+		bytes[at[i]] ^= 0x20;
+		seg = open_ok(fx, id, BINDING);
+		/* The masked view does not depend on chunks. */
+		check_full(seg, SEGMENT_MASKED, &e.masked, &k);
+		/* The header line needs no chunk either. */
+		assert_int_equal(
+		    segment_read(seg, SEGMENT_PLAIN, buf, e.header_len, 0, test_key, &k, NULL),
+		    e.header_len);
+		/* Group 0, alone or as part of a longer read: nothing partial. */
+		assert_int_equal(
+		    segment_read(seg, SEGMENT_PLAIN, buf, 1, e.header_len, test_key, &k, NULL),
+		    -EIO);
+		assert_int_equal(
+		    segment_read(seg, SEGMENT_PLAIN, buf, e.plain.len, 0, test_key, &k, NULL),
+		    -EIO);
+		/* Group 1 is fine. */
+		assert_int_equal(segment_read(seg, SEGMENT_PLAIN, buf, 10, e.header_len + g0_plain,
+					      test_key, &k, NULL),
+				 10);
+		assert_memory_equal(buf, e.plain.buf + e.header_len + g0_plain, 10);
+		segment_close(seg);
+	}
+	free(bytes);
+	free(buf);
+	expected_release(&e);
+}
+
+static uint32_t le32(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+
+	return (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
+}
+
+static void set_le32(char *p, uint32_t v)
+{
+	p[0] = (char)v;
+	p[1] = (char)(v >> 8);
+	p[2] = (char)(v >> 16);
+	p[3] = (char)(v >> 24);
+}
+
+/*
+ * Chunks that authenticate but whose cell records are wrong (what a bug or a holder of the key
+ * could produce) must not be spliced: -EIO. The chunk is opened and resealed with the key and the
+ * associated data described in segment.c, keeping its length so that the index still fits.
+ */
+static void test_forged_cells(void **state)
+{
+	struct fixture *fx = *state;
+	struct keyctx k = {.key = fx->data_key, .id = KEY_ID};
+	struct segment_info info;
+	struct expected e;
+	struct segment *seg;
+	struct strbuf ad, pt, orig, sealed;
+	char id[STORE_ID_HEX + 1], *bytes, *buf;
+	size_t len, chunk, chunk_len, rec2, i;
+	uint8_t group[8] = {0};
+
+	expected_build(fx, &people, &e);
+	write_table(fx, &people, 3, 0, &info);
+	bytes = blob_bytes(fx, info.id, &len);
+	buf = malloc(e.plain.len);
+	assert_non_null(buf);
+	chunk = 24 + e.header_len + e.row_masked[0] + e.row_masked[1] + e.row_masked[2];
+	/* Group 0 of "email": two cells (row 3 is empty), so the chunk holds two records. */
+	chunk_len = SEAL_OVERHEAD + 2 * 12 + strlen("ann@example.com") + strlen("bob@example.com");
+	strbuf_init(&ad);
+	strbuf_init(&pt);
+	strbuf_init(&orig);
+	strbuf_init(&sealed);
+	strbuf_addstr(&ad, BINDING "/email");
+	strbuf_add(&ad, "", 1);
+	strbuf_add(&ad, bytes + 8, 16);
+	strbuf_add(&ad, group, sizeof(group));
+	assert_int_equal(seal_open(fx->data_key, ad.buf, ad.len, bytes + chunk, chunk_len, &pt), 0);
+	assert_int_equal(pt.len, chunk_len - SEAL_OVERHEAD);
+	rec2 = 12 + le32(pt.buf + 8);
+	/* The records are what segment.c describes. */
+	assert_int_equal(le32(pt.buf), strlen("1,"));
+	assert_int_equal(le32(pt.buf + 4), 20);
+	assert_memory_equal(pt.buf + 12, "ann@example.com", 15);
+	assert_int_equal(le32(pt.buf + rec2), e.row_masked[0] + strlen("2,"));
+	strbuf_add(&orig, pt.buf, pt.len);
+
+	for (i = 0; i < 4; i++) {
+		char *rec = pt.buf;
+
+		memcpy(pt.buf, orig.buf, orig.len);
+
+		switch (i) {
+		case 0: /* beyond the masked bytes */
+			set_le32(rec, 0xfffffff0);
+			break;
+		case 1: /* the second cell before the first */
+			set_le32(rec + rec2, 1);
+			break;
+		case 2: /* overlapping */
+			set_le32(rec + 4, (uint32_t)e.row_masked[0] + 5);
+			break;
+		case 3: /* a record running past the end */
+			set_le32(rec + rec2 + 8, 100);
+			break;
+		}
+		strbuf_reset(&sealed);
+		assert_int_equal(
+		    seal_chunk(fx->data_key, KEY_ID, ad.buf, ad.len, pt.buf, pt.len, &sealed), 0);
+		assert_int_equal(sealed.len, chunk_len);
+		memcpy(bytes + chunk, sealed.buf, sealed.len);
+		put_blob(fx, bytes, len, id);
+		seg = open_ok(fx, id, BINDING);
+		assert_int_equal(
+		    segment_read(seg, SEGMENT_PLAIN, buf, 1, e.header_len, test_key, &k, NULL),
+		    -EIO);
+		segment_close(seg);
+	}
+	strbuf_release_secure(&pt);
+	strbuf_release_secure(&orig);
+	strbuf_release(&ad);
+	strbuf_release(&sealed);
+	free(bytes);
+	free(buf);
+	expected_release(&e);
+}
+
+static void test_wrong_binding_and_key(void **state)
+{
+	struct fixture *fx = *state;
+	struct keyctx k = {.key = fx->data_key, .id = KEY_ID};
+	struct keyctx other = {.key = fx->mask_key, .id = KEY_ID};
+	struct keyctx unknown = {.key = fx->data_key, .id = KEY_ID + 1};
+	struct segment_info info;
+	struct expected e;
+	struct segment *seg;
+	char buf[64];
+
+	expected_build(fx, &people, &e);
+	write_table(fx, &people, 3, 0, &info);
+	seg = open_ok(fx, info.id, "sales/orders/other");
+	check_full(seg, SEGMENT_MASKED, &e.masked, &k);
+	assert_int_equal(
+	    segment_read(seg, SEGMENT_PLAIN, buf, 10, e.header_len, test_key, &k, NULL), -EIO);
+	segment_close(seg);
+
+	seg = open_ok(fx, info.id, BINDING);
+	assert_int_equal(
+	    segment_read(seg, SEGMENT_PLAIN, buf, 10, e.header_len, test_key, &other, NULL), -EIO);
+	assert_int_equal(
+	    segment_read(seg, SEGMENT_PLAIN, buf, 10, e.header_len, test_key, &unknown, NULL),
+	    -EIO);
+	assert_int_equal(
+	    segment_read(seg, SEGMENT_PLAIN, buf, 10, e.header_len, test_key, &k, NULL), 10);
+	assert_memory_equal(buf, e.plain.buf + e.header_len, 10);
+	segment_close(seg);
+	expected_release(&e);
+}
+
+static void expect_bad(const struct fixture *fx, const void *data, size_t len)
+{
+	struct segment *seg = NULL;
+	struct mfs_error err;
+	char id[STORE_ID_HEX + 1];
+
+	put_blob(fx, data, len, id);
+	mfs_error_clear(&err);
+	assert_int_equal(segment_open(&seg, fx->st, id, BINDING, &err), -EIO);
+	assert_null(seg);
+	assert_non_null(strstr(err.msg, "not a well-formed segment"));
+}
+
+static void test_bad_blobs(void **state)
+{
+	struct fixture *fx = *state;
+	struct segment_info info;
+	struct segment *seg = NULL;
+	struct mfs_error err;
+	char *bytes, junk[512];
+	size_t len, cut[] = {0, 1, 23, 24, 44, 100}, i;
+	size_t flip[] = {0, 3, 4, 5, 6, 7, 8, 23};
+
+	write_table(fx, &people, 3, 0, &info);
+	bytes = blob_bytes(fx, info.id, &len);
+	for (i = 0; i < sizeof(cut) / sizeof(cut[0]); i++)
+		expect_bad(fx, bytes, cut[i]);
+	expect_bad(fx, bytes, len / 2);
+	expect_bad(fx, bytes, len - 1);
+	expect_bad(fx, bytes + 1, len - 1);
+	/* The file header, the trailer. */
+	for (i = 0; i < sizeof(flip) / sizeof(flip[0]); i++) {
+		bytes[flip[i]] ^= 1;
+		expect_bad(fx, bytes, len);
+		bytes[flip[i]] ^= 1;
+	}
+	for (i = len - 20; i < len; i++) {
+		bytes[i] ^= 0x40;
+		expect_bad(fx, bytes, len);
+		bytes[i] ^= 0x40;
+	}
+	randombytes_buf(junk, sizeof(junk));
+	expect_bad(fx, junk, sizeof(junk));
+	/* Right magic at both ends, garbage between. */
+	memcpy(junk, bytes, 24);
+	memcpy(junk + sizeof(junk) - 20, bytes + len - 20, 20);
+	expect_bad(fx, junk, sizeof(junk));
+	free(bytes);
+
+	mfs_error_clear(&err);
+	assert_int_equal(
+	    segment_open(&seg, fx->st,
+			 "0000000000000000000000000000000000000000000000000000000000000000",
+			 BINDING, &err),
+	    -ENOENT);
+	assert_null(seg);
+}
+
+/*
+ * Any single damaged byte of the index: the segment either does not open (-EIO) or, when the
+ * damage happens to be well-formed (a mask kind, a letter of a name), reads without crashing and
+ * gives whole answers or -EIO.
+ */
+static void test_damaged_index(void **state)
+{
+	struct fixture *fx = *state;
+	struct keyctx k = {.key = fx->data_key, .id = KEY_ID};
+	struct segment_info info;
+	struct segment *seg;
+	struct mfs_error err;
+	char id[STORE_ID_HEX + 1], *bytes, *buf;
+	size_t len, index_off, i, opened = 0;
+	uint64_t size;
+	ssize_t n;
+	int rc, v;
+
+	write_table(fx, &people, 3, 0, &info);
+	bytes = blob_bytes(fx, info.id, &len);
+	index_off = 0;
+	for (i = 0; i < 8; i++)
+		index_off |= (size_t)(unsigned char)bytes[len - 20 + i] << (8 * i);
+	buf = malloc(info.plain_size + info.masked_size);
+	assert_non_null(buf);
+	for (i = index_off; i < len - 20; i++) {
+		bytes[i] ^= 0x01;
+		put_blob(fx, bytes, len, id);
+		bytes[i] ^= 0x01;
+		seg = NULL;
+		mfs_error_clear(&err);
+		rc = segment_open(&seg, fx->st, id, BINDING, &err);
+		if (rc) {
+			assert_int_equal(rc, -EIO);
+			continue;
+		}
+		opened++;
+		for (v = 0; v < 2; v++) {
+			size = segment_view_size(seg, (enum segment_view)v);
+			assert_true(size <= info.plain_size + info.masked_size);
+			n = segment_read(seg, (enum segment_view)v, buf, size, 0, test_key, &k,
+					 NULL);
+			assert_true(n == (ssize_t)size || n == -EIO);
+		}
+		segment_close(seg);
+	}
+	/* Most of the index is offsets, lengths and counts: those must all be caught. */
+	assert_true(opened < (len - 20 - index_off) / 2);
+	free(buf);
+	free(bytes);
+}
+
+static int count_blob(const char *id, void *ctx)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void test_abort_and_misuse(void **state)
+{
+	struct fixture *fx = *state;
+	struct segment_params p = {
+	    .binding = BINDING,
+	    .columns = people_columns,
+	    .ncolumns = 6,
+	    .data_key = fx->data_key,
+	    .key_id = KEY_ID,
+	    .mask_key = fx->mask_key,
+	    .group_rows = 1,
+	};
+	struct csv_field f[6] = {{.data = "1", .len = 1}, {.data = "a@b.c", .len = 5},
+				 {.data = "", .len = 0},  {.data = "", .len = 0},
+				 {.data = "", .len = 0},  {.data = "", .len = 0}};
+	struct segment_writer *w = NULL;
+	struct mfs_error err;
+	int count = 0;
+
+	assert_int_equal(store_list(fx->st, count_blob, &count), 0);
+	assert_int_equal(count, 0);
+	mfs_error_clear(&err);
+	assert_int_equal(segment_writer_open(&w, fx->st, &p, &err), 0);
+	assert_int_equal(segment_writer_add(w, f, 6), 0);
+	assert_int_equal(segment_writer_add(w, f, 6), 0);
+	assert_int_equal(segment_writer_add(w, f, 5), -EINVAL);
+	segment_writer_abort(w);
+	segment_writer_abort(NULL);
+	/* Nothing was left behind. */
+	assert_int_equal(store_list(fx->st, count_blob, &count), 0);
+	assert_int_equal(count, 0);
+
+	/* PII without keys is refused. */
+	p.data_key = NULL;
+	w = NULL;
+	assert_int_equal(segment_writer_open(&w, fx->st, &p, &err), -EINVAL);
+	assert_null(w);
+	assert_string_not_equal(err.msg, "");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_pii_views, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_pii, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_zero_rows, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_group_bytes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_random, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tampered_chunk, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_forged_cells, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wrong_binding_and_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_blobs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_damaged_index, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_abort_and_misuse, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
