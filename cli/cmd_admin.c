@@ -1,0 +1,996 @@
+/* The commands that set up and look after a mesh: init, team, domain, grant, revoke, audit,
+ * verify. */
+#include "cli/cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catalog/contract.h"
+
+/* A Unix user or group name as the catalog takes it: printable, no blank (members are listed
+ * space-separated), no colon (principals are "kind:NAME"). */
+static int user_name_valid(const char *name)
+{
+	const unsigned char *p = (const unsigned char *)name;
+
+	if (!*p || strlen(name) >= CATALOG_NAME_MAX)
+		return 0;
+	for (; *p; p++)
+		if (*p <= ' ' || *p == 0x7f || *p == ':')
+			return 0;
+	return 1;
+}
+
+/* Records an administrative action of the caller in the audit table. */
+static int audit_add(struct cli_session *s, const char *action, const char *object,
+		     const char *outcome, const char *detail)
+{
+	struct catalog_audit a = {0};
+
+	a.at = mesh_now();
+	a.principal = s->me.name;
+	a.action = action;
+	a.object = object;
+	a.view = "";
+	a.outcome = outcome;
+	a.detail = detail;
+	return catalog_audit_add(s->mesh.cat, &a);
+}
+
+/* ---- init ---- */
+
+static int run_init(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct principal me;
+	struct mfs_error err;
+	struct cli_args a;
+	int rc;
+
+	rc = cli_parse(cmd, NULL, argc, argv, &a);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (!a.mesh)
+		return cli_usage_error(cmd, "no mesh given: use -m DIR or set MESHFS_MESH");
+	rc = principal_init(&me, getuid(), getgid());
+	if (rc)
+		return cli_fail(rc, NULL, "cannot resolve the calling user");
+	mfs_error_clear(&err);
+	rc = mesh_create(a.mesh, me.name, &err);
+	if (rc) {
+		rc = cli_fail(rc, &err, "%s: cannot create a mesh", a.mesh);
+		goto out;
+	}
+	printf("Created a mesh in %s:\n"
+	       "  catalog.db        the catalog (SQLite)\n"
+	       "  store/            the data, as immutable blobs\n"
+	       "  keys/master.key   the master key: keep it secret, and back it up with the mesh\n"
+	       "%s is a mesh admin.\n\n"
+	       "Next steps:\n"
+	       "  export MESHFS_MESH=%s\n"
+	       "  meshfs team create TEAM USER...\n"
+	       "  meshfs domain create DOMAIN --owner TEAM\n"
+	       "  meshfs product create DOMAIN/PRODUCT --contract CONTRACT.yaml\n"
+	       "  meshfs publish DOMAIN/PRODUCT/TABLE FILE.csv\n"
+	       "  meshfs mount MOUNTPOINT\n",
+	       a.mesh, me.name, a.mesh);
+	rc = CLI_EXIT_OK;
+out:
+	principal_release(&me);
+	return rc;
+}
+
+const struct cli_cmd cli_cmd_init = {
+    .name = "init",
+    .synopsis = "-m DIR",
+    .summary = "Create a mesh in DIR (new or empty); the caller becomes a mesh admin.",
+    .min_args = 0,
+    .max_args = 0,
+    .run = run_init,
+};
+
+/* ---- team ---- */
+
+/* Parses the operands of a team command and opens the mesh as a mesh admin. */
+static int team_begin(const struct cli_cmd *cmd, int argc, char **argv, struct cli_args *a,
+		      struct cli_session *s)
+{
+	int i, rc;
+
+	rc = cli_parse(cmd, NULL, argc, argv, a);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (a->nargs && !mesh_name_valid(a->args[0]))
+		return cli_usage_error(cmd,
+				       "invalid team name '%s' (1-63 characters of a-z, 0-9, _ "
+				       "and -, starting with a letter or digit)",
+				       a->args[0]);
+	for (i = 1; i < a->nargs; i++)
+		if (!user_name_valid(a->args[i]))
+			return cli_usage_error(cmd, "invalid user name '%s'", a->args[i]);
+	rc = cli_open(s, cmd, a);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	rc = cli_require(s, PRIV_ADMIN, NULL, NULL);
+	if (rc != CLI_CONTINUE)
+		cli_close(s);
+	return rc;
+}
+
+enum team_change { TEAM_CREATE, TEAM_ADD, TEAM_REMOVE };
+
+/* Creates a team or changes its members, with its audit row, in one transaction. */
+static int team_change(const struct cli_cmd *cmd, int argc, char **argv, enum team_change what)
+{
+	static const char *const actions[] = {"team-create", "team-add", "team-remove"};
+	struct cli_session s;
+	struct cli_args a;
+	struct strbuf detail;
+	const char *team;
+	int i, rc;
+
+	rc = team_begin(cmd, argc, argv, &a, &s);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	strbuf_init(&detail);
+	team = a.args[0];
+	for (i = 1; i < a.nargs; i++) {
+		if (strbuf_addf(&detail, "%s%s", i > 1 ? " " : "", a.args[i])) {
+			rc = cli_error("out of memory");
+			goto out;
+		}
+	}
+	rc = catalog_begin(s.mesh.cat);
+	if (rc) {
+		rc = cli_fail(rc, NULL, "cannot change team %s", team);
+		goto out;
+	}
+	if (what == TEAM_CREATE)
+		rc = catalog_team_create(s.mesh.cat, team);
+	for (i = 1; !rc && i < a.nargs; i++) {
+		if (what == TEAM_REMOVE)
+			rc = catalog_team_remove(s.mesh.cat, team, a.args[i]);
+		else
+			rc = catalog_team_add(s.mesh.cat, team, a.args[i]);
+	}
+	if (!rc)
+		rc = audit_add(&s, actions[what], team, "ok", detail.buf);
+	if (!rc)
+		rc = catalog_commit(s.mesh.cat);
+	if (rc) {
+		catalog_rollback(s.mesh.cat);
+		if (rc == -EEXIST)
+			rc = cli_error("team %s already exists", team);
+		else if (rc == -ENOENT)
+			rc = cli_error("no team %s (see 'meshfs team list')", team);
+		else
+			rc = cli_fail(rc, NULL, "cannot change team %s", team);
+		goto out;
+	}
+	if (what == TEAM_CREATE)
+		printf("created team %s%s%s\n", team, detail.len ? " with " : "", detail.buf);
+	else
+		printf("%s %s %s team %s\n", what == TEAM_ADD ? "added" : "removed", detail.buf,
+		       what == TEAM_ADD ? "to" : "from", team);
+	rc = CLI_EXIT_OK;
+out:
+	strbuf_release(&detail);
+	cli_close(&s);
+	return rc;
+}
+
+static int run_team_create(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	return team_change(cmd, argc, argv, TEAM_CREATE);
+}
+
+static int run_team_add(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	return team_change(cmd, argc, argv, TEAM_ADD);
+}
+
+static int run_team_remove(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	return team_change(cmd, argc, argv, TEAM_REMOVE);
+}
+
+static int team_list_cb(const char *team, const char *members, void *ctx)
+{
+	return cli_table_add(ctx, team, members);
+}
+
+static int run_team_list(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct cli_session s;
+	struct cli_args a;
+	struct cli_table t;
+	int rc;
+
+	rc = cli_parse(cmd, NULL, argc, argv, &a);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	rc = cli_open(&s, cmd, &a);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	cli_table_init(&t, 2);
+	rc = cli_table_add(&t, "TEAM", "MEMBERS");
+	if (!rc)
+		rc = catalog_team_list(s.mesh.cat, team_list_cb, &t);
+	if (rc) {
+		rc = cli_fail(rc, NULL, "cannot list the teams");
+		goto out;
+	}
+	cli_table_print(&t, stdout);
+	rc = CLI_EXIT_OK;
+out:
+	cli_table_release(&t);
+	cli_close(&s);
+	return rc;
+}
+
+static const struct cli_cmd team_create = {
+    .name = "team create",
+    .synopsis = "TEAM [USER...]",
+    .summary = "Create a team, with its first members. Needs admin on the mesh.",
+    .min_args = 1,
+    .max_args = -1,
+    .run = run_team_create,
+};
+
+static const struct cli_cmd team_add = {
+    .name = "team add",
+    .synopsis = "TEAM USER...",
+    .summary = "Add Unix users to a team. Needs admin on the mesh.",
+    .min_args = 2,
+    .max_args = -1,
+    .run = run_team_add,
+};
+
+static const struct cli_cmd team_remove = {
+    .name = "team remove",
+    .synopsis = "TEAM USER...",
+    .summary = "Remove users from a team. Needs admin on the mesh.",
+    .min_args = 2,
+    .max_args = -1,
+    .run = run_team_remove,
+};
+
+static const struct cli_cmd team_list = {
+    .name = "team list",
+    .synopsis = "",
+    .summary = "List the teams and their members.",
+    .min_args = 0,
+    .max_args = 0,
+    .run = run_team_list,
+};
+
+static const struct cli_cmd *const team_subs[] = {&team_create, &team_add, &team_remove, &team_list,
+						  NULL};
+
+const struct cli_cmd cli_cmd_team = {
+    .name = "team",
+    .synopsis = "create | add | remove | list",
+    .summary = "Manage teams: the groups of users that own domains and receive grants.",
+    .subs = team_subs,
+};
+
+/* ---- domain ---- */
+
+static int run_domain_create(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	const char *owner = NULL, *description = NULL;
+	const struct cli_opt opts[] = {
+	    {.name = "owner", .short_name = 'o', .kind = CLI_OPT_VALUE, .value = &owner},
+	    {.name = "description",
+	     .short_name = 'd',
+	     .kind = CLI_OPT_VALUE,
+	     .value = &description},
+	    {.name = NULL},
+	};
+	struct cli_session s;
+	struct mfs_error err;
+	struct cli_args a;
+	int rc;
+
+	rc = cli_parse(cmd, opts, argc, argv, &a);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (!owner)
+		return cli_usage_error(cmd, "missing --owner TEAM");
+	rc = cli_open(&s, cmd, &a);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	rc = cli_require(&s, PRIV_ADMIN, NULL, NULL);
+	if (rc != CLI_CONTINUE)
+		goto out;
+	mfs_error_clear(&err);
+	rc = mesh_domain_create(&s.mesh, a.args[0], owner, description, &err);
+	if (rc) {
+		rc = cli_fail(rc, &err, "cannot create domain %s", a.args[0]);
+		goto out;
+	}
+	printf("created domain %s, owned by team %s\n", a.args[0], owner);
+	rc = CLI_EXIT_OK;
+out:
+	cli_close(&s);
+	return rc;
+}
+
+static int domain_list_cb(const struct catalog_domain *d, void *ctx)
+{
+	char created[CLI_TIME_MAX];
+
+	cli_format_time(d->created_at, created);
+	return cli_table_add(ctx, d->name, d->owner, created, d->description);
+}
+
+static int run_domain_list(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct cli_session s;
+	struct cli_args a;
+	struct cli_table t;
+	int rc;
+
+	rc = cli_parse(cmd, NULL, argc, argv, &a);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	rc = cli_open(&s, cmd, &a);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	cli_table_init(&t, 4);
+	rc = cli_table_add(&t, "DOMAIN", "OWNER", "CREATED", "DESCRIPTION");
+	if (!rc)
+		rc = catalog_domain_list(s.mesh.cat, domain_list_cb, &t);
+	if (rc) {
+		rc = cli_fail(rc, NULL, "cannot list the domains");
+		goto out;
+	}
+	cli_table_print(&t, stdout);
+	rc = CLI_EXIT_OK;
+out:
+	cli_table_release(&t);
+	cli_close(&s);
+	return rc;
+}
+
+static const struct cli_cmd domain_create = {
+    .name = "domain create",
+    .synopsis = "DOMAIN --owner TEAM [--description TEXT]",
+    .summary = "Create a domain owned by a team. Needs admin on the mesh.",
+    .help = "Options:\n"
+	    "  -o, --owner TEAM           the owning team: it may publish and unmask in the "
+	    "domain\n"
+	    "  -d, --description TEXT     what the domain is about\n",
+    .min_args = 1,
+    .max_args = 1,
+    .run = run_domain_create,
+};
+
+static const struct cli_cmd domain_list = {
+    .name = "domain list",
+    .synopsis = "",
+    .summary = "List the domains and their owning teams.",
+    .min_args = 0,
+    .max_args = 0,
+    .run = run_domain_list,
+};
+
+static const struct cli_cmd *const domain_subs[] = {&domain_create, &domain_list, NULL};
+
+const struct cli_cmd cli_cmd_domain = {
+    .name = "domain",
+    .synopsis = "create | list",
+    .summary = "Manage domains: the business areas that hold data products.",
+    .subs = domain_subs,
+};
+
+/* ---- grant, revoke ---- */
+
+struct team_find {
+	const char *name;
+	int found;
+};
+
+static int team_find_cb(const char *team, const char *members, void *ctx)
+{
+	struct team_find *f = ctx;
+
+	f->found = !strcmp(team, f->name);
+	return f->found;
+}
+
+/* Checks that the principal of a grant is well formed and names a team that exists. */
+static int grant_principal_check(const struct cli_cmd *cmd, struct cli_session *s,
+				 const char *principal)
+{
+	struct team_find f = {.name = principal + 5};
+	int rc;
+
+	if (!strcmp(principal, "everyone"))
+		return CLI_CONTINUE;
+	if (!strncmp(principal, "user:", 5) && user_name_valid(principal + 5))
+		return CLI_CONTINUE;
+	if (!strncmp(principal, "group:", 6) && user_name_valid(principal + 6))
+		return CLI_CONTINUE;
+	if (strncmp(principal, "team:", 5) || !mesh_name_valid(principal + 5))
+		return cli_usage_error(cmd,
+				       "invalid principal '%s' (user:NAME, team:NAME, group:NAME "
+				       "or everyone)",
+				       principal);
+	rc = catalog_team_list(s->mesh.cat, team_find_cb, &f);
+	if (rc < 0)
+		return cli_fail(rc, NULL, "cannot look up team %s", f.name);
+	if (!f.found)
+		return cli_error("no team %s (see 'meshfs team list')", f.name);
+	return CLI_CONTINUE;
+}
+
+/* Checks that scope is "mesh", a domain or a product that exists, and splits it. */
+static int grant_scope_check(const struct cli_cmd *cmd, struct cli_session *s, const char *scope,
+			     char parts[2][CATALOG_NAME_MAX], const char **domain,
+			     const char **product)
+{
+	struct catalog_product p;
+	struct catalog_domain d;
+	int rc;
+
+	*domain = *product = NULL;
+	if (!strcmp(scope, "mesh"))
+		return CLI_CONTINUE;
+	if (strchr(scope, '/')) {
+		rc = cli_split_name(cmd, scope, 2, parts);
+		if (rc != CLI_CONTINUE)
+			return rc;
+		rc = catalog_product_get(s->mesh.cat, parts[0], parts[1], &p);
+		if (rc == -ENOENT)
+			return cli_error("no product %s (see 'meshfs product list')", scope);
+		if (rc)
+			return cli_fail(rc, NULL, "cannot look up %s", scope);
+		catalog_product_release(&p);
+		*product = parts[1];
+	} else {
+		if (!mesh_name_valid(scope))
+			return cli_usage_error(
+			    cmd, "invalid scope '%s' (mesh, DOMAIN or DOMAIN/PRODUCT)", scope);
+		snprintf(parts[0], CATALOG_NAME_MAX, "%s", scope);
+		rc = catalog_domain_get(s->mesh.cat, parts[0], &d);
+		if (rc == -ENOENT)
+			return cli_error("no domain %s (see 'meshfs domain list')", scope);
+		if (rc)
+			return cli_fail(rc, NULL, "cannot look up %s", scope);
+		catalog_domain_release(&d);
+	}
+	*domain = parts[0];
+	return CLI_CONTINUE;
+}
+
+struct admin_count {
+	const char *principal;
+	size_t n;
+	int has;
+};
+
+static int admin_count_cb(const char *principal, void *ctx)
+{
+	struct admin_count *c = ctx;
+
+	c->n++;
+	c->has |= !strcmp(principal, c->principal);
+	return 0;
+}
+
+/* Refuses to revoke the last admin grant on the mesh: nobody could grant anything again. */
+static int last_mesh_admin(struct cli_session *s, const char *principal)
+{
+	struct admin_count c = {.principal = principal};
+	int rc;
+
+	rc = catalog_grant_list(s->mesh.cat, "admin", "mesh", admin_count_cb, &c);
+	if (rc)
+		return cli_fail(rc, NULL, "cannot list the admins of the mesh");
+	if (c.n == 1 && c.has)
+		return cli_error(
+		    "%s holds the last admin grant on the mesh: grant admin on the mesh "
+		    "to someone else first",
+		    principal);
+	return CLI_CONTINUE;
+}
+
+/* grant and revoke: checks, then the change and its audit row in one transaction. */
+static int grant_change(const struct cli_cmd *cmd, int argc, char **argv, int grant)
+{
+	const char *action = grant ? "grant" : "revoke";
+	char parts[2][CATALOG_NAME_MAX];
+	const char *domain, *product, *privilege, *scope, *principal;
+	enum privilege priv;
+	struct cli_session s;
+	struct cli_args a;
+	struct strbuf detail;
+	int rc;
+
+	rc = cli_parse(cmd, NULL, argc, argv, &a);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	privilege = a.args[0];
+	scope = a.args[1];
+	principal = a.args[2];
+	if (privilege_parse(privilege, &priv))
+		return cli_usage_error(
+		    cmd, "unknown privilege '%s' (read, unmask, publish or admin)", privilege);
+	rc = cli_open(&s, cmd, &a);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	strbuf_init(&detail);
+	rc = grant_scope_check(cmd, &s, scope, parts, &domain, &product);
+	if (rc == CLI_CONTINUE)
+		rc = grant_principal_check(cmd, &s, principal);
+	if (rc != CLI_CONTINUE)
+		goto out;
+	if (strbuf_addf(&detail, "%s %s %s", privilege, grant ? "to" : "from", principal)) {
+		rc = cli_error("out of memory");
+		goto out;
+	}
+	rc = acl_allowed(s.mesh.cat, &s.me, PRIV_ADMIN, domain, product);
+	if (rc == 0) {
+		/* refused changes of rights are worth an audit row too; best effort */
+		(void)audit_add(&s, action, scope, "denied", detail.buf);
+		rc = cli_require(&s, PRIV_ADMIN, domain, product);
+		goto out;
+	}
+	if (rc < 0) {
+		rc = cli_fail(rc, NULL, "cannot check the rights of %s", s.me.name);
+		goto out;
+	}
+	if (!grant && priv == PRIV_ADMIN && !domain) {
+		rc = last_mesh_admin(&s, principal);
+		if (rc != CLI_CONTINUE)
+			goto out;
+	}
+	rc = catalog_begin(s.mesh.cat);
+	if (!rc) {
+		if (grant)
+			rc = catalog_grant(s.mesh.cat, privilege, scope, principal, s.me.name,
+					   mesh_now());
+		else
+			rc = catalog_revoke(s.mesh.cat, privilege, scope, principal);
+		if (!rc)
+			rc = audit_add(&s, action, scope, "ok", detail.buf);
+		if (!rc)
+			rc = catalog_commit(s.mesh.cat);
+		if (rc)
+			catalog_rollback(s.mesh.cat);
+	}
+	if (rc == -ENOENT && !grant) {
+		rc = cli_error("%s has no %s grant on %s", principal, privilege, scope);
+		goto out;
+	}
+	if (rc) {
+		rc = cli_fail(rc, NULL, "cannot %s %s on %s", action, privilege, scope);
+		goto out;
+	}
+	printf("%s %s on %s %s %s\n", grant ? "granted" : "revoked", privilege, scope,
+	       grant ? "to" : "from", principal);
+	rc = CLI_EXIT_OK;
+out:
+	strbuf_release(&detail);
+	cli_close(&s);
+	return rc;
+}
+
+static int run_grant(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	return grant_change(cmd, argc, argv, 1);
+}
+
+static int run_revoke(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	return grant_change(cmd, argc, argv, 0);
+}
+
+#define GRANT_HELP                                                                                 \
+	"PRIVILEGE  read: read table data (masked); unmask: see PII in plaintext;\n"               \
+	"           publish: publish versions; admin: all of them, and grant them\n"               \
+	"SCOPE      mesh, DOMAIN or DOMAIN/PRODUCT; a grant covers what is inside its scope\n"     \
+	"PRINCIPAL  user:NAME, team:NAME, group:NAME (a Unix group) or everyone\n"                 \
+	"Needs admin on the scope. Every change is written to the audit table.\n"
+
+const struct cli_cmd cli_cmd_grant = {
+    .name = "grant",
+    .synopsis = "PRIVILEGE SCOPE PRINCIPAL",
+    .summary = "Give a principal a privilege on the mesh, a domain or a product.",
+    .help = GRANT_HELP,
+    .min_args = 3,
+    .max_args = 3,
+    .run = run_grant,
+};
+
+const struct cli_cmd cli_cmd_revoke = {
+    .name = "revoke",
+    .synopsis = "PRIVILEGE SCOPE PRINCIPAL",
+    .summary = "Take back a privilege given with 'meshfs grant'.",
+    .help = GRANT_HELP,
+    .min_args = 3,
+    .max_args = 3,
+    .run = run_revoke,
+};
+
+/* ---- audit ---- */
+
+/* Reads n digits at *p as a number; advances *p. Returns -1 if they are not all digits. */
+static int digits(const char **p, int n)
+{
+	int v = 0;
+
+	for (; n > 0; n--, (*p)++) {
+		if (!isdigit((unsigned char)**p))
+			return -1;
+		v = v * 10 + (**p - '0');
+	}
+	return v;
+}
+
+/*
+ * Unix seconds, or ISO 8601: YYYY-MM-DD, optionally followed by 'T' or a space and hh:mm[:ss[.f]]
+ * and a zone (Z, ±hh, ±hh:mm, ±hhmm); a time without a zone is UTC. Returns 0 or -EINVAL.
+ */
+static int parse_time(const char *s, int64_t *out)
+{
+	struct tm tm = {0}, norm;
+	const char *p = s;
+	long long secs;
+	int sign, zh, zm = 0;
+	char *end;
+	time_t t;
+
+	if (*s && strspn(s, "0123456789") == strlen(s)) {
+		errno = 0;
+		secs = strtoll(s, &end, 10);
+		if (errno)
+			return -EINVAL;
+		*out = secs;
+		return 0;
+	}
+	tm.tm_year = digits(&p, 4) - 1900;
+	if (*p++ != '-' || (tm.tm_mon = digits(&p, 2) - 1) < 0 || *p++ != '-' ||
+	    (tm.tm_mday = digits(&p, 2)) < 1 || tm.tm_year < -1899 || tm.tm_mon > 11 ||
+	    tm.tm_mday > 31)
+		return -EINVAL;
+	if (*p == 'T' || *p == 't' || *p == ' ') {
+		p++;
+		if ((tm.tm_hour = digits(&p, 2)) < 0 || tm.tm_hour > 23 || *p++ != ':' ||
+		    (tm.tm_min = digits(&p, 2)) < 0 || tm.tm_min > 59)
+			return -EINVAL;
+		if (*p == ':') {
+			p++;
+			if ((tm.tm_sec = digits(&p, 2)) < 0 || tm.tm_sec > 60)
+				return -EINVAL;
+			if (*p == '.' || *p == ',') {
+				p++;
+				if (!isdigit((unsigned char)*p))
+					return -EINVAL;
+				while (isdigit((unsigned char)*p))
+					p++;
+			}
+		}
+	}
+	/* timegm normalizes its argument: a day that does not exist (02-30) comes back moved */
+	norm = tm;
+	t = timegm(&norm);
+	if (norm.tm_mday != tm.tm_mday || norm.tm_mon != tm.tm_mon || norm.tm_year != tm.tm_year)
+		return -EINVAL;
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		sign = *p++ == '-' ? -1 : 1;
+		if ((zh = digits(&p, 2)) < 0 || zh > 23)
+			return -EINVAL;
+		if (*p == ':')
+			p++;
+		if (*p && ((zm = digits(&p, 2)) < 0 || zm > 59))
+			return -EINVAL;
+		/* local time = UTC + offset */
+		t -= sign * (zh * 3600 + zm * 60);
+	}
+	if (*p)
+		return -EINVAL;
+	*out = (int64_t)t;
+	return 0;
+}
+
+static int audit_list_cb(const struct catalog_audit *r, void *ctx)
+{
+	char at[CLI_TIME_MAX], version[24];
+
+	cli_format_time(r->at, at);
+	if (r->version)
+		snprintf(version, sizeof(version), "%lld", (long long)r->version);
+	else
+		snprintf(version, sizeof(version), "-");
+	return cli_table_add(ctx, at, r->principal, r->action, r->object, version,
+			     r->view[0] ? r->view : "-", r->outcome, r->detail);
+}
+
+static int run_audit(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	const char *since_text = NULL, *principal = NULL;
+	const struct cli_opt opts[] = {
+	    {.name = "since", .short_name = 's', .kind = CLI_OPT_VALUE, .value = &since_text},
+	    {.name = "principal", .short_name = 'p', .kind = CLI_OPT_VALUE, .value = &principal},
+	    {.name = NULL},
+	};
+	struct cli_session s;
+	struct cli_args a;
+	struct cli_table t;
+	int64_t since = 0;
+	int rc;
+
+	rc = cli_parse(cmd, opts, argc, argv, &a);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (since_text && parse_time(since_text, &since))
+		return cli_usage_error(cmd,
+				       "invalid time '%s' (YYYY-MM-DD, YYYY-MM-DDThh:mm:ssZ or "
+				       "Unix seconds)",
+				       since_text);
+	rc = cli_open(&s, cmd, &a);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	cli_table_init(&t, 8);
+	rc = acl_allowed(s.mesh.cat, &s.me, PRIV_ADMIN, NULL, NULL);
+	if (rc < 0) {
+		rc = cli_fail(rc, NULL, "cannot check the rights of %s", s.me.name);
+		goto out;
+	}
+	/* the trail of others is for mesh admins; everyone may read their own */
+	if (!rc) {
+		if (principal && strcmp(principal, s.me.name)) {
+			rc = cli_require(&s, PRIV_ADMIN, NULL, NULL);
+			goto out;
+		}
+		principal = s.me.name;
+	}
+	rc = cli_table_add(&t, "TIME", "PRINCIPAL", "ACTION", "OBJECT", "VERSION", "VIEW",
+			   "OUTCOME", "DETAIL");
+	if (!rc)
+		rc = catalog_audit_list(s.mesh.cat, since, principal, audit_list_cb, &t);
+	if (rc) {
+		rc = cli_fail(rc, NULL, "cannot read the audit table");
+		goto out;
+	}
+	cli_table_print(&t, stdout);
+	rc = CLI_EXIT_OK;
+out:
+	cli_table_release(&t);
+	cli_close(&s);
+	return rc;
+}
+
+const struct cli_cmd cli_cmd_audit = {
+    .name = "audit",
+    .synopsis = "[--since TIME] [--principal USER]",
+    .summary = "Show who read or published what, and the outcome, oldest first.",
+    .help = "Options:\n"
+	    "  -s, --since TIME       only rows at or after TIME: YYYY-MM-DD, "
+	    "YYYY-MM-DDThh:mm[:ss][Z|±hh:mm]\n"
+	    "                         (UTC when no zone is given) or Unix seconds\n"
+	    "  -p, --principal USER   only the rows of USER\n"
+	    "Mesh admins see every row; others see only their own.\n",
+    .min_args = 0,
+    .max_args = 0,
+    .run = run_audit,
+};
+
+/* ---- verify ---- */
+
+/* Every segment the catalog refers to, sorted, with what store_verify said of it. */
+struct verify_state {
+	struct cli_session *s;
+	char **ids;
+	int *outcome;
+	size_t n, cap;
+	unsigned long bad, problems;
+};
+
+static int verify_add_id(const char *id, void *ctx)
+{
+	struct verify_state *v = ctx;
+	char **ids;
+
+	if (v->n == v->cap) {
+		v->cap = v->cap ? 2 * v->cap : 64;
+		ids = realloc(v->ids, v->cap * sizeof(*ids));
+		if (!ids)
+			return -ENOMEM;
+		v->ids = ids;
+	}
+	v->ids[v->n] = strdup(id);
+	if (!v->ids[v->n])
+		return -ENOMEM;
+	v->n++;
+	return 0;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Re-hashes each segment once, however many versions share it. */
+static int verify_segments(struct verify_state *v)
+{
+	size_t i;
+	int rc;
+
+	rc = catalog_segment_list(v->s->mesh.cat, verify_add_id, v);
+	if (rc)
+		return rc;
+	qsort(v->ids, v->n, sizeof(*v->ids), cmp_id);
+	v->outcome = calloc(v->n ? v->n : 1, sizeof(*v->outcome));
+	if (!v->outcome)
+		return -ENOMEM;
+	for (i = 0; i < v->n; i++) {
+		v->outcome[i] = store_verify(v->s->mesh.store, v->ids[i]);
+		if (v->outcome[i])
+			v->bad++;
+	}
+	return 0;
+}
+
+struct verify_product {
+	struct verify_state *v;
+	const char *domain, *product;
+};
+
+/* Names every table version whose segment is bad: that is what a user can act on. */
+static int verify_version_cb(const struct catalog_version *ver, void *ctx)
+{
+	struct verify_product *vp = ctx;
+	const struct catalog_table_version *tv;
+	const char *id;
+	char **hit;
+	size_t i;
+	int outcome;
+
+	for (i = 0; i < ver->ntables; i++) {
+		tv = &ver->tables[i];
+		id = tv->segment;
+		hit = bsearch(&id, vp->v->ids, vp->v->n, sizeof(*vp->v->ids), cmp_id);
+		outcome =
+		    hit ? vp->v->outcome[hit - vp->v->ids] : store_verify(vp->v->s->mesh.store, id);
+		if (!outcome)
+			continue;
+		vp->v->problems++;
+		cli_error("%s/%s/%s version %lld: segment %s %s", vp->domain, vp->product, tv->name,
+			  (long long)ver->number, id,
+			  outcome == -ENOENT ? "is missing"
+			  : outcome == -EIO  ? "is damaged (its hash is wrong)"
+					     : strerror(-outcome));
+	}
+	return 0;
+}
+
+struct product_ref {
+	int64_t id;
+	char domain[CATALOG_NAME_MAX];
+	char name[CATALOG_NAME_MAX];
+};
+
+struct product_refs {
+	struct product_ref *items;
+	size_t n, cap;
+};
+
+static int product_refs_add(const struct catalog_product *p, void *ctx)
+{
+	struct product_refs *r = ctx;
+	struct product_ref *items;
+
+	if (r->n == r->cap) {
+		r->cap = r->cap ? 2 * r->cap : 32;
+		items = realloc(r->items, r->cap * sizeof(*items));
+		if (!items)
+			return -ENOMEM;
+		r->items = items;
+	}
+	r->items[r->n].id = p->id;
+	memcpy(r->items[r->n].domain, p->domain, sizeof(p->domain));
+	memcpy(r->items[r->n].name, p->name, sizeof(p->name));
+	r->n++;
+	return 0;
+}
+
+static int orphan_report_cb(const char *id, void *ctx)
+{
+	printf("unreferenced blob %s (no version refers to it; the next mount removes it)\n", id);
+	return 0;
+}
+
+/* Reports blobs no version refers to; skipped while a publish holds the mesh lock, since its
+ * blob is stored before the catalog records it. */
+static int verify_orphans(struct cli_session *s, unsigned long *count)
+{
+	int lock, rc;
+
+	*count = 0;
+	lock = mesh_lock(&s->mesh, 1, 0);
+	if (lock == -EBUSY) {
+		printf("a publish is in progress: unreferenced blobs were not looked for\n");
+		return 0;
+	}
+	if (lock < 0)
+		return lock;
+	rc = mesh_orphans(&s->mesh, 0, orphan_report_cb, NULL, count);
+	mesh_unlock(lock);
+	return rc;
+}
+
+static int run_verify(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct product_refs refs = {0};
+	struct verify_state v = {0};
+	struct verify_product vp;
+	struct cli_session s;
+	struct mfs_error err;
+	struct cli_args a;
+	unsigned long orphans = 0;
+	size_t i;
+	int rc;
+
+	rc = cli_parse(cmd, NULL, argc, argv, &a);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	rc = cli_open(&s, cmd, &a);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	v.s = &s;
+	mfs_error_clear(&err);
+	rc = catalog_integrity_check(s.mesh.cat, &err);
+	if (rc) {
+		v.problems++;
+		cli_fail(rc, &err, "catalog integrity check failed");
+	}
+	rc = verify_segments(&v);
+	/* the products first: no catalog query runs inside another one's callback */
+	if (!rc && v.bad)
+		rc = catalog_product_list(s.mesh.cat, NULL, product_refs_add, &refs);
+	for (i = 0; !rc && i < refs.n; i++) {
+		vp.v = &v;
+		vp.domain = refs.items[i].domain;
+		vp.product = refs.items[i].name;
+		rc = catalog_version_list(s.mesh.cat, refs.items[i].id, 0, verify_version_cb, &vp);
+	}
+	if (!rc)
+		rc = verify_orphans(&s, &orphans);
+	if (rc) {
+		rc = cli_fail(rc, NULL, "verify could not finish");
+		goto out;
+	}
+	printf("%zu segment%s checked: %lu problem%s, %lu unreferenced blob%s\n", v.n,
+	       v.n == 1 ? "" : "s", v.problems, v.problems == 1 ? "" : "s", orphans,
+	       orphans == 1 ? "" : "s");
+	rc = v.problems || v.bad ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+out:
+	for (i = 0; i < v.n; i++)
+		free(v.ids[i]);
+	free(v.ids);
+	free(v.outcome);
+	free(refs.items);
+	cli_close(&s);
+	return rc;
+}
+
+const struct cli_cmd cli_cmd_verify = {
+    .name = "verify",
+    .synopsis = "",
+    .summary = "Check that every segment is present with the right hash, and the catalog.",
+    .help = "Re-hashes every segment any version refers to and runs SQLite's integrity check\n"
+	    "on the catalog; prints each problem and a summary. Exit 1 if anything is wrong.\n"
+	    "Blobs no version refers to (left by an interrupted publish) are reported, not\n"
+	    "removed: the next mount cleans them up.\n",
+    .min_args = 0,
+    .max_args = 0,
+    .run = run_verify,
+};
