@@ -1,0 +1,482 @@
+/* Opening, creating and cleaning a mesh directory; the steps that span catalog, keys and store. */
+#include "mesh/mesh.h"
+
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catalog/contract.h"
+#include "common/strbuf.h"
+
+static int mesh_path(struct strbuf *sb, const char *dir, const char *name)
+{
+	strbuf_reset(sb);
+	return strbuf_addf(sb, "%s/%s", dir, name);
+}
+
+static int dir_is_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int empty = 1;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			empty = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return empty;
+}
+
+int64_t mesh_now(void)
+{
+	const char *fake = getenv("MESHFS_NOW");
+	char *end;
+	long long v;
+
+	if (fake && *fake) {
+		errno = 0;
+		v = strtoll(fake, &end, 10);
+		if (!errno && !*end)
+			return v;
+	}
+	return (int64_t)time(NULL);
+}
+
+int mesh_create(const char *dir, const char *admin, struct mfs_error *err)
+{
+	struct strbuf path;
+	struct catalog *cat = NULL;
+	struct store *st = NULL;
+	struct keyring *kr = NULL;
+	int rc;
+
+	strbuf_init(&path);
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		rc = mfs_error_set(err, errno, "cannot create %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	rc = dir_is_empty(dir);
+	if (rc < 0) {
+		mfs_error_set(err, rc, "cannot read %s: %s", dir, strerror(-rc));
+		goto out;
+	}
+	if (!rc) {
+		rc = mfs_error_set(err, EEXIST, "%s is not empty: a new mesh needs an empty directory",
+				   dir);
+		goto out;
+	}
+	if ((rc = mesh_path(&path, dir, "staging")) || (mkdir(path.buf, 0700) && (rc = -errno))) {
+		mfs_error_set(err, rc, "cannot create %s: %s", path.buf, strerror(-rc));
+		goto out;
+	}
+	if ((rc = mesh_path(&path, dir, "store")))
+		goto out;
+	rc = store_local_open(path.buf, 1, &st, err);
+	if (rc)
+		goto out;
+	rc = catalog_open(&cat, dir, CATALOG_CREATE, err);
+	if (rc)
+		goto out;
+	rc = keys_create_master(dir, err);
+	if (rc)
+		goto out;
+	rc = keyring_open(&kr, dir, cat, err);
+	if (rc)
+		goto out;
+	rc = keyring_create_mask_key(kr);
+	if (rc) {
+		mfs_error_set(err, rc, "cannot create the masking key: %s", strerror(-rc));
+		goto out;
+	}
+	strbuf_reset(&path);
+	if ((rc = strbuf_addf(&path, "user:%s", admin)))
+		goto out;
+	rc = catalog_grant(cat, "admin", "mesh", path.buf, admin, mesh_now());
+	if (rc)
+		mfs_error_set(err, rc, "cannot make %s a mesh admin: %s", admin, strerror(-rc));
+out:
+	keyring_close(kr);
+	catalog_close(cat);
+	store_close(st);
+	strbuf_release(&path);
+	return rc;
+}
+
+int mesh_open(struct mesh *m, const char *dir, struct mfs_error *err)
+{
+	struct strbuf path;
+	struct stat stbuf;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	strbuf_init(&path);
+	if (stat(dir, &stbuf)) {
+		rc = mfs_error_set(err, errno, "mesh %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	if (!S_ISDIR(stbuf.st_mode)) {
+		rc = mfs_error_set(err, ENOTDIR, "mesh %s: not a directory", dir);
+		goto out;
+	}
+	if ((rc = mesh_path(&path, dir, "catalog.db")))
+		goto out;
+	if (access(path.buf, F_OK)) {
+		rc = mfs_error_set(err, ENOENT,
+				   "%s is not a meshfs mesh (it has no catalog.db); create one with "
+				   "'meshfs init -m %s'",
+				   dir, dir);
+		goto out;
+	}
+	m->dir = strdup(dir);
+	if (!m->dir) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = catalog_open(&m->cat, dir, 0, err);
+	if (rc)
+		goto out;
+	if ((rc = mesh_path(&path, dir, "store")))
+		goto out;
+	rc = store_local_open(path.buf, 0, &m->store, err);
+	if (rc)
+		goto out;
+	rc = keyring_open(&m->keys, dir, m->cat, err);
+out:
+	if (rc)
+		mesh_close(m);
+	strbuf_release(&path);
+	return rc;
+}
+
+void mesh_close(struct mesh *m)
+{
+	keyring_close(m->keys);
+	store_close(m->store);
+	catalog_close(m->cat);
+	free(m->dir);
+	memset(m, 0, sizeof(*m));
+}
+
+int mesh_lock(struct mesh *m, int exclusive, int wait)
+{
+	struct strbuf path;
+	int fd, rc;
+
+	strbuf_init(&path);
+	if ((rc = mesh_path(&path, m->dir, "lock")))
+		goto out;
+	fd = open(path.buf, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | (wait ? 0 : LOCK_NB))) {
+		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		close(fd);
+		goto out;
+	}
+	rc = fd;
+out:
+	strbuf_release(&path);
+	return rc;
+}
+
+void mesh_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+struct referenced {
+	char **ids;
+	size_t n, cap;
+};
+
+static int referenced_add(const char *id, void *ctx)
+{
+	struct referenced *r = ctx;
+	char **p;
+
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 256;
+		p = realloc(r->ids, r->cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		r->ids = p;
+	}
+	r->ids[r->n] = strdup(id);
+	if (!r->ids[r->n])
+		return -ENOMEM;
+	r->n++;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct orphan_walk {
+	struct referenced *live;
+	struct referenced dead;
+};
+
+static int orphan_check(const char *id, void *ctx)
+{
+	struct orphan_walk *w = ctx;
+	const char *key = id;
+
+	if (bsearch(&key, w->live->ids, w->live->n, sizeof(char *), cmp_str))
+		return 0;
+	return referenced_add(id, &w->dead);
+}
+
+static void referenced_release(struct referenced *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		free(r->ids[i]);
+	free(r->ids);
+	memset(r, 0, sizeof(*r));
+}
+
+int mesh_orphans(struct mesh *m, int remove, int (*cb)(const char *id, void *ctx), void *ctx,
+		 unsigned long *count)
+{
+	struct referenced live = {0};
+	struct orphan_walk w = {.live = &live};
+	int rc;
+
+	*count = 0;
+	rc = catalog_segment_list(m->cat, referenced_add, &live);
+	if (rc)
+		goto out;
+	qsort(live.ids, live.n, sizeof(char *), cmp_str);
+	rc = store_list(m->store, orphan_check, &w);
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < w.dead.n; i++) {
+		if (cb && (rc = cb(w.dead.ids[i], ctx)))
+			goto out;
+		if (remove && (rc = store_remove(m->store, w.dead.ids[i])) && rc != -ENOENT)
+			goto out;
+		rc = 0;
+		(*count)++;
+	}
+out:
+	referenced_release(&live);
+	referenced_release(&w.dead);
+	return rc;
+}
+
+int mesh_clean_orphans(struct mesh *m, unsigned long *removed)
+{
+	int lock, rc;
+
+	*removed = 0;
+	/* Only with no publish in flight anywhere: a blob stored but not yet in the catalog is
+	 * someone's publish, not an orphan. */
+	lock = mesh_lock(m, 1, 0);
+	if (lock == -EBUSY)
+		return 0;
+	if (lock < 0)
+		return lock;
+	rc = store_clean_staging(m->store);
+	if (!rc)
+		rc = mesh_orphans(m, 1, NULL, NULL, removed);
+	mesh_unlock(lock);
+	return rc;
+}
+
+int mesh_domain_create(struct mesh *m, const char *domain, const char *team,
+		       const char *description, struct mfs_error *err)
+{
+	uint32_t key_id;
+	int rc;
+
+	if (!mesh_name_valid(domain))
+		return mfs_error_set(err, EINVAL,
+				     "invalid domain name '%s': use 1-63 characters of a-z, 0-9, _ "
+				     "and -, starting with a letter or digit",
+				     domain);
+	if (!strcmp(domain, "mesh"))
+		return mfs_error_set(err, EINVAL,
+				     "'mesh' cannot name a domain: it names the whole mesh in grants");
+	rc = catalog_begin(m->cat);
+	if (rc)
+		return mfs_error_set(err, rc, "catalog busy: %s", strerror(-rc));
+	rc = catalog_domain_create(m->cat, domain, team, description ? description : "",
+				   mesh_now());
+	if (rc == -EEXIST) {
+		mfs_error_set(err, rc, "domain '%s' already exists", domain);
+		goto out;
+	}
+	if (rc == -ENOENT) {
+		mfs_error_set(err, rc, "no team '%s' (create it with 'meshfs team create %s')",
+			      team, team);
+		goto out;
+	}
+	if (rc) {
+		mfs_error_set(err, rc, "cannot create domain '%s': %s", domain, strerror(-rc));
+		goto out;
+	}
+	rc = keyring_rotate_domain(m->keys, domain, &key_id);
+	if (rc) {
+		mfs_error_set(err, rc, "cannot create a data key for '%s': %s", domain,
+			      strerror(-rc));
+		goto out;
+	}
+	rc = catalog_commit(m->cat);
+out:
+	if (rc)
+		catalog_rollback(m->cat);
+	return rc;
+}
+
+/* The text product search runs over: names, purpose, tags, columns and their descriptions. */
+static int contract_search_text(const struct contract *c, struct strbuf *sb)
+{
+	int rc = strbuf_addf(sb, "%s %s", c->domain, c->data_product);
+
+	if (!rc && c->purpose)
+		rc = strbuf_addf(sb, " %s", c->purpose);
+	for (size_t i = 0; !rc && i < c->ntags; i++)
+		rc = strbuf_addf(sb, " %s", c->tags[i]);
+	for (size_t t = 0; !rc && t < c->ntables; t++) {
+		const struct contract_table *tb = &c->tables[t];
+
+		rc = strbuf_addf(sb, " %s", tb->name);
+		if (!rc && tb->description)
+			rc = strbuf_addf(sb, " %s", tb->description);
+		for (size_t k = 0; !rc && k < tb->ncolumns; k++) {
+			rc = strbuf_addf(sb, " %s", tb->columns[k].name);
+			if (!rc && tb->columns[k].description)
+				rc = strbuf_addf(sb, " %s", tb->columns[k].description);
+		}
+	}
+	return rc;
+}
+
+int mesh_contract_meta(const struct contract *c, const char *yaml, struct strbuf *search,
+		       const char ***tables, struct catalog_contract_meta *meta)
+{
+	const char **names;
+	int rc;
+
+	names = calloc(c->ntables ? c->ntables : 1, sizeof(*names));
+	if (!names)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->ntables; i++)
+		names[i] = c->tables[i].name;
+	rc = contract_search_text(c, search);
+	if (rc) {
+		free(names);
+		return rc;
+	}
+	memset(meta, 0, sizeof(*meta));
+	meta->yaml = yaml;
+	meta->semver = c->version;
+	meta->description = c->purpose ? c->purpose : "";
+	meta->status = c->status ? c->status : "active";
+	meta->frequency_seconds = c->frequency_seconds;
+	meta->tables = names;
+	meta->ntables = c->ntables;
+	meta->inputs = (const char *const *)c->inputs;
+	meta->ninputs = c->ninputs;
+	meta->search_text = search->buf;
+	*tables = names;
+	return 0;
+}
+
+int mesh_product_create(struct mesh *m, const char *domain, const char *product,
+			const char *yaml, size_t len, const char *filename, const char *by,
+			struct mfs_error *err)
+{
+	struct contract c = {0};
+	struct catalog_domain d = {0};
+	struct catalog_contract_meta meta;
+	struct strbuf search, text;
+	const char **tables = NULL;
+	int rc;
+
+	strbuf_init(&search);
+	strbuf_init(&text);
+	if (!mesh_name_valid(product)) {
+		rc = mfs_error_set(err, EINVAL,
+				   "invalid product name '%s': use 1-63 characters of a-z, 0-9, _ "
+				   "and -, starting with a letter or digit",
+				   product);
+		goto out;
+	}
+	rc = catalog_domain_get(m->cat, domain, &d);
+	if (rc == -ENOENT) {
+		mfs_error_set(err, rc, "no domain '%s' (see 'meshfs domain list')", domain);
+		goto out;
+	}
+	if (rc)
+		goto out;
+	/* The catalog keeps the text; a NUL-terminated copy also guards against embedded NULs. */
+	if ((rc = strbuf_add(&text, yaml, len)))
+		goto out;
+	if (strlen(text.buf) != len) {
+		rc = mfs_error_at(err, EINVAL, filename, 0, 0, "contract contains a NUL byte");
+		goto out;
+	}
+	rc = contract_parse(&c, text.buf, text.len, filename, NULL, err);
+	if (rc)
+		goto out;
+	if (strcmp(c.domain, domain)) {
+		rc = mfs_error_at(err, EINVAL, filename, 0, 0,
+				  "contract is for domain '%s', not '%s'", c.domain, domain);
+		goto out;
+	}
+	if (strcmp(c.data_product, product)) {
+		rc = mfs_error_at(err, EINVAL, filename, 0, 0,
+				  "contract is for data product '%s', not '%s'", c.data_product,
+				  product);
+		goto out;
+	}
+	rc = mesh_contract_meta(&c, text.buf, &search, &tables, &meta);
+	if (rc)
+		goto out;
+	rc = catalog_product_create(m->cat, domain, product, &meta, by, mesh_now());
+	if (rc == -EEXIST)
+		mfs_error_set(err, rc, "product %s/%s already exists", domain, product);
+	else if (rc)
+		mfs_error_set(err, rc, "cannot create %s/%s: %s", domain, product, strerror(-rc));
+out:
+	free(tables);
+	contract_release(&c);
+	catalog_domain_release(&d);
+	strbuf_release(&search);
+	strbuf_release(&text);
+	return rc;
+}
+
+void mesh_binding(char *out, size_t size, const char *domain, const char *product,
+		  const char *table)
+{
+	int n = snprintf(out, size, "%s/%s/%s", domain, product, table);
+
+	assert(n > 0 && (size_t)n < size);
+	(void)n;
+}
+
+int mesh_segment_key(void *ctx, uint32_t key_id, uint8_t key[32])
+{
+	struct mesh *m = ctx;
+
+	return keyring_key(m->keys, key_id, key);
+}

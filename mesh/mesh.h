@@ -31,6 +31,23 @@ void mesh_close(struct mesh *m);
 /* Removes blobs no version refers to and leftovers of interrupted writes; returns how many. Only
  * when no other process writes the mesh (at mount start, under the caller's lock). */
 int mesh_clean_orphans(struct mesh *m, unsigned long *removed);
+/*
+ * Takes the mesh lock (MESH/lock): shared by every publish from its first stored byte to its
+ * catalog commit, exclusive for orphan clean-up. wait = 0 gives -EBUSY instead of waiting.
+ * Returns a descriptor for mesh_unlock, or -errno.
+ */
+int mesh_lock(struct mesh *m, int exclusive, int wait);
+void mesh_unlock(int fd);
+/* Calls cb (may be NULL) for each blob of the store no version refers to, removing it when remove
+ * is set; *count gets how many there were. */
+int mesh_orphans(struct mesh *m, int remove, int (*cb)(const char *id, void *ctx), void *ctx,
+		 unsigned long *count);
+/* Fills meta from a parsed contract and its text; *tables (free() it) and search hold what meta
+ * points to. */
+struct contract;
+struct strbuf;
+int mesh_contract_meta(const struct contract *c, const char *yaml, struct strbuf *search,
+		       const char ***tables, struct catalog_contract_meta *meta);
 /* Current time in Unix seconds; MESHFS_NOW overrides it, so tests can move the clock. */
 int64_t mesh_now(void);
 

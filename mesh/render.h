@@ -16,6 +16,9 @@ int render_product_readme(struct mesh *m, const char *domain, const char *produc
 			  struct strbuf *out);
 /* MOUNT/catalog.csv: domain,product,description,owner,status,version,updated_at,freshness. */
 int render_catalog_csv(struct mesh *m, int64_t now, struct strbuf *out);
+#define RENDER_TIME_LEN 32
+/* t as ISO 8601 UTC: "2026-11-25T06:40:00Z". */
+void render_time(int64_t t, char out[RENDER_TIME_LEN]);
 /* "fresh", "stale" or "never" for a product at time now. */
 const char *render_freshness(const struct catalog_product *p, int64_t now);
 

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages meshfs needs to build, run and test, if any is missing.
+set -euo pipefail
+
+packages=(
+	pkg-config meson ninja-build gcc libc6-dev
+	libfuse3-dev fuse3 libsqlite3-dev libsodium-dev libyaml-dev libarchive-dev libcmocka-dev
+	attr util-linux procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "meshfs: installing ${missing[*]}" >&2
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || {
+		echo "meshfs: need root (or sudo) to install: ${missing[*]}" >&2
+		exit 1
+	}
+	sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

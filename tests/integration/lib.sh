@@ -1,0 +1,492 @@
+# shellcheck shell=bash
+# Shared helpers of the integration tests, sourced by test_*.sh.
+#
+# A test prints TAP lines ("ok N - ...", "not ok N - ..." with "# " diagnostics), then "1..N" and
+# a closing "NAME: P passed, F failed", and exits 1 if anything failed, 77 when it cannot run here.
+# Everything it makes lives in one scratch directory that a trap removes, after unmounting whatever
+# the test mounted and stopping the daemons it started.
+
+set -u
+export LC_ALL=C TZ=UTC
+unset MESHFS_MESH MESHFS_NOW
+
+: "${MESHFS:?MESHFS must name the meshfs binary (meson test sets it)}"
+TEST_NAME=$(basename "$0" .sh)
+# shellcheck disable=SC2034 # used by the tests that source this file
+DATA=$(cd "$(dirname "$0")" && pwd)/data
+ME=$(id -un)
+
+T_NUM=0
+T_PASSED=0
+T_FAILED=0
+CRASHES=
+MOUNTS=()
+DAEMONS=()
+
+# Resolved, so that it reads as in the mount table.
+T=$(mktemp -d "${TMPDIR:-/tmp}/meshfs-$TEST_NAME.XXXXXX") && T=$(realpath -- "$T") || exit 99
+MESH=$T/mesh
+
+# ---- reporting ----
+
+# diag TEXT...: diagnostic lines, each prefixed "# ".
+diag()
+{
+	printf '%s\n' "$@" | sed 's/^/# /'
+}
+
+pass()
+{
+	T_NUM=$((T_NUM + 1))
+	T_PASSED=$((T_PASSED + 1))
+	echo "ok $T_NUM - $1"
+}
+
+# fail DESC [DETAIL...]
+fail()
+{
+	T_NUM=$((T_NUM + 1))
+	T_FAILED=$((T_FAILED + 1))
+	echo "not ok $T_NUM - $1"
+	shift
+	[ $# -gt 0 ] && diag "$@"
+	return 0
+}
+
+# skip DESC REASON: a check that cannot run on this machine.
+skip()
+{
+	T_NUM=$((T_NUM + 1))
+	echo "ok $T_NUM - $1 # SKIP $2"
+}
+
+# check DESC COMMAND...: passes when COMMAND succeeds (its output is only shown on failure).
+check()
+{
+	local desc=$1
+	shift
+	if "$@" >"$T/check-out" 2>&1; then
+		pass "$desc"
+	else
+		fail "$desc" "failed: $*" "$(head -n 10 "$T/check-out")"
+	fi
+}
+
+# skip_all REASON: the whole test cannot run here (meson counts exit 77 as skipped).
+skip_all()
+{
+	echo "1..0 # SKIP $1"
+	exit 77
+}
+
+# bail_out REASON: a setup step failed, so what follows would only report the same cause.
+bail_out()
+{
+	fail "$1" "${@:2}"
+	echo "Bail out! $1"
+	finish
+}
+
+# finish: prints the plan and the closing counts, exits 1 if anything failed.
+finish()
+{
+	echo "1..$T_NUM"
+	echo "$TEST_NAME: $T_PASSED passed, $T_FAILED failed"
+	[ "$T_FAILED" -eq 0 ] && exit 0
+	exit 1
+}
+
+# ---- running commands ----
+
+# run COMMAND...: runs with a time limit, stdout in $T/out, stderr in $T/err, status in $RC.
+run()
+{
+	LAST_CMD="$*"
+	timeout -k 5 "${RUN_TIMEOUT:-120}" "$@" >"$T/out" 2>"$T/err" </dev/null
+	RC=$?
+}
+
+# mfs ARGS...: runs meshfs; an exit by a signal or the time limit is noted as a crash.
+mfs()
+{
+	run "$MESHFS" "$@"
+	if [ "$RC" -ge 124 ]; then
+		CRASHES="$CRASHES
+meshfs $* -> exit $RC"
+	fi
+}
+
+# What the last command did, for a failure's diagnostics.
+last_diag()
+{
+	echo "command: $LAST_CMD"
+	echo "exit status: $RC"
+	if [ -s "$T/out" ]; then
+		echo "stdout:"
+		head -n 15 "$T/out"
+	fi
+	if [ -s "$T/err" ]; then
+		echo "stderr:"
+		head -n 15 "$T/err"
+	fi
+}
+
+# expect_ok DESC: the last command succeeded.
+expect_ok()
+{
+	if [ "$RC" -eq 0 ]; then
+		pass "$1"
+	else
+		fail "$1" "$(last_diag)"
+	fi
+}
+
+# expect_fail DESC [ERE]: the last command failed cleanly (non-zero, not by a signal or the
+# time limit) with a message on stderr, matching ERE when given.
+expect_fail()
+{
+	if [ "$RC" -eq 0 ] || [ "$RC" -ge 124 ]; then
+		fail "$1" "expected a clean failure" "$(last_diag)"
+	elif [ ! -s "$T/err" ]; then
+		fail "$1" "failed without a message on stderr" "$(last_diag)"
+	elif [ $# -ge 2 ] && ! grep -Eq -- "$2" "$T/err"; then
+		fail "$1" "stderr does not match /$2/" "$(last_diag)"
+	else
+		pass "$1"
+	fi
+}
+
+# expect_one_line DESC ERE: the last command failed cleanly with exactly one line on stderr, and
+# that line matches ERE.
+expect_one_line()
+{
+	local lines
+	lines=$(wc -l <"$T/err")
+	if [ "$RC" -eq 0 ] || [ "$RC" -ge 124 ]; then
+		fail "$1" "expected a clean failure" "$(last_diag)"
+	elif [ "$lines" -ne 1 ]; then
+		fail "$1" "expected one line on stderr, got $lines" "$(last_diag)"
+	elif ! grep -Eq -- "$2" "$T/err"; then
+		fail "$1" "stderr does not match /$2/" "$(last_diag)"
+	else
+		pass "$1"
+	fi
+}
+
+# out_has ERE / err_has ERE: the last command's output matches.
+out_has()
+{
+	grep -Eq -- "$1" "$T/out"
+}
+
+err_has()
+{
+	grep -Eq -- "$1" "$T/err"
+}
+
+# check_no_crash: one check over every meshfs run of the test.
+check_no_crash()
+{
+	if [ -z "$CRASHES" ]; then
+		pass "no meshfs command was killed by a signal or hung"
+	else
+		fail "no meshfs command was killed by a signal or hung" "$CRASHES"
+	fi
+}
+
+# same_file DESC GOT WANT: byte for byte, with where they first differ on failure.
+same_file()
+{
+	if cmp -s -- "$2" "$3"; then
+		pass "$1"
+	else
+		fail "$1" "$(cmp -- "$2" "$3" 2>&1 | head -n 1)" \
+			"sizes: $(stat -c %s -- "$2" 2>&1) vs $(stat -c %s -- "$3" 2>&1)"
+	fi
+}
+
+# ---- meshes, contracts and data ----
+
+# setup_mesh: a mesh at $MESH owned by the caller, with the team data-eng holding the caller.
+setup_mesh()
+{
+	mfs init -m "$MESH"
+	[ "$RC" -eq 0 ] || bail_out "meshfs init" "$(last_diag)"
+	mfs team create data-eng "$ME" -m "$MESH"
+	[ "$RC" -eq 0 ] || bail_out "meshfs team create" "$(last_diag)"
+}
+
+# setup_step DESC ARGS...: a meshfs command the rest of the test depends on.
+setup_step()
+{
+	local desc=$1
+	shift
+	mfs "$@"
+	if [ "$RC" -eq 0 ]; then
+		pass "$desc"
+	else
+		bail_out "$desc" "$(last_diag)"
+	fi
+}
+
+# gen_orders ROWS VARIANT: an orders table, already normalized (LF, minimal quoting), with notes
+# that need quoting (commas, quotes, newlines) and no value that looks like personal data.
+gen_orders()
+{
+	awk -v n="$1" -v variant="$2" 'BEGIN {
+		split("placed shipped delivered cancelled returned", status, " ")
+		print "order_id,customer_id,order_date,amount,status,note"
+		for (i = 1; i <= n; i++) {
+			if (i % 10 == 0)
+				note = "\"gift, wrapped\""
+			else if (i % 17 == 0)
+				note = "\"said \"\"leave it at the door\"\"\""
+			else if (i % 101 == 0)
+				note = "\"two\nlines\""
+			else if (i % 3 == 0)
+				note = ""
+			else
+				note = variant == 1 ? "standard" : "express"
+			printf "%d,%d,%04d-%02d-%02d,%d.%02d,%s,%s\n", i, (i * 7919) % 5000 + 1,
+				2023 + i % 2, i % 12 + 1, i % 28 + 1, (i * 37 + variant) % 900 + 1,
+				(i * 13) % 100, status[i % 5 + 1], note
+		}
+	}'
+}
+
+# gen_customers ROWS: a customers table with PII columns (see data/customers.yaml), normalized.
+# E-mail addresses repeat so that equal values can be seen to get equal tokens.
+gen_customers()
+{
+	awk -v n="$1" 'BEGIN {
+		split("Anna Ben Chloé Dariusz Emma Farid Greta Hugo Ines Jonas", first, " ")
+		split("Müller Smith Rossi Dubois Jansen García Nowak Berg", last, " ")
+		split("DE FR NL ES IT", country, " ")
+		split("bronze silver gold", tier, " ")
+		print "customer_id,full_name,email,phone,country,tier,signup_date,birth_date"
+		for (i = 1; i <= n; i++) {
+			name = first[i % 10 + 1] " " last[i % 8 + 1]
+			if (i % 50 == 0)
+				name = "\"" last[i % 8 + 1] ", " first[i % 10 + 1] "\""
+			birth = i % 23 == 0 ? "" : sprintf("%04d-%02d-%02d", 1950 + i % 50,
+				i % 12 + 1, i % 28 + 1)
+			printf "%d,%s,user%d@example.com,+4915%08d,%s,%s,%04d-%02d-%02d,%s\n", i,
+				name, i % 4000, i * 7, country[i % 5 + 1], tier[i % 3 + 1],
+				2020 + i % 5, i % 12 + 1, i % 28 + 1, birth
+		}
+	}'
+}
+
+# write_quoted_csv IN WANT: an orders CSV with CRLF line ends, needless and needed quotes, quoted
+# commas, quotes, LF and CRLF, UTF-8 and no final line end (IN), and its normalized form (WANT).
+write_quoted_csv()
+{
+	printf '%s\r\n' \
+		'"order_id",customer_id,order_date,amount,status,note' \
+		'1,10,2024-01-05,12.50,placed,"gift, wrapped"' \
+		'2,11,2024-01-06,7.25,"shipped","said ""hi"" twice"' \
+		'3,12,2024-01-07,100,delivered,"two'$'\n''lines"' \
+		'"4",13,2024-01-08,0.99,cancelled,""' \
+		'5,14,2024-01-09,3.00,placed,"CRLF' \
+		'inside"' >"$1"
+	printf '%s' '6,15,2024-01-10,42,returned,"Zoë, Müller ""café"""' >>"$1"
+	printf '%s\n' \
+		'order_id,customer_id,order_date,amount,status,note' \
+		'1,10,2024-01-05,12.50,placed,"gift, wrapped"' \
+		'2,11,2024-01-06,7.25,shipped,"said ""hi"" twice"' \
+		'3,12,2024-01-07,100,delivered,"two' \
+		'lines"' \
+		'4,13,2024-01-08,0.99,cancelled,' \
+		'5,14,2024-01-09,3.00,placed,"CRLF'$'\r' \
+		'inside"' \
+		'6,15,2024-01-10,42,returned,"Zoë, Müller ""café"""' >"$2"
+}
+
+# Records in the quoted CSV (on more lines: two values hold line breaks).
+# shellcheck disable=SC2034 # used by the tests that source this file
+QUOTED_ROWS=6
+
+# ---- meshfs log ----
+
+# log_block N < LOG: the lines meshfs log prints for version N. A version's block starts at a
+# line holding an ISO 8601 time; its number is the first whole number on that line.
+log_block()
+{
+	awk -v want="$1" '
+		/[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][T ][0-9][0-9]:[0-9][0-9]/ {
+			in_block = 0
+			for (i = 1; i <= NF; i++) {
+				f = $i
+				gsub(/^(v|#|version)/, "", f)
+				gsub(/[:,]$/, "", f)
+				if (f ~ /^[0-9]+$/) {
+					in_block = (f == want)
+					break
+				}
+			}
+		}
+		in_block'
+}
+
+# log_versions < LOG: how many versions the log lists.
+log_versions()
+{
+	grep -Ec '[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}'
+}
+
+# log_time N LOG: version N's publish time from meshfs log, in Unix seconds.
+log_time()
+{
+	local iso
+	iso=$(log_block "$1" <"$2" |
+		grep -Eo '[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?(\.[0-9]+)?(Z|[+-][0-9]{2}:?[0-9]{2})?' |
+		head -n 1)
+	[ -n "$iso" ] && date -d "$iso" +%s
+}
+
+# log_has_rows N ROWS LOG: version N's block names ROWS as a number of its own (times removed).
+log_has_rows()
+{
+	log_block "$1" <"$3" |
+		sed -E 's/[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+(Z|[+-][0-9:]+)?//g' |
+		grep -Eq "(^|[^0-9.])$2([^0-9.]|$)"
+}
+
+# to_epoch TEXT: Unix seconds from a number of seconds or an ISO 8601 time.
+to_epoch()
+{
+	case $1 in
+	'' | *[!0-9]*) date -d "$1" +%s 2>/dev/null ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# near A B: two times within a second of each other.
+near()
+{
+	[ -n "$1" ] && [ -n "$2" ] && [ $(($1 - $2)) -le 1 ] && [ $(($2 - $1)) -le 1 ]
+}
+
+# ---- the store ----
+
+# store_blobs: the blob files under MESH/store (fan-out directories, not tmp/).
+store_blobs()
+{
+	find "$MESH/store" -mindepth 2 -maxdepth 2 -type f -path "$MESH/store/[0-9a-f][0-9a-f]/*" |
+		sort
+}
+
+# blob_id FILE: the id of a blob file, its fan-out directory's name then its own.
+blob_id()
+{
+	echo "$(basename "$(dirname "$1")")$(basename "$1")"
+}
+
+# flip_byte FILE OFFSET: inverts the lowest bit of one byte in place (works on read-only files for
+# root only, so the mode is lifted and put back).
+flip_byte()
+{
+	local mode byte
+	mode=$(stat -c %a "$1")
+	chmod u+w "$1"
+	byte=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf '%b' "\\x$(printf '%02x' $((byte ^ 1)))" |
+		dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+	chmod "$mode" "$1"
+}
+
+# ---- mounts ----
+
+# fuse_usable: why FUSE cannot be used here, or nothing.
+fuse_unusable()
+{
+	if [ ! -c /dev/fuse ]; then
+		echo "/dev/fuse is missing"
+	elif [ ! -r /dev/fuse ] || [ ! -w /dev/fuse ]; then
+		echo "/dev/fuse is not readable and writable by $ME"
+	elif ! command -v fusermount3 >/dev/null; then
+		echo "fusermount3 is missing"
+	elif ! command -v mountpoint >/dev/null; then
+		echo "mountpoint is missing"
+	fi
+}
+
+# daemon_pids MNT: processes of $MESHFS serving MNT (its command line names MNT).
+daemon_pids()
+{
+	local p
+	for p in /proc/[0-9]*; do
+		if tr '\0' '\n' 2>/dev/null <"$p/cmdline" | head -n 1 | grep -qxF -- "$MESHFS" &&
+			tr '\0' '\n' 2>/dev/null <"$p/cmdline" | grep -qxF -- "$1"; then
+			basename "$p"
+		fi
+	done
+}
+
+# wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds.
+wait_for()
+{
+	local tries=$(($1 * 10))
+	shift
+	while ! "$@"; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
+# is_mounted DIR: from the mount table, which also lists a mount whose daemon died (there,
+# mountpoint(1) fails to stat the directory and says it is not a mount point).
+is_mounted()
+{
+	awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo
+}
+
+not_mounted()
+{
+	! is_mounted "$1"
+}
+
+pids_gone()
+{
+	local p
+	for p in "$@"; do
+		kill -0 "$p" 2>/dev/null && return 1
+	done
+	return 0
+}
+
+# track_mount MNT: unmounted (and its daemons stopped) by the exit trap if still there.
+track_mount()
+{
+	MOUNTS+=("$1")
+}
+
+# track_daemon PID...
+track_daemon()
+{
+	DAEMONS+=("$@")
+}
+
+cleanup()
+{
+	local status=$? m p left=
+	trap - EXIT
+	for m in "${MOUNTS[@]}"; do
+		if is_mounted "$m"; then
+			fusermount3 -u -- "$m" 2>/dev/null || fusermount3 -u -z -- "$m" 2>/dev/null
+		fi
+		is_mounted "$m" && left="$left $m"
+	done
+	for p in "${DAEMONS[@]}"; do
+		wait_for 5 pids_gone "$p" || kill "$p" 2>/dev/null
+	done
+	if [ -n "$left" ]; then
+		echo "not ok - left mounted at exit:$left"
+		status=1
+	fi
+	rm -rf --one-file-system -- "$T"
+	exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
