@@ -145,6 +145,31 @@ static const char *const migrations[] = {
 	/* NULLs are distinct in a unique index: coalesce gives the mask key a slot of its own. */
 	"CREATE UNIQUE INDEX keys_active ON keys (kind, coalesce(domain_id, 0)) WHERE active;"
 	"PRAGMA user_version = 1;",
+
+	/* 2: mesh policies (every accepted one kept) and full-text search over products */
+	"CREATE TABLE policies ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  yaml TEXT NOT NULL,"
+	"  set_at INTEGER NOT NULL,"
+	"  set_by TEXT NOT NULL);"
+	/* The search text stays in product_search (the content table); the index refers to it. */
+	"CREATE VIRTUAL TABLE product_fts USING fts5("
+	"  text, content='product_search', content_rowid='product_id',"
+	"  tokenize='unicode61 remove_diacritics 2');"
+	"INSERT INTO product_fts (rowid, text) SELECT product_id, text FROM product_search;"
+	"CREATE TRIGGER product_search_ai AFTER INSERT ON product_search BEGIN"
+	"  INSERT INTO product_fts (rowid, text) VALUES (new.product_id, new.text);"
+	"END;"
+	"CREATE TRIGGER product_search_ad AFTER DELETE ON product_search BEGIN"
+	"  INSERT INTO product_fts (product_fts, rowid, text)"
+	"    VALUES ('delete', old.product_id, old.text);"
+	"END;"
+	"CREATE TRIGGER product_search_au AFTER UPDATE ON product_search BEGIN"
+	"  INSERT INTO product_fts (product_fts, rowid, text)"
+	"    VALUES ('delete', old.product_id, old.text);"
+	"  INSERT INTO product_fts (rowid, text) VALUES (new.product_id, new.text);"
+	"END;"
+	"PRAGMA user_version = 2;",
 };
 /* clang-format on */
 

@@ -209,15 +209,16 @@ static void test_migrations(void **state)
 	sqlite3 *db;
 
 	db_path(f, path, sizeof(path));
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 1);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 2);
 	sql_text(path, "PRAGMA journal_mode", mode, sizeof(mode));
 	assert_string_equal(mode, "wal");
 	assert_int_equal(
 	    sql_int(path,
 		    "SELECT count(*) FROM sqlite_schema WHERE name IN ('teams', 'team_members', "
 		    "'domains', 'products', 'contracts', 'contract_tables', 'contract_inputs', "
-		    "'product_search', 'versions', 'version_tables', 'grants', 'audit', 'keys')"),
-	    13);
+		    "'product_search', 'versions', 'version_tables', 'grants', 'audit', 'keys', "
+		    "'policies', 'product_fts')"),
+	    15);
 
 	/* A catalog from a newer meshfs is refused with a clear message. */
 	catalog_close(f->cat);
@@ -225,7 +226,7 @@ static void test_migrations(void **state)
 	sql_exec(path, "PRAGMA user_version = 7");
 	assert_int_equal(catalog_open(&cat, f->dir, 0, &err), -ENOTSUP);
 	assert_non_null(strstr(err.msg, "newer"));
-	sql_exec(path, "PRAGMA user_version = 1");
+	sql_exec(path, "PRAGMA user_version = 2");
 	assert_int_equal(catalog_open(&f->cat, f->dir, 0, NULL), 0);
 
 	/* An empty database (schema version 0) is brought up to date on open. */
@@ -240,7 +241,7 @@ static void test_migrations(void **state)
 	assert_int_equal(catalog_open(&cat, dir2, 0, &err), 0);
 	assert_int_equal(catalog_team_create(cat, "t1"), 0);
 	catalog_close(cat);
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 1);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 2);
 	remove_dir(dir2);
 }
 
