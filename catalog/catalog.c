@@ -170,6 +170,10 @@ static const char *const migrations[] = {
 	"  INSERT INTO product_fts (rowid, text) VALUES (new.product_id, new.text);"
 	"END;"
 	"PRAGMA user_version = 2;",
+
+	/* 3: how many quality rules of severity warning failed in a version (for meshfs status) */
+	"ALTER TABLE versions ADD COLUMN warnings INTEGER NOT NULL DEFAULT 0;"
+	"PRAGMA user_version = 3;",
 };
 /* clang-format on */
 
@@ -251,8 +255,8 @@ enum stmt_id {
 	"AND v.number = (SELECT max(number) FROM versions WHERE product_id = p.id) "
 
 #define VERSION_SELECT                                                                             \
-	"SELECT id, number, published_at, published_by, contract_seq, rows, bytes, checks "        \
-	"FROM versions "
+	"SELECT id, number, published_at, published_by, contract_seq, rows, bytes, checks, "       \
+	"warnings FROM versions "
 
 /* clang-format off */
 static const char *const stmt_sql[ST_COUNT] = {
@@ -312,8 +316,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"ORDER BY domain, product",
 	[ST_VERSION_MAX] = "SELECT coalesce(max(number), 0) FROM versions WHERE product_id = ?1",
 	[ST_VERSION_INSERT] = "INSERT INTO versions (product_id, number, contract_seq, "
-		"published_at, published_by, checks) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+		"published_at, published_by, checks, warnings) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_VTABLE_INSERT] = "INSERT INTO version_tables (version_id, name, segment, rows, "
 		"masked_size, plain_size, has_pii) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -1545,6 +1549,7 @@ static int version_from_row(struct catalog_version *v, const struct rows *r, siz
 	v->contract_seq = rows_int(r, i, 4);
 	v->rows = (uint64_t)rows_int(r, i, 5);
 	v->bytes = (uint64_t)rows_int(r, i, 6);
+	v->warnings = (uint64_t)rows_int(r, i, 8);
 	v->checks = strdup(rows_text(r, i, 7));
 	return v->checks ? 0 : -ENOMEM;
 }
@@ -1668,7 +1673,7 @@ static int tables_valid(const struct catalog_table_version *tables, size_t ntabl
 
 int catalog_put_version(struct catalog *cat, int64_t product_id,
 			const struct catalog_table_version *tables, size_t ntables, const char *by,
-			const char *checks, int64_t now, int64_t *number)
+			const char *checks, uint64_t warnings, int64_t now, int64_t *number)
 {
 	const struct catalog_table_version *t;
 	int64_t seq, prev, version_id;
@@ -1696,8 +1701,8 @@ int catalog_put_version(struct catalog *cat, int64_t product_id,
 		rc = -EINVAL;
 		goto out;
 	}
-	rc = exec(cat, ST_VERSION_INSERT, "iiiitt", product_id, prev + 1, seq, now, by,
-		  checks ? checks : "");
+	rc = exec(cat, ST_VERSION_INSERT, "iiiitti", product_id, prev + 1, seq, now, by,
+		  checks ? checks : "", (int64_t)warnings);
 	if (rc)
 		goto out;
 	version_id = sqlite3_last_insert_rowid(cat->db);

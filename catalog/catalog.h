@@ -143,6 +143,7 @@ struct catalog_version {
 	uint64_t rows;  /* over all tables */
 	uint64_t bytes; /* masked bytes over all tables */
 	char *checks;   /* summary of the checks run; never NULL */
+	uint64_t warnings; /* quality rules of severity warning that failed */
 	struct catalog_table_version *tables; /* in name order */
 	size_t ntables;
 };
@@ -161,7 +162,7 @@ int catalog_version_list(struct catalog *cat, int64_t product_id, size_t limit,
  */
 int catalog_put_version(struct catalog *cat, int64_t product_id,
 			const struct catalog_table_version *tables, size_t ntables, const char *by,
-			const char *checks, int64_t now, int64_t *number);
+			const char *checks, uint64_t warnings, int64_t now, int64_t *number);
 /* Every segment any version refers to (for verify and orphan clean-up); each id once. */
 int catalog_segment_list(struct catalog *cat, int (*cb)(const char *id, void *ctx), void *ctx);
 

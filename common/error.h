@@ -20,4 +20,9 @@ int mfs_error_set(struct mfs_error *err, int code, const char *fmt, ...)
 int mfs_error_at(struct mfs_error *err, int code, const char *file, unsigned long line,
 		 unsigned long col, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* Appends one more problem as a new line of the message (as room allows: past it, the message
+ * ends with a line saying how many more there were). Returns -code like mfs_error_set. */
+int mfs_error_add(struct mfs_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif

@@ -345,7 +345,7 @@ int publish_table(struct mesh *m, const struct principal *p, const char *domain,
 	tv.has_pii = info.has_pii;
 	snprintf(checks, sizeof(checks), "%s: header, types, required, unique: passed (%llu rows)", table,
 		 (unsigned long long)info.rows);
-	rc = catalog_put_version(m->cat, x.prod.id, &tv, 1, p->name, checks, mesh_now(), &number);
+	rc = catalog_put_version(m->cat, x.prod.id, &tv, 1, p->name, checks, 0, mesh_now(), &number);
 	if (rc) {
 		mfs_error_set(err, rc, "cannot record the new version of %s/%s: %s", domain,
 			      product, strerror(-rc));

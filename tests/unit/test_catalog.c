@@ -209,7 +209,7 @@ static void test_migrations(void **state)
 	sqlite3 *db;
 
 	db_path(f, path, sizeof(path));
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 3);
 	sql_text(path, "PRAGMA journal_mode", mode, sizeof(mode));
 	assert_string_equal(mode, "wal");
 	assert_int_equal(
@@ -226,7 +226,7 @@ static void test_migrations(void **state)
 	sql_exec(path, "PRAGMA user_version = 7");
 	assert_int_equal(catalog_open(&cat, f->dir, 0, &err), -ENOTSUP);
 	assert_non_null(strstr(err.msg, "newer"));
-	sql_exec(path, "PRAGMA user_version = 2");
+	sql_exec(path, "PRAGMA user_version = 3");
 	assert_int_equal(catalog_open(&f->cat, f->dir, 0, NULL), 0);
 
 	/* An empty database (schema version 0) is brought up to date on open. */
@@ -241,7 +241,7 @@ static void test_migrations(void **state)
 	assert_int_equal(catalog_open(&cat, dir2, 0, &err), 0);
 	assert_int_equal(catalog_team_create(cat, "t1"), 0);
 	catalog_close(cat);
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 3);
 	remove_dir(dir2);
 }
 
@@ -516,18 +516,18 @@ static void test_versions(void **state)
 	id = make_product(cat);
 	assert_int_equal(catalog_version_get(cat, id, 0, &v), -ENOENT);
 	/* Nothing to carry over: a first version needs tables. */
-	assert_int_equal(catalog_put_version(cat, id, NULL, 0, "bob", NULL, 3000, &number),
+	assert_int_equal(catalog_put_version(cat, id, NULL, 0, "bob", NULL, 0, 3000, &number),
 			 -EINVAL);
 
 	table(&t[0], "customers", 0x11, 10, 1);
 	table(&t[1], "orders", 0x12, 20, 0);
 	assert_int_equal(
-	    catalog_put_version(cat, id, t, 2, "alice", "5 checks passed", 1000, &number), 0);
+	    catalog_put_version(cat, id, t, 2, "alice", "5 checks passed", 0, 1000, &number), 0);
 	assert_int_equal(number, 1);
 
 	/* Only orders is published: customers carries over. */
 	table(&t[0], "orders", 0x22, 30, 0);
-	assert_int_equal(catalog_put_version(cat, id, t, 1, "bob", NULL, 2000, &number), 0);
+	assert_int_equal(catalog_put_version(cat, id, t, 1, "bob", NULL, 0, 2000, &number), 0);
 	assert_int_equal(number, 2);
 
 	assert_int_equal(catalog_version_get(cat, id, 0, &v), 0);
@@ -574,15 +574,15 @@ static void test_versions(void **state)
 	/* Bad arguments change nothing. */
 	table(&t[0], "orders", 0x33, 1, 0);
 	t[0].segment[5] = 'X';
-	assert_int_equal(catalog_put_version(cat, id, t, 1, "bob", NULL, 3000, &number), -EINVAL);
+	assert_int_equal(catalog_put_version(cat, id, t, 1, "bob", NULL, 0, 3000, &number), -EINVAL);
 	table(&t[0], "orders", 0x33, 1, 0);
 	table(&t[1], "orders", 0x34, 1, 0);
-	assert_int_equal(catalog_put_version(cat, id, t, 2, "bob", NULL, 3000, &number), -EINVAL);
-	assert_int_equal(catalog_put_version(cat, id, t, 1, "", NULL, 3000, &number), -EINVAL);
+	assert_int_equal(catalog_put_version(cat, id, t, 2, "bob", NULL, 0, 3000, &number), -EINVAL);
+	assert_int_equal(catalog_put_version(cat, id, t, 1, "", NULL, 0, 3000, &number), -EINVAL);
 	t[0].rows = UINT64_MAX;
-	assert_int_equal(catalog_put_version(cat, id, t, 1, "bob", NULL, 3000, &number), -EINVAL);
+	assert_int_equal(catalog_put_version(cat, id, t, 1, "bob", NULL, 0, 3000, &number), -EINVAL);
 	table(&t[0], "orders", 0x33, 1, 0);
-	assert_int_equal(catalog_put_version(cat, id + 1, t, 1, "bob", NULL, 3000, &number),
+	assert_int_equal(catalog_put_version(cat, id + 1, t, 1, "bob", NULL, 0, 3000, &number),
 			 -ENOENT);
 	assert_int_equal(catalog_version_get(cat, id, 0, &v), 0);
 	assert_int_equal(v.number, 2);
@@ -590,7 +590,7 @@ static void test_versions(void **state)
 
 	/* A new contract alone: every table carries over, under contract 2. */
 	assert_int_equal(catalog_contract_add(cat, id, &m, "bob", 3500, &seq), 0);
-	assert_int_equal(catalog_put_version(cat, id, NULL, 0, "bob", "contract", 4000, &number),
+	assert_int_equal(catalog_put_version(cat, id, NULL, 0, "bob", "contract", 0, 4000, &number),
 			 0);
 	assert_int_equal(number, 3);
 	assert_int_equal(catalog_version_get(cat, id, 3, &v), 0);
@@ -624,12 +624,12 @@ static void test_segments(void **state)
 	id = make_product(cat);
 	table(&t[0], "customers", 0xa1, 1, 0);
 	table(&t[1], "orders", 0xa2, 1, 0);
-	assert_int_equal(catalog_put_version(cat, id, t, 2, "alice", NULL, 1, &number), 0);
+	assert_int_equal(catalog_put_version(cat, id, t, 2, "alice", NULL, 0, 1, &number), 0);
 	table(&t[0], "orders", 0xa3, 1, 0);
-	assert_int_equal(catalog_put_version(cat, id, t, 1, "alice", NULL, 2, &number), 0);
+	assert_int_equal(catalog_put_version(cat, id, t, 1, "alice", NULL, 0, 2, &number), 0);
 	/* The same bytes published again: the same blob. */
 	table(&t[0], "orders", 0xa2, 1, 0);
-	assert_int_equal(catalog_put_version(cat, id, t, 1, "alice", NULL, 3, &number), 0);
+	assert_int_equal(catalog_put_version(cat, id, t, 1, "alice", NULL, 0, 3, &number), 0);
 	assert_int_equal(catalog_segment_list(cat, segment_cb, &s), 0);
 	assert_string_equal(s.text, "a1;a2;a3;");
 }
@@ -648,7 +648,7 @@ static void test_two_connections(void **state)
 	for (i = 1; i <= 10; i++) {
 		table(&t, i % 2 ? "orders" : "customers", (unsigned)i, (uint64_t)i, 0);
 		assert_int_equal(catalog_put_version(i % 2 ? f->cat : other, id, &t, 1,
-						     i % 2 ? "alice" : "bob", NULL, i, &number),
+						     i % 2 ? "alice" : "bob", NULL, 0, i, &number),
 				 0);
 		assert_int_equal(number, i);
 	}
@@ -693,7 +693,7 @@ static void test_concurrent_processes(void **state)
 		ok = catalog_open(&cat, f->dir, 0, NULL) == 0;
 		for (j = 0; ok && j < EACH; j++) {
 			table(&t, "orders", (unsigned)(i * 1000 + j), 1, 0);
-			ok = catalog_put_version(cat, id, &t, 1, "alice", NULL, j, &number) == 0;
+			ok = catalog_put_version(cat, id, &t, 1, "alice", NULL, 0, j, &number) == 0;
 		}
 		if (ok)
 			catalog_close(cat);
