@@ -31,7 +31,9 @@
 #include "acl/acl.h"
 #include "catalog/contract.h"
 #include "common/strbuf.h"
+#include "backends/staging.h"
 #include "mesh/mesh.h"
+#include "mesh/publish.h"
 #include "mesh/render.h"
 #include "table/segment.h"
 
@@ -48,6 +50,8 @@ enum node_kind {
 	N_VERSION,
 	N_LATEST,
 	N_TABLE, /* ver = version, tidx = table's index in the version, view */
+	N_PUBLISH_LOG,
+	N_UPLOAD, /* id = slot in fs->uploads, ver = its generation */
 };
 
 /* Bits of an inode number: kind 6 | id 24 | ver 20 | tidx 13 | view 1. */
@@ -83,8 +87,33 @@ struct cached_principal {
 	int64_t at; /* 0: empty slot */
 };
 
+/*
+ * A file being written through the mount. Under a name that publishes (a table file, an archive,
+ * contract.yaml) it lives from open to release; under any other name it is a private staging
+ * file of its writer, listed only to them, until renamed onto a name that publishes or removed.
+ */
+struct upload {
+	int64_t product_id;
+	char *name;
+	uid_t uid;
+	gid_t gid;
+	uint32_t gen;
+	struct staging *st;
+	unsigned opens;
+	int linked; /* has its name in the writer's view of the product directory */
+	/* written since the last publish attempt. Opening with O_TRUNC does not count: a shell
+	 * redirection closes a duplicate of the descriptor before the first write, and that flush
+	 * must not publish an empty file. */
+	int dirty;
+	mode_t mode;
+	int64_t mtime;
+};
+
+#define MAX_UPLOADS 1024
+
 struct fs {
 	struct mesh m;
+	char *mesh_dir;
 	/* guards m.cat (one connection, one thread at a time) and principals */
 	pthread_mutex_t lock;
 	struct cached_principal principals[PRINCIPAL_CACHE];
@@ -92,6 +121,9 @@ struct fs {
 	struct pooled_segment pool[SEGMENT_POOL];
 	uint64_t pool_clock;
 	int64_t started;
+	/* under lock */
+	struct upload *uploads[MAX_UPLOADS];
+	uint32_t upload_gen;
 	uid_t uid;
 	gid_t gid;
 };
@@ -109,6 +141,7 @@ struct dir_list {
 
 /* What an open file serves: either a segment view or a document rendered at open. */
 struct open_file {
+	struct upload *up; /* a file open for writing */
 	struct pooled_segment *ps;
 	enum segment_view view;
 	/* reads of one open file may run on several threads at once; its cache is not shared */
@@ -148,7 +181,7 @@ static int ino_decode(fuse_ino_t ino, struct node *n)
 	n->ver = (int64_t)((ino >> 14) & ((1ULL << INO_VER_BITS) - 1));
 	n->tidx = (unsigned)((ino >> 1) & ((1U << INO_TIDX_BITS) - 1));
 	n->view = (enum segment_view)(ino & 1);
-	if (n->kind == N_ROOT || n->kind > N_TABLE)
+	if (n->kind == N_ROOT || n->kind > N_UPLOAD)
 		return -ENOENT;
 	return 0;
 }
@@ -250,8 +283,9 @@ static void stat_fill(struct stat *st, fuse_ino_t ino, mode_t mode, uint64_t siz
 	st->st_mtime = st->st_ctime = st->st_atime = (time_t)mtime;
 }
 
-/* Renders a generated document into out. */
-static int node_render(struct fs *fs, const struct node *n, struct strbuf *out)
+/* Renders a generated document, as pr sees it, into out. */
+static int node_render(struct fs *fs, const struct principal *pr, const struct node *n,
+		       struct strbuf *out)
 {
 	struct catalog_domain d = {0};
 	struct catalog_product p = {0};
@@ -284,6 +318,12 @@ static int node_render(struct fs *fs, const struct node *n, struct strbuf *out)
 		free(yaml);
 		return rc;
 	}
+	case N_PUBLISH_LOG:
+		rc = catalog_product_get_by_id(fs->m.cat, n->id, &p);
+		if (!rc)
+			rc = publish_log_render(&fs->m, pr, p.domain, p.name, out);
+		catalog_product_release(&p);
+		return rc;
 	default:
 		return -EINVAL;
 	}
@@ -292,12 +332,111 @@ static int node_render(struct fs *fs, const struct node *n, struct strbuf *out)
 static int is_document(enum node_kind k)
 {
 	return k == N_ROOT_README || k == N_CATALOG_CSV || k == N_DOMAIN_README ||
-	       k == N_PRODUCT_README || k == N_CONTRACT;
+	       k == N_PRODUCT_README || k == N_CONTRACT || k == N_PUBLISH_LOG;
 }
 
-/* Attributes of node n; *timeout says how long the kernel may keep them. */
-static int node_stat(struct fs *fs, const struct node *n, fuse_ino_t ino, struct stat *st,
-		     double *timeout)
+/* ---- uploads: writing through the mount (DESIGN §5) ---- */
+
+/* Names in a product directory that are the mesh's own, never a writer's. */
+static int reserved_name(const char *name)
+{
+	return !strcmp(name, "README.md") || !strcmp(name, "publish.log") ||
+	       !strcmp(name, "versions");
+}
+
+static struct upload *upload_at(struct fs *fs, const struct node *n)
+{
+	struct upload *up;
+
+	if (n->id < 0 || n->id >= MAX_UPLOADS)
+		return NULL;
+	up = fs->uploads[n->id];
+	return up && up->gen == (uint32_t)n->ver ? up : NULL;
+}
+
+/* The writer's upload called name in a product directory. */
+static struct upload *upload_find(struct fs *fs, int64_t product_id, const char *name, uid_t uid)
+{
+	for (size_t i = 0; i < MAX_UPLOADS; i++) {
+		struct upload *up = fs->uploads[i];
+
+		if (up && up->linked && up->product_id == product_id && up->uid == uid &&
+		    !strcmp(up->name, name))
+			return up;
+	}
+	return NULL;
+}
+
+static void upload_node(struct fs *fs, const struct upload *up, struct node *n)
+{
+	memset(n, 0, sizeof(*n));
+	n->kind = N_UPLOAD;
+	for (size_t i = 0; i < MAX_UPLOADS; i++)
+		if (fs->uploads[i] == up)
+			n->id = (int64_t)i;
+	n->ver = up->gen;
+}
+
+static int upload_new(struct fs *fs, int64_t product_id, const char *name,
+		      const struct fuse_ctx *ctx, int linked, struct upload **out)
+{
+	struct upload *up;
+	size_t slot;
+	char staging[4096];
+	int rc;
+
+	for (slot = 0; slot < MAX_UPLOADS && fs->uploads[slot]; slot++)
+		;
+	if (slot == MAX_UPLOADS)
+		return -ENFILE;
+	up = calloc(1, sizeof(*up));
+	if (!up)
+		return -ENOMEM;
+	up->name = strdup(name);
+	snprintf(staging, sizeof(staging), "%s/staging", fs->mesh_dir);
+	rc = up->name ? staging_create(&up->st, staging) : -ENOMEM;
+	if (rc) {
+		free(up->name);
+		free(up);
+		return rc;
+	}
+	up->product_id = product_id;
+	up->uid = ctx->uid;
+	up->gid = ctx->gid;
+	up->linked = linked;
+	up->mode = 0644;
+	up->mtime = (int64_t)time(NULL);
+	/* Generations make a stale inode number of a reused slot miss instead of alias. */
+	up->gen = ++fs->upload_gen & ((1U << INO_VER_BITS) - 1);
+	fs->uploads[slot] = up;
+	*out = up;
+	return 0;
+}
+
+/* Frees an upload nobody has open and nobody can name any more. */
+static void upload_settle(struct fs *fs, struct upload *up)
+{
+	if (up->opens || up->linked)
+		return;
+	for (size_t i = 0; i < MAX_UPLOADS; i++)
+		if (fs->uploads[i] == up)
+			fs->uploads[i] = NULL;
+	staging_free(up->st);
+	free(up->name);
+	free(up);
+}
+
+static int upload_stat(struct fs *fs, const struct upload *up, fuse_ino_t ino, struct stat *st)
+{
+	stat_fill(st, ino, S_IFREG | (up->mode & 07777), staging_size(up->st), up->mtime, fs);
+	st->st_uid = up->uid;
+	st->st_gid = up->gid;
+	return 0;
+}
+
+/* Attributes of node n as pr sees it; *timeout says how long the kernel may keep them. */
+static int node_stat(struct fs *fs, const struct principal *pr, const struct node *n,
+		     fuse_ino_t ino, struct stat *st, double *timeout)
 {
 	struct catalog_domain d = {0};
 	struct catalog_product p = {0};
@@ -340,6 +479,13 @@ static int node_stat(struct fs *fs, const struct node *n, fuse_ino_t ino, struct
 				  p.updated_at, fs);
 		*timeout = 0;
 		break;
+	case N_UPLOAD: {
+		const struct upload *up = upload_at(fs, n);
+
+		rc = up && up->uid == pr->uid ? upload_stat(fs, up, ino, st) : -ENOENT;
+		*timeout = 0;
+		break;
+	}
 	case N_TABLE:
 		rc = catalog_version_get(fs->m.cat, n->id, n->ver, &v);
 		if (!rc && n->tidx >= v.ntables)
@@ -355,7 +501,7 @@ static int node_stat(struct fs *fs, const struct node *n, fuse_ino_t ino, struct
 		break;
 	default:
 		assert(is_document(n->kind));
-		rc = node_render(fs, n, &doc);
+		rc = node_render(fs, pr, n, &doc);
 		if (!rc) {
 			int64_t mtime = fs->started;
 
@@ -453,6 +599,7 @@ static int parse_version(const char *name, int64_t *out)
 static int node_lookup(struct fs *fs, const struct principal *pr, const struct node *parent,
 		       const char *name, struct node *child)
 {
+	struct upload *up;
 	struct catalog_domain d = {0};
 	struct catalog_product p = {0};
 	struct catalog_version v = {0};
@@ -488,8 +635,13 @@ static int node_lookup(struct fs *fs, const struct principal *pr, const struct n
 		rc = catalog_product_get_by_id(fs->m.cat, parent->id, &p);
 		if (rc)
 			break;
-		if (!strcmp(name, "README.md")) {
+		/* the writer's own uploads stand in front of what they will replace */
+		if ((up = upload_find(fs, parent->id, name, pr->uid))) {
+			upload_node(fs, up, child);
+		} else if (!strcmp(name, "README.md")) {
 			child->kind = N_PRODUCT_README;
+		} else if (!strcmp(name, "publish.log")) {
+			child->kind = N_PUBLISH_LOG;
 		} else if (!strcmp(name, "contract.yaml")) {
 			child->kind = N_CONTRACT;
 			child->ver = p.contract_seq;
@@ -545,6 +697,8 @@ static double entry_timeout(const struct node *child)
 	case N_TABLE:
 	case N_CONTRACT:
 	case N_LATEST:
+	case N_UPLOAD:
+	case N_PUBLISH_LOG:
 		return 0;
 	case N_VERSION:
 		return TIMEOUT_IMMUTABLE;
@@ -571,7 +725,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!rc)
 		rc = ino_encode(&cn, &e.ino);
 	if (!rc)
-		rc = node_stat(fs, &cn, e.ino, &e.attr, &e.attr_timeout);
+		rc = node_stat(fs, pr, &cn, e.ino, &e.attr, &e.attr_timeout);
 	pthread_mutex_unlock(&fs->lock);
 	e.entry_timeout = rc ? 0 : entry_timeout(&cn);
 reply:
@@ -590,6 +744,7 @@ reply:
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
+	const struct principal *pr;
 	struct stat st;
 	struct node n;
 	double timeout;
@@ -599,7 +754,8 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	rc = ino_decode(ino, &n);
 	if (!rc) {
 		pthread_mutex_lock(&fs->lock);
-		rc = node_stat(fs, &n, ino, &st, &timeout);
+		pr = fs_principal(fs, req);
+		rc = pr ? node_stat(fs, pr, &n, ino, &st, &timeout) : -EACCES;
 		pthread_mutex_unlock(&fs->lock);
 	}
 	if (rc)
@@ -706,7 +862,8 @@ static int list_tables(struct fs *fs, const struct principal *pr, const struct c
 
 		rc = table_view(fs, pr, p, &v.tables[i], &n.view);
 		snprintf(name, sizeof(name), "%s.csv", v.tables[i].name);
-		if (!rc)
+		/* in the top-level listing, the writer's upload of the same name stands in front */
+		if (!rc && !(number == p->latest && upload_find(fs, p->id, name, pr->uid)))
 			rc = dir_add(l, name, &n, S_IFREG);
 	}
 	catalog_version_release(&v);
@@ -756,12 +913,23 @@ static int dir_build(struct fs *fs, const struct principal *pr, const struct nod
 		n.ver = p.contract_seq;
 		if (!rc)
 			rc = dir_add(l, "contract.yaml", &n, S_IFREG);
-		n.kind = N_VERSIONS;
+		n.kind = N_PUBLISH_LOG;
 		n.ver = 0;
+		if (!rc)
+			rc = dir_add(l, "publish.log", &n, S_IFREG);
+		n.kind = N_VERSIONS;
 		if (!rc)
 			rc = dir_add(l, "versions", &n, S_IFDIR);
 		if (!rc && p.latest)
 			rc = list_tables(fs, pr, &p, p.latest, l);
+		for (size_t i = 0; !rc && i < MAX_UPLOADS; i++) {
+			struct upload *up = fs->uploads[i];
+
+			if (!up || !up->linked || up->product_id != dn->id || up->uid != pr->uid)
+				continue;
+			upload_node(fs, up, &n);
+			rc = dir_add(l, up->name, &n, S_IFREG);
+		}
 		break;
 	case N_VERSIONS:
 		rc = catalog_product_get_by_id(fs->m.cat, dn->id, &p);
@@ -929,10 +1097,24 @@ out:
 	return rc;
 }
 
+/* Ends one open of an upload; an upload under a name that publishes had its publish at flush. */
+static void release_upload(struct fs *fs, struct upload *up)
+{
+	pthread_mutex_lock(&fs->lock);
+	assert(up->opens > 0);
+	up->opens--;
+	if (!up->opens && publish_name_publishes(up->name))
+		up->linked = 0;
+	upload_settle(fs, up);
+	pthread_mutex_unlock(&fs->lock);
+}
+
 static void open_file_free(struct fs *fs, struct open_file *of)
 {
 	if (!of)
 		return;
+	if (of->up)
+		release_upload(fs, of->up);
 	if (of->ps)
 		pool_put(fs, of->ps);
 	segment_cache_free(of->cache);
@@ -941,38 +1123,173 @@ static void open_file_free(struct fs *fs, struct open_file *of)
 	free(of);
 }
 
+struct staging_cursor {
+	struct staging *st;
+	uint64_t off;
+};
+
+static ssize_t staging_source(void *ctx, void *buf, size_t len)
+{
+	struct staging_cursor *c = ctx;
+	ssize_t n = staging_pread(c->st, buf, len, c->off);
+
+	if (n > 0)
+		c->off += (uint64_t)n;
+	return n;
+}
+
+/*
+ * Publishes what up holds under the name as_name. The catalog lock is not held meanwhile: a
+ * publish reads the whole upload, and the rest of the mount must go on. It uses a mesh handle of
+ * its own (a catalog connection is for one thread at a time).
+ */
+static int upload_publish(struct fs *fs, struct upload *up, const char *as_name)
+{
+	struct catalog_product p = {0};
+	struct staging_cursor cur = {.st = up->st};
+	struct publish_result res;
+	struct principal pr = {0};
+	struct mfs_error err = {{0}};
+	struct mesh m;
+	int rc, opened = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	up->dirty = 0;
+	rc = catalog_product_get_by_id(fs->m.cat, up->product_id, &p);
+	pthread_mutex_unlock(&fs->lock);
+	if (rc)
+		goto out;
+	rc = principal_init(&pr, up->uid, up->gid);
+	if (rc)
+		goto out;
+	rc = mesh_open(&m, fs->mesh_dir, &err);
+	if (rc)
+		goto out;
+	opened = 1;
+	rc = publish_upload(&m, &pr, p.domain, p.name, as_name, staging_source, &cur, &res, &err);
+out:
+	if (rc)
+		fuse_log(FUSE_LOG_WARNING, "meshfs: %s/%s/%s by %s: rejected: %s\n", p.domain, p.name,
+			 as_name, pr.name, err.msg[0] ? err.msg : strerror(-rc));
+	else
+		fuse_log(FUSE_LOG_INFO, "meshfs: %s/%s/%s by %s: version %lld\n", p.domain, p.name,
+			 as_name, pr.name, (long long)res.version);
+	if (opened)
+		mesh_close(&m);
+	principal_release(&pr);
+	catalog_product_release(&p);
+	return rc;
+}
+
+/* Checks that the caller may publish to the product, for opens and creates. */
+static int may_publish(struct fs *fs, const struct principal *pr, int64_t product_id,
+		       struct catalog_product *p)
+{
+	int rc = catalog_product_get_by_id(fs->m.cat, product_id, p);
+
+	if (!rc)
+		rc = acl_allowed(fs->m.cat, pr, PRIV_PUBLISH, p->domain, p->name);
+	return rc == 0 ? -EACCES : rc < 0 ? rc : 0;
+}
+
+static struct open_file *open_file_new(void)
+{
+	struct open_file *of = calloc(1, sizeof(*of));
+
+	if (of) {
+		strbuf_init(&of->doc);
+		pthread_mutex_init(&of->cache_lock, NULL);
+	}
+	return of;
+}
+
+/* Opens for writing the name a table or contract inode stands for: a new upload that replaces
+ * it when published. Only as a whole (O_TRUNC): published versions are never modified. */
+static int open_for_publish(struct fs *fs, fuse_req_t req, const struct principal *pr,
+			    const struct node *n, int flags, struct open_file *of)
+{
+	struct catalog_product p = {0};
+	struct catalog_version v = {0};
+	char name[CATALOG_NAME_MAX + 8];
+	int rc;
+
+	rc = may_publish(fs, pr, n->id, &p);
+	if (rc)
+		goto out;
+	if (!(flags & O_TRUNC)) {
+		rc = -EPERM;
+		goto out;
+	}
+	if (n->kind == N_CONTRACT) {
+		snprintf(name, sizeof(name), "contract.yaml");
+	} else {
+		rc = catalog_version_get(fs->m.cat, n->id, n->ver, &v);
+		if (!rc && n->tidx >= v.ntables)
+			rc = -ENOENT;
+		if (rc)
+			goto out;
+		snprintf(name, sizeof(name), "%s.csv", v.tables[n->tidx].name);
+	}
+	rc = upload_new(fs, n->id, name, fuse_req_ctx(req), 0, &of->up);
+	if (!rc)
+		of->up->opens++;
+out:
+	catalog_product_release(&p);
+	catalog_version_release(&v);
+	return rc;
+}
+
+static int open_upload(struct fs *fs, const struct principal *pr, const struct node *n,
+		       int flags, struct open_file *of)
+{
+	struct upload *up = upload_at(fs, n);
+	int rc = 0;
+
+	if (!up)
+		return -ENOENT;
+	if (up->uid != pr->uid)
+		return -EACCES;
+	if (flags & O_TRUNC)
+		rc = staging_truncate(up->st, 0);
+	if (!rc) {
+		up->opens++;
+		of->up = up;
+	}
+	return rc;
+}
+
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 	const struct principal *pr;
 	struct open_file *of;
 	struct node n;
-	int rc;
+	int rc, writing = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
 
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-		fuse_reply_err(req, EROFS);
-		return;
-	}
 	rc = ino_decode(ino, &n);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	of = calloc(1, sizeof(*of));
+	of = open_file_new();
 	if (!of) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	strbuf_init(&of->doc);
-	pthread_mutex_init(&of->cache_lock, NULL);
 	pthread_mutex_lock(&fs->lock);
 	pr = fs_principal(fs, req);
 	if (!pr)
 		rc = -EACCES;
+	else if (n.kind == N_UPLOAD)
+		rc = open_upload(fs, pr, &n, fi->flags, of);
+	else if (writing && (n.kind == N_TABLE || n.kind == N_CONTRACT))
+		rc = open_for_publish(fs, req, pr, &n, fi->flags, of);
+	else if (writing)
+		rc = is_document(n.kind) ? -EPERM : -EISDIR;
 	else if (n.kind == N_TABLE)
 		rc = open_table(fs, pr, &n, of);
 	else if (is_document(n.kind))
-		rc = node_render(fs, &n, &of->doc);
+		rc = node_render(fs, pr, &n, &of->doc);
 	else
 		rc = -EISDIR;
 	pthread_mutex_unlock(&fs->lock);
@@ -982,8 +1299,8 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	/* Immutable inodes keep their page cache; generated documents are read as rendered at
-	 * this open, whatever size an earlier stat saw. */
-	if (n.kind == N_TABLE || n.kind == N_CONTRACT)
+	 * this open, whatever size an earlier stat saw; uploads change under their writer. */
+	if (!of->up && (n.kind == N_TABLE || n.kind == N_CONTRACT))
 		fi->keep_cache = 1;
 	else
 		fi->direct_io = 1;
@@ -1013,6 +1330,18 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char *buf;
 
 	(void)ino;
+	if (of->up) {
+		buf = malloc(size ? size : 1);
+		got = buf ? staging_pread(of->up->st, buf, size, (uint64_t)off) : -ENOMEM;
+		if (got < 0)
+			fuse_reply_err(req, (int)-got);
+		else
+			fuse_reply_buf(req, buf, (size_t)got);
+		if (buf)
+			sodium_memzero(buf, size);
+		free(buf);
+		return;
+	}
 	if (!of->ps) {
 		size_t start = (size_t)off < of->doc.len ? (size_t)off : of->doc.len;
 		size_t len = of->doc.len - start < size ? of->doc.len - start : size;
@@ -1139,44 +1468,371 @@ static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	strbuf_release(&names);
 }
 
-/* ---- the rest: read-only for now ---- */
-
-static void fs_erofs_entry(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
-{
-	(void)parent, (void)name, (void)mode;
-	fuse_reply_err(req, EROFS);
-}
-
 static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		      struct fuse_file_info *fi)
 {
-	(void)fi;
-	fs_erofs_entry(req, parent, name, mode);
+	struct fs *fs = fs_of(req);
+	struct catalog_product p = {0};
+	struct fuse_entry_param e;
+	const struct principal *pr;
+	struct open_file *of = NULL;
+	struct upload *up = NULL;
+	struct node pn, cn;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	rc = ino_decode(parent, &pn);
+	if (!rc && pn.kind != N_PRODUCT)
+		rc = pn.kind == N_VERSIONS || pn.kind == N_VERSION ? -EROFS : -EPERM;
+	if (!rc && reserved_name(name))
+		rc = -EPERM;
+	if (!rc && !(of = open_file_new()))
+		rc = -ENOMEM;
+	if (rc)
+		goto reply;
+	pthread_mutex_lock(&fs->lock);
+	pr = fs_principal(fs, req);
+	rc = pr ? may_publish(fs, pr, pn.id, &p) : -EACCES;
+	if (!rc) {
+		/* create() meets an existing upload only when racing another open of it */
+		up = upload_find(fs, pn.id, name, pr->uid);
+		if (up && (fi->flags & O_EXCL))
+			rc = -EEXIST;
+		else if (up && (fi->flags & O_TRUNC))
+			rc = staging_truncate(up->st, 0);
+		else if (!up && !(rc = upload_new(fs, pn.id, name, fuse_req_ctx(req), 1, &up)))
+			up->mode = mode & 07777;
+	}
+	if (!rc) {
+		up->opens++;
+		of->up = up;
+		upload_node(fs, up, &cn);
+		rc = ino_encode(&cn, &e.ino);
+		if (!rc)
+			upload_stat(fs, up, e.ino, &e.attr);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	catalog_product_release(&p);
+	if (rc) {
+		open_file_free(fs, of);
+		goto reply;
+	}
+	fi->fh = (uintptr_t)of;
+	fi->direct_io = 1;
+	if (fuse_reply_create(req, &e, fi) == -ENOENT)
+		open_file_free(fs, of);
+	return;
+reply:
+	fuse_reply_err(req, -rc);
 }
 
-static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
 {
-	(void)rdev;
-	fs_erofs_entry(req, parent, name, mode);
+	struct fs *fs = fs_of(req);
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+	ssize_t n;
+
+	(void)ino;
+	if (!of->up) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	n = staging_pwrite(of->up->st, buf, size, (uint64_t)off);
+	if (n < 0) {
+		fuse_reply_err(req, (int)-n);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	of->up->dirty = 1;
+	of->up->mtime = (int64_t)time(NULL);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_write(req, (size_t)n);
+}
+
+/* Publishes an upload written since its last publish attempt, if its name publishes. Runs at
+ * flush (every close) and fsync, so that close() and fsync() report a rejection. */
+static int flush_upload(struct fs *fs, struct upload *up)
+{
+	char name[NAME_MAX + 1];
+	int dirty;
+
+	pthread_mutex_lock(&fs->lock);
+	dirty = up->dirty;
+	snprintf(name, sizeof(name), "%s", up->name);
+	pthread_mutex_unlock(&fs->lock);
+	if (!dirty || !publish_name_publishes(name))
+		return 0;
+	return upload_publish(fs, up, name);
+}
+
+static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	fuse_reply_err(req, of->up ? -flush_upload(fs_of(req), of->up) : 0);
+}
+
+static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)datasync;
+	fs_flush(req, ino, fi);
+}
+
+/* Whether name exists in the directory for the caller: what cannot be removed must say EPERM,
+ * what is not there ENOENT. */
+static int name_exists(struct fs *fs, const struct principal *pr, const struct node *parent,
+		       const char *name)
+{
+	struct node child;
+	int rc = node_lookup(fs, pr, parent, name, &child);
+
+	return rc == -ENOENT ? 0 : rc < 0 ? rc : 1;
 }
 
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fs_erofs_entry(req, parent, name, 0);
+	struct fs *fs = fs_of(req);
+	const struct principal *pr;
+	struct upload *up = NULL;
+	struct node pn;
+	int rc;
+
+	rc = ino_decode(parent, &pn);
+	if (rc)
+		goto reply;
+	pthread_mutex_lock(&fs->lock);
+	pr = fs_principal(fs, req);
+	if (!pr)
+		rc = -EACCES;
+	else if (pn.kind == N_PRODUCT && (up = upload_find(fs, pn.id, name, pr->uid)))
+		up->linked = 0;
+	else
+		rc = name_exists(fs, pr, &pn, name);
+	if (up)
+		upload_settle(fs, up);
+	pthread_mutex_unlock(&fs->lock);
+	/* Published versions are immutable: nothing of the mesh can be removed here. */
+	if (rc == 1)
+		rc = -EPERM;
+	else if (!rc && !up)
+		rc = -ENOENT;
+reply:
+	fuse_reply_err(req, -rc);
 }
 
 static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		      const char *newname, unsigned int flags)
 {
-	(void)newparent, (void)newname, (void)flags;
-	fs_erofs_entry(req, parent, name, 0);
+	struct fs *fs = fs_of(req);
+	const struct principal *pr;
+	struct upload *up = NULL, *other;
+	struct node pn;
+	char *copy;
+	int rc, publish = 0;
+
+	rc = ino_decode(parent, &pn);
+	if (rc)
+		goto reply;
+	pthread_mutex_lock(&fs->lock);
+	pr = fs_principal(fs, req);
+	if (!pr)
+		rc = -EACCES;
+	else if (pn.kind != N_PRODUCT || !(up = upload_find(fs, pn.id, name, pr->uid)))
+		rc = name_exists(fs, pr, &pn, name) == 1 ? -EPERM : -ENOENT;
+	else if (newparent != parent)
+		rc = -EXDEV;
+	else if (flags & RENAME_EXCHANGE)
+		rc = -EINVAL;
+	else if (reserved_name(newname))
+		rc = -EPERM;
+	else if ((flags & RENAME_NOREPLACE) && name_exists(fs, pr, &pn, newname))
+		rc = -EEXIST;
+	else if ((publish = publish_name_publishes(newname)))
+		up->opens++; /* keeps it while the lock is let go for the publish */
+	else if (!(copy = strdup(newname)))
+		rc = -ENOMEM;
+	else {
+		other = upload_find(fs, pn.id, newname, pr->uid);
+		if (other && other != up) {
+			other->linked = 0;
+			upload_settle(fs, other);
+		}
+		free(up->name);
+		up->name = copy;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (!rc && publish) {
+		/* Renaming onto a name that publishes is how rsync and many libraries finish a
+		 * write: the rename is the publish, and reports its outcome. */
+		rc = upload_publish(fs, up, newname);
+		pthread_mutex_lock(&fs->lock);
+		up->opens--;
+		if (!rc)
+			up->linked = 0;
+		upload_settle(fs, up);
+		pthread_mutex_unlock(&fs->lock);
+	}
+reply:
+	fuse_reply_err(req, -rc);
 }
 
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
-	(void)ino, (void)attr, (void)to_set, (void)fi;
-	fuse_reply_err(req, EROFS);
+	struct fs *fs = fs_of(req);
+	const struct principal *pr;
+	struct upload *up = NULL;
+	struct stat st;
+	struct node n;
+	int rc;
+
+	rc = ino_decode(ino, &n);
+	if (rc)
+		goto reply;
+	pthread_mutex_lock(&fs->lock);
+	pr = fs_principal(fs, req);
+	/* an open file's handle is an open_file only for files, never for directories */
+	if (fi && (n.kind == N_TABLE || n.kind == N_CONTRACT || n.kind == N_UPLOAD))
+		up = ((struct open_file *)(uintptr_t)fi->fh)->up;
+	if (!up && n.kind == N_UPLOAD)
+		up = upload_at(fs, &n);
+	if (!pr)
+		rc = -EACCES;
+	else if (!up || up->uid != pr->uid)
+		rc = -EPERM; /* published versions and the mesh's files are immutable */
+	else if ((to_set & FUSE_SET_ATTR_UID && attr->st_uid != up->uid) ||
+		 (to_set & FUSE_SET_ATTR_GID && attr->st_gid != up->gid))
+		rc = -EPERM;
+	if (!rc && (to_set & FUSE_SET_ATTR_SIZE)) {
+		rc = staging_truncate(up->st, (uint64_t)attr->st_size);
+		up->dirty = 1;
+	}
+	if (!rc && (to_set & FUSE_SET_ATTR_MODE))
+		up->mode = attr->st_mode & 07777;
+	if (!rc && (to_set & FUSE_SET_ATTR_MTIME))
+		up->mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? (int64_t)time(NULL)
+							       : (int64_t)attr->st_mtime;
+	if (!rc)
+		upload_stat(fs, up, ino, &st);
+	pthread_mutex_unlock(&fs->lock);
+reply:
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, 0);
+}
+
+/* The contract a product made with mkdir starts with: no tables yet. */
+static int draft_contract(struct strbuf *out, const char *domain, const char *product,
+			  const char *user)
+{
+	return strbuf_addf(out,
+			   "apiVersion: v3.0.2\n"
+			   "kind: DataContract\n"
+			   "id: %s-%s\n"
+			   "domain: %s\n"
+			   "dataProduct: %s\n"
+			   "version: 0.1.0\n"
+			   "status: draft\n"
+			   "description:\n"
+			   "  purpose: Created with mkdir by %s; write contract.yaml to describe it.\n"
+			   "schema: []\n",
+			   domain, product, domain, product, user);
+}
+
+static int make_domain(struct fs *fs, const struct principal *pr, const char *name,
+		       struct mfs_error *err)
+{
+	char description[128];
+	int rc;
+
+	rc = acl_allowed(fs->m.cat, pr, PRIV_ADMIN, NULL, NULL);
+	if (rc <= 0)
+		return rc ? rc : -EACCES;
+	/* The owner is the team of the same name, made with its creator when there is none. */
+	rc = catalog_team_create(fs->m.cat, name);
+	if (!rc)
+		rc = catalog_team_add(fs->m.cat, name, pr->name);
+	if (rc && rc != -EEXIST)
+		return rc;
+	snprintf(description, sizeof(description), "Created with mkdir by %s.", pr->name);
+	return mesh_domain_create(&fs->m, name, name, description, err);
+}
+
+static int make_product(struct fs *fs, const struct principal *pr, int64_t domain_id,
+			const char *name, struct mfs_error *err)
+{
+	struct catalog_domain d = {0};
+	struct strbuf yaml;
+	int rc;
+
+	strbuf_init(&yaml);
+	rc = catalog_domain_get_by_id(fs->m.cat, domain_id, &d);
+	if (!rc) {
+		rc = acl_allowed(fs->m.cat, pr, PRIV_PUBLISH, d.name, NULL);
+		rc = rc < 0 ? rc : rc ? 0 : -EACCES;
+	}
+	if (!rc)
+		rc = draft_contract(&yaml, d.name, name, pr->name);
+	if (!rc)
+		rc = mesh_product_create(&fs->m, d.name, name, yaml.buf, yaml.len, "contract.yaml",
+					 pr->name, err);
+	strbuf_release(&yaml);
+	catalog_domain_release(&d);
+	return rc;
+}
+
+static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct fs *fs = fs_of(req);
+	struct mfs_error err = {{0}};
+	struct fuse_entry_param e;
+	const struct principal *pr;
+	struct node pn, cn;
+	int rc;
+
+	(void)mode;
+	memset(&e, 0, sizeof(e));
+	rc = ino_decode(parent, &pn);
+	if (rc)
+		goto reply;
+	pthread_mutex_lock(&fs->lock);
+	pr = fs_principal(fs, req);
+	if (!pr)
+		rc = -EACCES;
+	else if (name_exists(fs, pr, &pn, name))
+		rc = -EEXIST;
+	else if (pn.kind == N_ROOT)
+		rc = make_domain(fs, pr, name, &err);
+	else if (pn.kind == N_DOMAIN)
+		rc = make_product(fs, pr, pn.id, name, &err);
+	else
+		rc = pn.kind == N_VERSIONS || pn.kind == N_VERSION ? -EROFS : -EPERM;
+	if (!rc)
+		rc = node_lookup(fs, pr, &pn, name, &cn);
+	if (!rc)
+		rc = ino_encode(&cn, &e.ino);
+	if (!rc)
+		rc = node_stat(fs, pr, &cn, e.ino, &e.attr, &e.attr_timeout);
+	pthread_mutex_unlock(&fs->lock);
+	if (err.msg[0])
+		fuse_log(FUSE_LOG_WARNING, "meshfs: mkdir %s: %s\n", name, err.msg);
+	e.entry_timeout = TIMEOUT_LISTING;
+reply:
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+/* ---- the rest ---- */
+
+static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	(void)parent, (void)name, (void)mode, (void)rdev;
+	fuse_reply_err(req, EPERM);
 }
 
 static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
@@ -1206,6 +1862,10 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	/* Large requests: a table is read in few round trips. */
 	conn->max_readahead = conn->max_readahead < 1048576 ? conn->max_readahead : 1048576;
 	conn->time_gran = 1000000000;
+	/* open(O_TRUNC) of a table starts a new upload; a separate truncate would look like an
+	 * attempt to modify a published version. */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 }
 
 static const struct fuse_lowlevel_ops fs_ops = {
@@ -1222,8 +1882,11 @@ static const struct fuse_lowlevel_ops fs_ops = {
 	.getxattr = fs_getxattr,
 	.listxattr = fs_listxattr,
 	.create = fs_create,
+	.write = fs_write,
+	.flush = fs_flush,
+	.fsync = fs_fsync,
 	.mknod = fs_mknod,
-	.mkdir = fs_erofs_entry,
+	.mkdir = fs_mkdir,
 	.unlink = fs_unlink,
 	.rmdir = fs_unlink,
 	.rename = fs_rename,
@@ -1237,6 +1900,13 @@ static void fs_release_all(struct fs *fs)
 {
 	for (size_t i = 0; i < SEGMENT_POOL; i++)
 		segment_close(fs->pool[i].seg);
+	for (size_t i = 0; i < MAX_UPLOADS; i++) {
+		if (fs->uploads[i]) {
+			staging_free(fs->uploads[i]->st);
+			free(fs->uploads[i]->name);
+			free(fs->uploads[i]);
+		}
+	}
 	for (size_t i = 0; i < PRINCIPAL_CACHE; i++)
 		if (fs->principals[i].at)
 			principal_release(&fs->principals[i].p);
@@ -1324,6 +1994,7 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 		rc = mfs_error_set(err, EIO, "cannot go to the background");
 		goto out;
 	}
+	fs->mesh_dir = mesh_dir;
 	rc = mesh_open(&fs->m, mesh_dir, err);
 	if (rc) {
 		fuse_log(FUSE_LOG_ERR, "meshfs: %s\n", err->msg);
@@ -1341,6 +2012,7 @@ out:
 	if (se)
 		fuse_session_destroy(se);
 	fuse_opt_free_args(&args);
+	fs->mesh_dir = NULL;
 	free(mesh_dir);
 	free(mountpoint);
 	fs_release_all(fs);

@@ -12,6 +12,7 @@
 #include "table/check.h"
 #include "table/segment.h"
 #include "table/uniq.h"
+#include "mesh/render.h"
 
 #include <sodium.h>
 
@@ -369,5 +370,201 @@ out:
 	strbuf_release_secure(&x.key_value);
 	contract_release(&x.contract);
 	catalog_product_release(&x.prod);
+	return rc;
+}
+
+/* The table a single-table upload name publishes: "orders.csv" → "orders". */
+static int upload_table(const char *name, char table[CATALOG_NAME_MAX])
+{
+	size_t len = strlen(name);
+
+	if (len <= 4 || len - 4 >= CATALOG_NAME_MAX || strcmp(name + len - 4, ".csv"))
+		return 0;
+	memcpy(table, name, len - 4);
+	table[len - 4] = '\0';
+	return mesh_name_valid(table);
+}
+
+int publish_name_publishes(const char *name)
+{
+	char table[CATALOG_NAME_MAX];
+
+	return !strcmp(name, "contract.yaml") || upload_table(name, table);
+}
+
+/* Reads a whole contract upload; contracts are small, and a bound keeps hostile ones so. */
+#define CONTRACT_MAX (1 << 20)
+
+static int read_contract(csv_source_fn source, void *ctx, const char *name, struct strbuf *out,
+			 struct mfs_error *err)
+{
+	char buf[65536];
+	ssize_t n;
+	int rc;
+
+	while ((n = source(ctx, buf, sizeof(buf))) > 0) {
+		if (out->len + (size_t)n > CONTRACT_MAX)
+			return mfs_error_at(err, EINVAL, name, 0, 0,
+					    "a contract may not exceed %d bytes", CONTRACT_MAX);
+		rc = strbuf_add(out, buf, (size_t)n);
+		if (rc)
+			return rc;
+	}
+	if (n < 0)
+		return mfs_error_set(err, (int)n, "cannot read %s: %s", name, strerror((int)-n));
+	if (strlen(out->buf) != out->len)
+		return mfs_error_at(err, EINVAL, name, 0, 0, "contract contains a NUL byte");
+	return 0;
+}
+
+static void contract_audit(struct mesh *m, const struct principal *p, const char *domain,
+			   const char *product, int64_t version, int rc, struct mfs_error *err)
+{
+	char object[2 * CATALOG_NAME_MAX + 16];
+	struct catalog_audit a = {0};
+
+	snprintf(object, sizeof(object), "%s/%s/contract.yaml", domain, product);
+	a.at = mesh_now();
+	a.principal = p->name;
+	a.action = rc ? "reject" : "contract";
+	a.object = object;
+	a.version = version;
+	a.view = "";
+	a.outcome = rc == -EACCES ? "denied" : rc ? "rejected" : "ok";
+	a.detail = rc && err && err->msg[0] ? err->msg : "";
+	(void)catalog_audit_add(m->cat, &a);
+}
+
+/* A proposed contract for DOMAIN/PRODUCT: becomes current, and a new version over the previous
+ * version's tables when the product has versions. */
+static int publish_contract(struct mesh *m, const struct principal *p, const char *domain,
+			    const char *product, const char *name, csv_source_fn source, void *ctx,
+			    struct publish_result *res, struct mfs_error *err)
+{
+	struct catalog_product prod = {0};
+	struct catalog_contract_meta meta;
+	struct contract c = {0};
+	struct strbuf text, search;
+	const char **tables = NULL;
+	int64_t seq, number = 0;
+	int rc, tx = 0;
+
+	strbuf_init(&text);
+	strbuf_init(&search);
+	rc = acl_allowed(m->cat, p, PRIV_PUBLISH, domain, product);
+	if (rc == 0)
+		rc = mfs_error_set(err, EACCES, "%s may not change the contract of %s/%s", p->name,
+				   domain, product);
+	if (rc < 0)
+		goto out;
+	rc = catalog_product_get(m->cat, domain, product, &prod);
+	if (rc) {
+		mfs_error_set(err, rc, "no product %s/%s", domain, product);
+		goto out;
+	}
+	rc = read_contract(source, ctx, name, &text, err);
+	if (!rc)
+		rc = contract_parse(&c, text.buf, text.len, name, NULL, err);
+	if (rc)
+		goto out;
+	if (strcmp(c.domain, domain) || strcmp(c.data_product, product)) {
+		rc = mfs_error_at(err, EINVAL, name, 0, 0,
+				  "contract is for %s/%s, not %s/%s: domain and dataProduct must "
+				  "name this product",
+				  c.domain, c.data_product, domain, product);
+		goto out;
+	}
+	rc = mesh_contract_meta(&c, text.buf, &search, &tables, &meta);
+	if (rc)
+		goto out;
+	rc = catalog_begin(m->cat);
+	if (rc)
+		goto out;
+	tx = 1;
+	rc = catalog_contract_add(m->cat, prod.id, &meta, p->name, mesh_now(), &seq);
+	if (!rc && prod.latest)
+		rc = catalog_put_version(m->cat, prod.id, NULL, 0, p->name, "contract changed", 0,
+					 mesh_now(), &number);
+	if (!rc)
+		rc = catalog_commit(m->cat);
+	if (rc)
+		mfs_error_set(err, rc, "cannot record the contract of %s/%s: %s", domain, product,
+			      strerror(-rc));
+	else
+		tx = 0;
+	res->version = number;
+out:
+	if (tx)
+		catalog_rollback(m->cat);
+	contract_audit(m, p, domain, product, number, rc, err);
+	free(tables);
+	contract_release(&c);
+	catalog_product_release(&prod);
+	strbuf_release(&text);
+	strbuf_release(&search);
+	return rc;
+}
+
+int publish_upload(struct mesh *m, const struct principal *p, const char *domain,
+		   const char *product, const char *name, csv_source_fn source, void *ctx,
+		   struct publish_result *res, struct mfs_error *err)
+{
+	char table[CATALOG_NAME_MAX];
+
+	memset(res, 0, sizeof(*res));
+	if (!strcmp(name, "contract.yaml"))
+		return publish_contract(m, p, domain, product, name, source, ctx, res, err);
+	if (upload_table(name, table))
+		return publish_table(m, p, domain, product, table, source, ctx, name, res, err);
+	return mfs_error_set(err, EINVAL,
+			     "%s: not a name that publishes (TABLE.csv or contract.yaml)", name);
+}
+
+struct log_rows {
+	struct strbuf *out;
+	const char *prefix; /* "DOMAIN/PRODUCT/" */
+	size_t prefix_len;
+};
+
+static int log_row(const struct catalog_audit *a, void *ctx)
+{
+	struct log_rows *l = ctx;
+	char when[RENDER_TIME_LEN];
+	int rc;
+
+	if (strncmp(a->object, l->prefix, l->prefix_len) ||
+	    (strcmp(a->action, "publish") && strcmp(a->action, "reject") &&
+	     strcmp(a->action, "contract")))
+		return 0;
+	render_time(a->at, when);
+	rc = strbuf_addf(l->out, "%s %s %s", when, a->object + l->prefix_len,
+			 strcmp(a->action, "reject") ? "accepted" : "REJECTED");
+	if (!rc && a->version)
+		rc = strbuf_addf(l->out, " as version %lld", (long long)a->version);
+	if (!rc)
+		rc = strbuf_addch(l->out, '\n');
+	/* the reasons, one per line, indented */
+	for (const char *line = a->detail; !rc && *line;) {
+		size_t len = strcspn(line, "\n");
+
+		rc = strbuf_addf(l->out, "    %.*s\n", (int)len, line);
+		line += len + (line[len] == '\n');
+	}
+	return rc;
+}
+
+int publish_log_render(struct mesh *m, const struct principal *p, const char *domain,
+		       const char *product, struct strbuf *out)
+{
+	char prefix[2 * CATALOG_NAME_MAX + 2];
+	struct log_rows l = {.out = out, .prefix = prefix};
+	int rc;
+
+	snprintf(prefix, sizeof(prefix), "%s/%s/", domain, product);
+	l.prefix_len = strlen(prefix);
+	rc = strbuf_addf(out, "# Your publish attempts on %s/%s (as %s)\n", domain, product,
+			 p->name);
+	if (!rc)
+		rc = catalog_audit_list(m->cat, 0, p->name, log_row, &l);
 	return rc;
 }
