@@ -16,19 +16,19 @@ MESHFS="$root/build/meshfs" MESHFS_EXAMPLE_GEN="$root/build/meshfs-example-gen" 
 	examples/create-mesh.sh "$mesh"
 build/meshfs mount -m "$mesh" "$mnt"
 
-cat <<EOT
-
-The example mesh is mounted at $mnt (the mesh itself is in $mesh).
-Try:
-  cat $mnt/README.md                            what this mesh is
-  column -s, -t < $mnt/catalog.csv | less -S    every product, owner, version, freshness
-  ls $mnt/orders/orders                         a data product
-  less $mnt/orders/orders/README.md             its data sheet
-  head $mnt/users/customers/customers.csv       PII in plain text: you are a mesh admin
-  ls -l $mnt/orders/orders/versions/            immutable versions; latest -> N
-  getfattr -d $mnt/orders/orders/orders.csv     version, rows, publisher, hash, view
-  export MESHFS_MESH=$mesh
-  build/meshfs product list                     the same from the command line
-  build/meshfs log orders/orders                who published what, when
-Unmount with: fusermount3 -u $mnt
-EOT
+tour() { printf '  %-58s %s\n' "$1" "$2"; }
+echo
+echo "The example mesh is mounted at $mnt (the mesh itself is in $mesh). Try:"
+tour "cat mnt/README.md" "what this mesh is"
+tour "head mnt/catalog.csv" "every product, owner, version, freshness"
+tour "ls -l mnt/orders/orders" "a data product"
+tour "less mnt/orders/orders/README.md" "its data sheet"
+tour "head -3 mnt/customers/customers/customers.csv" "PII in plain text: you are a mesh admin"
+tour "ls -l mnt/orders/orders/versions" "immutable versions; latest -> N"
+tour "getfattr -d mnt/orders/orders/orders.csv" "version, rows, publisher, hash, view"
+tour "cp mnt/orders/orders/orders.csv /tmp/o.csv" "edit it, then copy it back:"
+tour "cp /tmp/o.csv mnt/orders/orders/orders.csv" "a new version, if it passes the contract"
+tour "cat mnt/orders/orders/publish.log" "your publish attempts and why any failed"
+tour "build/meshfs -m example-mesh product list" "the same from the command line"
+tour "build/meshfs -m example-mesh log orders/orders" "who published what, when"
+echo "Unmount with: fusermount3 -u mnt"
