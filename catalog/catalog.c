@@ -1,6 +1,7 @@
 #include "catalog/catalog.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -215,7 +216,9 @@ enum stmt_id {
 	ST_SEARCH_PUT,
 	ST_CONTRACT_GET,
 	ST_DOWNSTREAM,
+	ST_DOWNSTREAM_ALL,
 	ST_UPSTREAM,
+	ST_SEARCH,
 	ST_VERSION_MAX,
 	ST_VERSION_INSERT,
 	ST_VTABLE_INSERT,
@@ -231,6 +234,8 @@ enum stmt_id {
 	ST_GRANT_LIST_ALL,
 	ST_AUDIT_INSERT,
 	ST_AUDIT_LIST,
+	ST_POLICY_INSERT,
+	ST_POLICY_GET,
 	ST_KEY_DEACTIVATE,
 	ST_KEY_INSERT,
 	ST_KEY_GET,
@@ -245,14 +250,17 @@ enum stmt_id {
 /* The current contract is the one with the highest seq, the latest version the one with the
  * highest number: both are found through the unique indexes, which keeps this cheap enough for
  * FUSE lookups. */
-#define PRODUCT_SELECT                                                                             \
+#define PRODUCT_COLUMNS                                                                            \
 	"SELECT p.id, d.name, p.name, t.name, c.description, c.status, c.seq, v.number, "          \
-	"p.created_at, v.published_at, c.frequency_seconds "                                       \
-	"FROM products p JOIN domains d ON d.id = p.domain_id JOIN teams t ON t.id = d.owner_id "  \
+	"p.created_at, v.published_at, c.frequency_seconds "
+/* What PRODUCT_COLUMNS needs joined to "products p". */
+#define PRODUCT_JOINS                                                                              \
+	"JOIN domains d ON d.id = p.domain_id JOIN teams t ON t.id = d.owner_id "                  \
 	"JOIN contracts c ON c.product_id = p.id "                                                 \
 	"AND c.seq = (SELECT max(seq) FROM contracts WHERE product_id = p.id) "                    \
 	"LEFT JOIN versions v ON v.product_id = p.id "                                             \
 	"AND v.number = (SELECT max(number) FROM versions WHERE product_id = p.id) "
+#define PRODUCT_SELECT PRODUCT_COLUMNS "FROM products p " PRODUCT_JOINS
 
 #define VERSION_SELECT                                                                             \
 	"SELECT id, number, published_at, published_by, contract_seq, rows, bytes, checks, "       \
@@ -312,8 +320,28 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"JOIN products p ON p.id = i.product_id "
 		"JOIN domains d ON d.id = p.domain_id "
 		"WHERE i.domain = ?1 AND i.product = ?2 ORDER BY d.name, p.name",
+	/* Rows are (product, distance) pairs, each at most once (UNION), and no distance exceeds
+	 * the number of products: a cycle ends there instead of going round for ever. The
+	 * shortest distance of each product is the one reported. */
+	[ST_DOWNSTREAM_ALL] = "WITH RECURSIVE down (id, depth) AS ("
+		"SELECT i.product_id, 1 FROM contract_inputs i "
+		"WHERE i.domain = ?1 AND i.product = ?2 "
+		"UNION "
+		"SELECT i.product_id, down.depth + 1 FROM down "
+		"JOIN products p ON p.id = down.id JOIN domains d ON d.id = p.domain_id "
+		"JOIN contract_inputs i ON i.domain = d.name AND i.product = p.name "
+		"WHERE down.depth < (SELECT count(*) FROM products)) "
+		"SELECT d.name, p.name, min(down.depth) AS depth FROM down "
+		"JOIN products p ON p.id = down.id JOIN domains d ON d.id = p.domain_id "
+		"WHERE NOT (d.name = ?1 AND p.name = ?2) "
+		"GROUP BY p.id ORDER BY depth, d.name, p.name",
 	[ST_UPSTREAM] = "SELECT domain, product FROM contract_inputs WHERE product_id = ?1 "
 		"ORDER BY domain, product",
+	/* bm25 is lower for better matches; ties go by name so that the order is stable. */
+	[ST_SEARCH] = PRODUCT_COLUMNS "FROM (SELECT rowid AS id, bm25(product_fts) AS score "
+		"FROM product_fts WHERE product_fts MATCH ?1) s "
+		"JOIN products p ON p.id = s.id " PRODUCT_JOINS
+		"ORDER BY s.score, d.name, p.name",
 	[ST_VERSION_MAX] = "SELECT coalesce(max(number), 0) FROM versions WHERE product_id = ?1",
 	[ST_VERSION_INSERT] = "INSERT INTO versions (product_id, number, contract_seq, "
 		"published_at, published_by, checks, warnings) "
@@ -353,6 +381,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_AUDIT_LIST] = "SELECT id, at, principal, action, object, version, view, outcome, "
 		"detail FROM audit WHERE (at, id) > (?1, ?2) "
 		"AND (?3 IS NULL OR principal = ?3) ORDER BY at, id LIMIT ?4",
+	[ST_POLICY_INSERT] = "INSERT INTO policies (yaml, set_at, set_by) VALUES (?1, ?2, ?3)",
+	[ST_POLICY_GET] = "SELECT yaml, seq FROM policies ORDER BY seq DESC LIMIT 1",
 	/* Domain ids start at 1: a bound 0 stands for the mask key's NULL domain. */
 	[ST_KEY_DEACTIVATE] = "UPDATE keys SET active = 0 "
 		"WHERE kind = ?1 AND domain_id IS nullif(?2, 0) AND active",
@@ -1528,6 +1558,176 @@ int catalog_upstream(struct catalog *cat, int64_t product_id,
 	return rc;
 }
 
+int catalog_downstream_all(struct catalog *cat, const char *domain, const char *product,
+			   int (*cb)(const char *domain, const char *product, int depth, void *ctx),
+			   void *ctx)
+{
+	struct rows r;
+	size_t i;
+	int rc;
+
+	if (!name_valid(domain) || !name_valid(product))
+		return -EINVAL;
+	rc = collect(cat, ST_DOWNSTREAM_ALL, &r, "tt", domain, product);
+	if (rc)
+		return rc;
+	for (i = 0; !rc && i < r.n; i++)
+		rc = cb(rows_text(&r, i, 0), rows_text(&r, i, 1), (int)rows_int(&r, i, 2), ctx);
+	rows_release(&r);
+	return rc;
+}
+
+/* Whether a term of the user's text holds a character the index's tokenizer (unicode61) keeps:
+ * a term of punctuation alone would be an empty phrase. Bytes of multi-byte UTF-8 sequences
+ * count, as most of what they encode are letters. */
+static int fts_term_has_token(const char *term, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (isalnum((unsigned char)term[i]) || (unsigned char)term[i] >= 0x80)
+			return 1;
+	return 0;
+}
+
+/*
+ * Turns what a user typed into an FTS5 query that cannot be a syntax error: each
+ * whitespace-separated term becomes a quoted phrase (quotes doubled inside), so that AND, NEAR,
+ * column filters and stray quotes are plain words; the last term matches as a prefix, as the
+ * user may still be typing it. Terms are ANDed. Returns the number of terms (0: nothing to look
+ * for) or -ENOMEM.
+ */
+static int fts_query(const char *text, struct strbuf *q)
+{
+	static const char space[] = " \t\n\r\f\v";
+	const char *term, *c;
+	size_t len;
+	int n = 0, rc = 0;
+
+	term = text;
+	while (!rc && *(term += strspn(term, space))) {
+		len = strcspn(term, space);
+		if (fts_term_has_token(term, len)) {
+			if (n++)
+				rc = strbuf_addch(q, ' ');
+			if (!rc)
+				rc = strbuf_addch(q, '"');
+			for (c = term; !rc && c < term + len; c++)
+				rc = *c == '"' ? strbuf_addstr(q, "\"\"") : strbuf_addch(q, *c);
+			if (!rc)
+				rc = strbuf_addch(q, '"');
+		}
+		term += len;
+	}
+	if (!rc && n)
+		rc = strbuf_addch(q, '*');
+	return rc ? rc : n;
+}
+
+/* Whether name has a part (between '_' and '-') equal to the len bytes of word, or starting with
+ * them when prefix is set. */
+static int name_has_word(const char *name, const char *word, size_t len, int prefix)
+{
+	size_t n;
+
+	for (; *name; name += n + !!name[n]) {
+		n = strcspn(name, "_-");
+		if ((n == len || (prefix && n > len)) && !strncmp(name, word, len))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * How well a product's own names match the words of text: 2 for each word that is a part of
+ * the product's name, 1 for each that is a part of its domain's. bm25 alone ranks a product that
+ * mentions a word often above the product named by it; an analyst typing "orders" wants
+ * orders/orders first. Words are cut as the index cuts them, at anything but letters and digits;
+ * the last is a prefix, as in the query.
+ */
+static int name_bonus(const char *domain, const char *product, const char *text)
+{
+	char word[CATALOG_NAME_MAX];
+	const char *w, *last = NULL;
+	size_t len;
+	int bonus = 0;
+
+	for (w = text; *w; w++)
+		if (isalnum((unsigned char)*w) && (w == text || !isalnum((unsigned char)w[-1])))
+			last = w;
+	for (w = text; *w; w += len) {
+		for (len = 0; isalnum((unsigned char)w[len]); len++)
+			if (len < sizeof(word))
+				word[len] = (char)tolower((unsigned char)w[len]);
+		if (!len) {
+			len = 1;
+			continue;
+		}
+		/* names are shorter: a longer word cannot be one */
+		if (len >= sizeof(word))
+			continue;
+		if (name_has_word(product, word, len, w == last))
+			bonus += 2;
+		if (name_has_word(domain, word, len, w == last))
+			bonus += 1;
+	}
+	return bonus;
+}
+
+struct search_hit {
+	size_t row; /* rows come by bm25 */
+	int bonus;
+};
+
+static int search_hit_cmp(const void *a, const void *b)
+{
+	const struct search_hit *x = a, *y = b;
+
+	if (x->bonus != y->bonus)
+		return x->bonus > y->bonus ? -1 : 1;
+	return x->row < y->row ? -1 : x->row > y->row;
+}
+
+int catalog_search(struct catalog *cat, const char *text, size_t limit,
+		   int (*cb)(const struct catalog_product *p, void *ctx), void *ctx)
+{
+	struct catalog_product p;
+	struct search_hit *hits = NULL;
+	struct rows r = {0};
+	struct strbuf q;
+	size_t i;
+	int rc;
+
+	if (!text)
+		return -EINVAL;
+	strbuf_init(&q);
+	rc = fts_query(text, &q);
+	if (rc <= 0)
+		goto out;
+	rc = collect(cat, ST_SEARCH, &r, "t", q.buf);
+	if (rc)
+		goto out;
+	hits = calloc(r.n ? r.n : 1, sizeof(*hits));
+	if (!hits) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < r.n; i++) {
+		hits[i].row = i;
+		hits[i].bonus = name_bonus(rows_text(&r, i, 1), rows_text(&r, i, 2), text);
+	}
+	qsort(hits, r.n, sizeof(*hits), search_hit_cmp);
+	for (i = 0; !rc && i < r.n && (!limit || i < limit); i++) {
+		product_from_row(&p, &r, hits[i].row);
+		rc = cb(&p, ctx);
+	}
+out:
+	free(hits);
+	rows_release(&r);
+	strbuf_release(&q);
+	return rc;
+}
+
 /* ---- versions ---- */
 
 void catalog_version_release(struct catalog_version *v)
@@ -1806,6 +2006,40 @@ int catalog_grant_list_all(struct catalog *cat,
 		return rc;
 	for (i = 0; !rc && i < r.n; i++)
 		rc = cb(rows_text(&r, i, 0), rows_text(&r, i, 1), rows_text(&r, i, 2), ctx);
+	rows_release(&r);
+	return rc;
+}
+
+/* ---- policies ---- */
+
+int catalog_policy_set(struct catalog *cat, const char *yaml, const char *by, int64_t now)
+{
+	if (!yaml || !user_name_valid(by))
+		return -EINVAL;
+	return exec(cat, ST_POLICY_INSERT, "tit", yaml, now, by);
+}
+
+int catalog_policy_get(struct catalog *cat, char **yaml, int64_t *seq)
+{
+	struct rows r;
+	int rc;
+
+	*yaml = NULL;
+	rc = collect(cat, ST_POLICY_GET, &r, "");
+	if (rc)
+		return rc;
+	if (!r.n) {
+		rc = -ENOENT;
+		goto out;
+	}
+	*yaml = strdup(rows_text(&r, 0, 0));
+	if (!*yaml) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (seq)
+		*seq = rows_int(&r, 0, 1);
+out:
 	rows_release(&r);
 	return rc;
 }

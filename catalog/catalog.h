@@ -58,7 +58,7 @@ struct catalog_domain {
 	int64_t id;
 	char name[CATALOG_NAME_MAX];
 	char owner[CATALOG_NAME_MAX]; /* owning team */
-	char *description;            /* never NULL; "" when none */
+	char *description;	      /* never NULL; "" when none */
 	int64_t created_at;
 };
 void catalog_domain_release(struct catalog_domain *d);
@@ -69,8 +69,8 @@ int catalog_domain_get(struct catalog *cat, const char *name, struct catalog_dom
 /* The domain with catalog id id (inode numbers of the mount carry ids). */
 int catalog_domain_get_by_id(struct catalog *cat, int64_t id, struct catalog_domain *out);
 /* cb gets a domain valid for the call only; a non-zero return stops and is returned. */
-int catalog_domain_list(struct catalog *cat,
-			int (*cb)(const struct catalog_domain *d, void *ctx), void *ctx);
+int catalog_domain_list(struct catalog *cat, int (*cb)(const struct catalog_domain *d, void *ctx),
+			void *ctx);
 
 /* ---- products and contracts ---- */
 struct catalog_product {
@@ -78,13 +78,13 @@ struct catalog_product {
 	char domain[CATALOG_NAME_MAX];
 	char name[CATALOG_NAME_MAX];
 	char owner[CATALOG_NAME_MAX]; /* the domain's owning team */
-	char *description;            /* the contract's purpose; never NULL */
-	char *status;                 /* the contract's status; never NULL */
-	int64_t contract_seq;         /* current contract (1, 2, …) */
-	int64_t latest;               /* latest version number; 0 when never published */
+	char *description;	      /* the contract's purpose; never NULL */
+	char *status;		      /* the contract's status; never NULL */
+	int64_t contract_seq;	      /* current contract (1, 2, …) */
+	int64_t latest;		      /* latest version number; 0 when never published */
 	int64_t created_at;
-	int64_t updated_at;          /* latest version's publish time, or created_at */
-	int64_t frequency_seconds;   /* SLA frequency from the current contract; 0 if none */
+	int64_t updated_at;	   /* latest version's publish time, or created_at */
+	int64_t frequency_seconds; /* SLA frequency from the current contract; 0 if none */
 };
 void catalog_product_release(struct catalog_product *p);
 /*
@@ -125,6 +125,25 @@ int catalog_downstream(struct catalog *cat, const char *domain, const char *prod
 /* Inputs of a product's current contract. */
 int catalog_upstream(struct catalog *cat, int64_t product_id,
 		     int (*cb)(const char *domain, const char *product, void *ctx), void *ctx);
+/*
+ * Products downstream of DOMAIN/PRODUCT, directly or through others: what a breaking change of
+ * it would affect. Each is given once, with depth its shortest distance (1: lists DOMAIN/PRODUCT
+ * as an input), nearest first, then by domain and name. Cycles are safe; the product itself is
+ * never listed.
+ */
+int catalog_downstream_all(struct catalog *cat, const char *domain, const char *product,
+			   int (*cb)(const char *domain, const char *product, int depth, void *ctx),
+			   void *ctx);
+/*
+ * Full-text search over products' names, purposes, tags, table and column names and their
+ * descriptions: calls cb for at most limit (0: all) products matching every word of text, best
+ * match first: products whose own or domain's name holds the words, then by bm25, then by domain
+ * and name. text is what a user typed, never query syntax:
+ * each word is matched as written (quotes, AND, NEAR… are plain words), case and diacritics
+ * ignored, the last word as a prefix. Text without a word matches nothing (0, no call).
+ */
+int catalog_search(struct catalog *cat, const char *text, size_t limit,
+		   int (*cb)(const struct catalog_product *p, void *ctx), void *ctx);
 
 /* ---- versions ---- */
 struct catalog_table_version {
@@ -140,10 +159,10 @@ struct catalog_version {
 	int64_t published_at;
 	char published_by[CATALOG_NAME_MAX];
 	int64_t contract_seq;
-	uint64_t rows;  /* over all tables */
-	uint64_t bytes; /* masked bytes over all tables */
-	char *checks;   /* summary of the checks run; never NULL */
-	uint64_t warnings; /* quality rules of severity warning that failed */
+	uint64_t rows;			      /* over all tables */
+	uint64_t bytes;			      /* masked bytes over all tables */
+	char *checks;			      /* summary of the checks run; never NULL */
+	uint64_t warnings;		      /* quality rules of severity warning that failed */
 	struct catalog_table_version *tables; /* in name order */
 	size_t ntables;
 };
@@ -179,9 +198,16 @@ int catalog_grant_list(struct catalog *cat, const char *privilege, const char *s
 		       int (*cb)(const char *principal, void *ctx), void *ctx);
 /* All grants, for listing. */
 int catalog_grant_list_all(struct catalog *cat,
-			   int (*cb)(const char *privilege, const char *scope, const char *principal,
-				     void *ctx),
+			   int (*cb)(const char *privilege, const char *scope,
+				     const char *principal, void *ctx),
 			   void *ctx);
+
+/* ---- mesh policies (catalog/policy.h); every policy ever set is kept ---- */
+/* Records yaml (the text as given) as the current policy, set by user by at now. */
+int catalog_policy_set(struct catalog *cat, const char *yaml, const char *by, int64_t now);
+/* The current policy's text (*yaml malloc'd) and its number (seq may be NULL); -ENOENT if none
+ * was ever set. */
+int catalog_policy_get(struct catalog *cat, char **yaml, int64_t *seq);
 
 /* ---- audit ---- */
 struct catalog_audit {

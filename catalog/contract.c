@@ -4,43 +4,18 @@
 #include <errno.h>
 #include <limits.h>
 #include <locale.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <yaml.h>
-
+#include "catalog/yamltree.h"
 #include "table/check.h"
-
-/* Bounds that keep a hostile contract from exhausting memory or the stack. */
-#define CONTRACT_MAX_DEPTH 64
-#define CONTRACT_MAX_NODES 100000
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #define NAME_RULE  "1 to 63 characters of a-z, 0-9, _ and -, starting with a letter or digit"
 #define TYPE_NAMES "string, integer, number, boolean, date, timestamp"
-
-/*
- * The YAML document as a tree of nodes kept in one array and linked by index (0 means none), so
- * that growing the array cannot leave dangling pointers while it is built.
- */
-enum node_kind {
-	NODE_SCALAR,
-	NODE_SEQUENCE,
-	NODE_MAPPING,
-};
-
-struct node {
-	enum node_kind kind;
-	int plain;  /* an unquoted scalar, the only kind that can be a YAML null */
-	char *text; /* scalars */
-	unsigned long line, col;
-	size_t first, last, next; /* a mapping's children alternate key, value */
-	size_t count;
-};
 
 /*
  * Names met so far in one list (open addressing), so that duplicates are found in linear time
@@ -57,11 +32,8 @@ struct name_set {
 };
 
 struct parser {
-	const char *file;
-	struct mfs_error *err;
+	struct ytree t;
 	const char *const *pii_classes;
-	struct node *nodes;
-	size_t nnodes, cap;
 	locale_t c_locale; /* numbers in YAML are written the C way, whatever the process locale */
 	const struct name_set *columns; /* of the table being read, for its rules to name */
 };
@@ -216,285 +188,14 @@ void contract_release(struct contract *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* ---- errors ---- */
-
-static int nomem(struct parser *p)
-{
-	return mfs_error_set(p->err, ENOMEM, "%s: out of memory", p->file);
-}
-
-static int fail_at(struct parser *p, unsigned long line, unsigned long col, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail_at(struct parser *p, unsigned long line, unsigned long col, const char *fmt, ...)
-{
-	char msg[768];
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	/* Values quoted from the contract must not break the one-line-per-problem output. */
-	for (s = msg; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = ' ';
-	return mfs_error_at(p->err, EINVAL, p->file, line, col, "%s", msg);
-}
-
-#define fail(p, n, ...) fail_at((p), (n)->line, (n)->col, __VA_ARGS__)
-
-/* ---- building the tree from libyaml events ---- */
-
-static int yaml_failure(struct parser *p, const yaml_parser_t *yp, const char *text, size_t len)
-{
-	unsigned long line = 1, col = 1;
-	size_t i;
-
-	switch (yp->error) {
-	case YAML_MEMORY_ERROR:
-		return nomem(p);
-	case YAML_READER_ERROR:
-		/* libyaml gives the byte offset only: count lines and characters up to it. */
-		for (i = 0; i < yp->problem_offset && i < len; i++) {
-			if (text[i] == '\n') {
-				line++;
-				col = 1;
-			} else if (((unsigned char)text[i] & 0xc0) != 0x80) {
-				col++;
-			}
-		}
-		return fail_at(p, line, col, "%s", yp->problem ? yp->problem : "unreadable text");
-	default:
-		line = yp->problem_mark.line + 1;
-		col = yp->problem_mark.column + 1;
-		if (yp->context)
-			return fail_at(p, line, col, "%s (%s at %lu:%lu)",
-				       yp->problem ? yp->problem : "invalid YAML", yp->context,
-				       (unsigned long)yp->context_mark.line + 1,
-				       (unsigned long)yp->context_mark.column + 1);
-		return fail_at(p, line, col, "%s", yp->problem ? yp->problem : "invalid YAML");
-	}
-}
-
-/* Adds a node under parent (0: it is the root) and returns its index in *out. */
-static int add_node(struct parser *p, size_t parent, enum node_kind kind, const yaml_mark_t *mark,
-		    size_t *out)
-{
-	struct node *n, *grown;
-	size_t cap;
-
-	if (p->nnodes > CONTRACT_MAX_NODES)
-		return fail_at(p, mark->line + 1, mark->column + 1,
-			       "more than %d YAML nodes: not a contract", CONTRACT_MAX_NODES);
-	if (p->nnodes >= p->cap) {
-		cap = p->cap ? p->cap * 2 : 256;
-		grown = realloc(p->nodes, cap * sizeof(*grown));
-		if (!grown)
-			return nomem(p);
-		p->nodes = grown;
-		p->cap = cap;
-	}
-	n = &p->nodes[p->nnodes];
-	memset(n, 0, sizeof(*n));
-	n->kind = kind;
-	n->line = mark->line + 1;
-	n->col = mark->column + 1;
-	*out = p->nnodes++;
-	if (parent) {
-		n = &p->nodes[parent];
-		if (n->last)
-			p->nodes[n->last].next = *out;
-		else
-			n->first = *out;
-		n->last = *out;
-		n->count++;
-	}
-	return 0;
-}
-
-static int add_scalar(struct parser *p, size_t parent, const yaml_event_t *ev, size_t *out)
-{
-	const char *value = (const char *)ev->data.scalar.value;
-	size_t len = ev->data.scalar.length;
-	struct node *n;
-	int rc;
-
-	/* A NUL would make the C string say less than the YAML did. */
-	if (memchr(value, '\0', len))
-		return fail_at(p, ev->start_mark.line + 1, ev->start_mark.column + 1,
-			       "NUL character in a value");
-	rc = add_node(p, parent, NODE_SCALAR, &ev->start_mark, out);
-	if (rc)
-		return rc;
-	n = &p->nodes[*out];
-	n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-	n->text = strndup(value, len);
-	if (!n->text)
-		return nomem(p);
-	return 0;
-}
-
-/* Reads the one YAML document of text into p->nodes; *root is its top node. */
-static int build(struct parser *p, const char *text, size_t len, size_t *root)
-{
-	size_t stack[CONTRACT_MAX_DEPTH];
-	size_t depth = 0, docs = 0, idx;
-	yaml_parser_t yp;
-	yaml_event_t ev;
-	int rc = 0, done = 0;
-	const yaml_mark_t *mark;
-
-	if (!yaml_parser_initialize(&yp))
-		return nomem(p);
-	yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
-	/* Index 0 stands for "no node", so it holds nothing. */
-	p->nnodes = 1;
-	*root = 0;
-	while (!done) {
-		if (!yaml_parser_parse(&yp, &ev)) {
-			rc = yaml_failure(p, &yp, text, len);
-			goto out;
-		}
-		mark = &ev.start_mark;
-		switch (ev.type) {
-		case YAML_DOCUMENT_START_EVENT:
-			if (docs++)
-				rc = fail_at(p, mark->line + 1, mark->column + 1,
-					     "more than one YAML document");
-			break;
-		case YAML_ALIAS_EVENT:
-			rc = fail_at(
-			    p, mark->line + 1, mark->column + 1,
-			    "alias *%.64s: aliases are not allowed in a contract (write the "
-			    "value out)",
-			    (const char *)ev.data.alias.anchor);
-			break;
-		case YAML_SCALAR_EVENT:
-			rc = add_scalar(p, depth ? stack[depth - 1] : 0, &ev, &idx);
-			if (!rc && !depth)
-				*root = idx;
-			break;
-		case YAML_SEQUENCE_START_EVENT:
-		case YAML_MAPPING_START_EVENT:
-			if (depth == CONTRACT_MAX_DEPTH) {
-				rc = fail_at(p, mark->line + 1, mark->column + 1,
-					     "nested more than %d levels deep", CONTRACT_MAX_DEPTH);
-				break;
-			}
-			rc = add_node(p, depth ? stack[depth - 1] : 0,
-				      ev.type == YAML_MAPPING_START_EVENT ? NODE_MAPPING
-									  : NODE_SEQUENCE,
-				      mark, &idx);
-			if (rc)
-				break;
-			if (!depth)
-				*root = idx;
-			stack[depth++] = idx;
-			break;
-		case YAML_SEQUENCE_END_EVENT:
-		case YAML_MAPPING_END_EVENT:
-			assert(depth > 0);
-			depth--;
-			break;
-		case YAML_STREAM_END_EVENT:
-			done = 1;
-			break;
-		default:
-			break;
-		}
-		yaml_event_delete(&ev);
-		if (rc)
-			goto out;
-	}
-	if (!*root)
-		rc = fail_at(p, 1, 1, "empty contract");
-out:
-	yaml_parser_delete(&yp);
-	return rc;
-}
-
-/* ---- reading the tree ---- */
-
-static const struct node *node_at(const struct parser *p, size_t i)
-{
-	return i ? &p->nodes[i] : NULL;
-}
-
-static int is_null(const struct node *n)
-{
-	if (n->kind != NODE_SCALAR || !n->plain)
-		return 0;
-	return !n->text[0] || !strcmp(n->text, "~") || !strcmp(n->text, "null") ||
-	       !strcmp(n->text, "Null") || !strcmp(n->text, "NULL");
-}
-
-/*
- * The value of key in map, null values included (*out NULL when the key is absent). Duplicate
- * keys are caught here, for the keys meshfs reads: YAML forbids them, and which one wins would
- * otherwise depend on the reader.
- */
-static int map_get_raw(struct parser *p, const struct node *map, const char *key,
-		       const struct node **out)
-{
-	const struct node *k, *v, *found = NULL;
-
-	assert(map->kind == NODE_MAPPING);
-	*out = NULL;
-	for (k = node_at(p, map->first); k; k = node_at(p, v->next)) {
-		v = node_at(p, k->next);
-		assert(v);
-		if (k->kind != NODE_SCALAR || strcmp(k->text, key))
-			continue;
-		if (found)
-			return fail(p, k, "duplicate key \"%s\"", key);
-		found = v;
-	}
-	*out = found;
-	return 0;
-}
-
-/* Same, a null value counting as absent. */
-static int map_get(struct parser *p, const struct node *map, const char *key,
-		   const struct node **out)
-{
-	int rc = map_get_raw(p, map, key, out);
-
-	if (!rc && *out && is_null(*out))
-		*out = NULL;
-	return rc;
-}
-
-static int want_kind(struct parser *p, const struct node *n, enum node_kind kind, const char *what)
-{
-	if (n->kind == kind)
-		return 0;
-	if (kind == NODE_MAPPING)
-		return fail(p, n, "%s must be a mapping", what);
-	if (kind == NODE_SEQUENCE)
-		return fail(p, n, "%s must be a list", what);
-	return fail(p, n, "%s must be a single value", what);
-}
-
-static int node_string(struct parser *p, const struct node *n, const char *what, char **out)
-{
-	int rc = want_kind(p, n, NODE_SCALAR, what);
-
-	if (rc)
-		return rc;
-	assert(!*out);
-	*out = strdup(n->text);
-	return *out ? 0 : nomem(p);
-}
-
 /* The value at key, which must be there. */
-static int get_required(struct parser *p, const struct node *map, const char *key,
-			const struct node **out)
+static int get_required(struct parser *p, const struct ytree_node *map, const char *key,
+			const struct ytree_node **out)
 {
-	int rc = map_get(p, map, key, out);
+	int rc = ytree_map_get(&p->t, map, key, out);
 
 	if (!rc && !*out)
-		rc = fail(p, map, "missing %s", key);
+		rc = ytree_fail(&p->t, map, "missing %s", key);
 	return rc;
 }
 
@@ -502,33 +203,34 @@ static int get_required(struct parser *p, const struct node *map, const char *ke
  * The string at key, into *out (left NULL when absent, unless required); *at, when at is not
  * NULL, is where it was written.
  */
-static int get_string(struct parser *p, const struct node *map, const char *key, int required,
-		      char **out, const struct node **at)
+static int get_string(struct parser *p, const struct ytree_node *map, const char *key, int required,
+		      char **out, const struct ytree_node **at)
 {
-	const struct node *v;
-	int rc = required ? get_required(p, map, key, &v) : map_get(p, map, key, &v);
+	const struct ytree_node *v;
+	int rc = required ? get_required(p, map, key, &v) : ytree_map_get(&p->t, map, key, &v);
 
 	if (rc || !v)
 		return rc;
 	if (at)
 		*at = v;
-	return node_string(p, v, key, out);
+	return ytree_string(&p->t, v, key, out);
 }
 
 /* A meshfs name at key; what names the kind of name in messages. */
-static int get_name(struct parser *p, const struct node *map, const char *key, const char *what,
-		    char **out)
+static int get_name(struct parser *p, const struct ytree_node *map, const char *key,
+		    const char *what, char **out)
 {
-	const struct node *v;
+	const struct ytree_node *v;
 	int rc = get_required(p, map, key, &v);
 
 	if (rc)
 		return rc;
-	rc = node_string(p, v, key, out);
+	rc = ytree_string(&p->t, v, key, out);
 	if (rc)
 		return rc;
 	if (!mesh_name_valid(*out))
-		return fail(p, v, "invalid %s name \"%.64s\" (" NAME_RULE ")", what, *out);
+		return ytree_fail(&p->t, v, "invalid %s name \"%.64s\" (" NAME_RULE ")", what,
+				  *out);
 	return 0;
 }
 
@@ -537,17 +239,17 @@ static int default_string(struct parser *p, char **s, const char *value)
 	if (*s)
 		return 0;
 	*s = strdup(value);
-	return *s ? 0 : nomem(p);
+	return *s ? 0 : ytree_nomem(&p->t);
 }
 
-static int get_bool(struct parser *p, const struct node *map, const char *key, int *out)
+static int get_bool(struct parser *p, const struct ytree_node *map, const char *key, int *out)
 {
-	const struct node *v;
-	int rc = map_get(p, map, key, &v);
+	const struct ytree_node *v;
+	int rc = ytree_map_get(&p->t, map, key, &v);
 
 	if (rc || !v)
 		return rc;
-	if (v->kind == NODE_SCALAR) {
+	if (v->kind == YTREE_SCALAR) {
 		if (!strcasecmp(v->text, "true") || !strcasecmp(v->text, "yes")) {
 			*out = 1;
 			return 0;
@@ -556,60 +258,38 @@ static int get_bool(struct parser *p, const struct node *map, const char *key, i
 			*out = 0;
 			return 0;
 		}
-		return fail(p, v, "%s must be true or false, not \"%.64s\"", key, v->text);
+		return ytree_fail(&p->t, v, "%s must be true or false, not \"%.64s\"", key,
+				  v->text);
 	}
-	return fail(p, v, "%s must be true or false", key);
+	return ytree_fail(&p->t, v, "%s must be true or false", key);
 }
 
-static int node_number(struct parser *p, const struct node *n, const char *what, double *out)
+static int node_number(struct parser *p, const struct ytree_node *n, const char *what, double *out)
 {
-	if (n->kind != NODE_SCALAR)
-		return fail(p, n, "%s must be a number", what);
+	if (n->kind != YTREE_SCALAR)
+		return ytree_fail(&p->t, n, "%s must be a number", what);
 	if (!n->text[0] || check_type(LT_NUMBER, n->text, strlen(n->text)))
-		return fail(p, n, "%s must be a number, not \"%.64s\"", what, n->text);
+		return ytree_fail(&p->t, n, "%s must be a number, not \"%.64s\"", what, n->text);
 	if (!p->c_locale) {
 		p->c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
 		if (!p->c_locale)
-			return nomem(p);
+			return ytree_nomem(&p->t);
 	}
 	*out = strtod_l(n->text, NULL, p->c_locale);
 	return 0;
 }
 
-static int get_length(struct parser *p, const struct node *map, const char *key, long *out)
+static int get_length(struct parser *p, const struct ytree_node *map, const char *key, long *out)
 {
-	const struct node *v;
-	int rc = map_get(p, map, key, &v);
+	const struct ytree_node *v;
+	int rc = ytree_map_get(&p->t, map, key, &v);
 
 	if (rc || !v)
 		return rc;
-	if (v->kind != NODE_SCALAR || !v->text[0] || v->text[0] == '-' ||
+	if (v->kind != YTREE_SCALAR || !v->text[0] || v->text[0] == '-' ||
 	    check_type(LT_INTEGER, v->text, strlen(v->text)))
-		return fail(p, v, "%s must be a whole number, 0 or more", key);
+		return ytree_fail(&p->t, v, "%s must be a whole number, 0 or more", key);
 	*out = strtol(v->text, NULL, 10);
-	return 0;
-}
-
-/* A list of single values; YAML nulls become empty strings (an empty cell is a null). */
-static int node_strings(struct parser *p, const struct node *list, const char *what, char ***out,
-			size_t *n)
-{
-	const struct node *item;
-	int rc = want_kind(p, list, NODE_SEQUENCE, what);
-
-	if (rc || !list->count)
-		return rc;
-	*out = calloc(list->count, sizeof(**out));
-	if (!*out)
-		return nomem(p);
-	for (item = node_at(p, list->first); item; item = node_at(p, item->next)) {
-		if (item->kind != NODE_SCALAR)
-			return fail(p, item, "%s must be a list of single values", what);
-		(*out)[*n] = strdup(is_null(item) ? "" : item->text);
-		if (!(*out)[*n])
-			return nomem(p);
-		(*n)++;
-	}
 	return 0;
 }
 
@@ -621,7 +301,7 @@ static int name_set_init(struct parser *p, struct name_set *set, size_t n)
 		cap *= 2;
 	set->mask = cap - 1;
 	set->slots = calloc(cap, sizeof(*set->slots));
-	return set->slots ? 0 : nomem(p);
+	return set->slots ? 0 : ytree_nomem(&p->t);
 }
 
 static void name_set_release(struct name_set *set)
@@ -736,52 +416,55 @@ static int is_pii_class(struct parser *p, const char *classification)
 	return 0;
 }
 
-static int walk_quality(struct parser *p, const struct node *list,
+static int walk_quality(struct parser *p, const struct ytree_node *list,
 			const struct contract_table *table, struct quality_rule **out, size_t *n);
 
-static int walk_custom_mask(struct parser *p, const struct node *list, struct contract_column *col)
+static int walk_custom_mask(struct parser *p, const struct ytree_node *list,
+			    struct contract_column *col)
 {
-	const struct node *item, *prop, *v;
-	int rc = want_kind(p, list, NODE_SEQUENCE, "customProperties");
+	const struct ytree_node *item, *prop, *v;
+	int rc = ytree_want_kind(&p->t, list, YTREE_SEQUENCE, "customProperties");
 
-	for (item = rc ? NULL : node_at(p, list->first); item; item = node_at(p, item->next)) {
-		rc = want_kind(p, item, NODE_MAPPING, "a custom property");
+	for (item = rc ? NULL : ytree_child(&p->t, list); item; item = ytree_next(&p->t, item)) {
+		rc = ytree_want_kind(&p->t, item, YTREE_MAPPING, "a custom property");
 		if (!rc)
 			rc = get_required(p, item, "property", &prop);
 		if (rc)
 			return rc;
-		if (prop->kind != NODE_SCALAR || strcmp(prop->text, "mask"))
+		if (prop->kind != YTREE_SCALAR || strcmp(prop->text, "mask"))
 			continue;
-		rc = map_get_raw(p, item, "value", &v);
+		rc = ytree_map_get_raw(&p->t, item, "value", &v);
 		if (rc)
 			return rc;
 		if (!v)
-			return fail(p, item, "missing value");
+			return ytree_fail(&p->t, item, "missing value");
 		/* `value: null` is the null mask, however YAML spells its null. */
-		if (is_null(v))
+		if (ytree_node_is_null(v))
 			col->mask = MASK_NULL;
-		else if (v->kind != NODE_SCALAR || mask_kind_parse(v->text, &col->mask))
-			return fail(p, v,
-				    "unknown mask \"%.64s\" (expected token, redact, last4, null)",
-				    v->kind == NODE_SCALAR ? v->text : "");
+		else if (v->kind != YTREE_SCALAR || mask_kind_parse(v->text, &col->mask))
+			return ytree_fail(
+			    &p->t, v,
+			    "unknown mask \"%.64s\" (expected token, redact, last4, null)",
+			    v->kind == YTREE_SCALAR ? v->text : "");
 	}
 	return rc;
 }
 
-static int walk_options(struct parser *p, const struct node *opts, struct contract_column *col)
+static int walk_options(struct parser *p, const struct ytree_node *opts,
+			struct contract_column *col)
 {
-	const struct node *v;
-	int rc = want_kind(p, opts, NODE_MAPPING, "logicalTypeOptions");
+	const struct ytree_node *v;
+	int rc = ytree_want_kind(&p->t, opts, YTREE_MAPPING, "logicalTypeOptions");
 
 	/* minimum and maximum of other types (dates, say) are not numbers; they are left alone. */
 	if (!rc && (col->type == LT_INTEGER || col->type == LT_NUMBER)) {
-		rc = map_get(p, opts, "minimum", &v);
+		rc = ytree_map_get(&p->t, opts, "minimum", &v);
 		if (!rc && v) {
 			col->has_minimum = 1;
 			rc = node_number(p, v, "minimum", &col->minimum);
 		}
 		if (!rc)
-			rc = map_get(p, opts, "maximum", &v);
+			rc = ytree_map_get(&p->t, opts, "maximum", &v);
 		if (!rc && v) {
 			col->has_maximum = 1;
 			rc = node_number(p, v, "maximum", &col->maximum);
@@ -798,19 +481,19 @@ static int walk_options(struct parser *p, const struct node *opts, struct contra
 	if (rc)
 		return rc;
 	if (col->has_minimum && col->has_maximum && col->minimum > col->maximum)
-		return fail(p, opts, "minimum %g is greater than maximum %g", col->minimum,
-			    col->maximum);
+		return ytree_fail(&p->t, opts, "minimum %g is greater than maximum %g",
+				  col->minimum, col->maximum);
 	if (col->min_length >= 0 && col->max_length >= 0 && col->min_length > col->max_length)
-		return fail(p, opts, "minLength %ld is greater than maxLength %ld", col->min_length,
-			    col->max_length);
+		return ytree_fail(&p->t, opts, "minLength %ld is greater than maxLength %ld",
+				  col->min_length, col->max_length);
 	return 0;
 }
 
-static int walk_column(struct parser *p, const struct node *prop, struct contract_column *col)
+static int walk_column(struct parser *p, const struct ytree_node *prop, struct contract_column *col)
 {
-	const struct node *v;
+	const struct ytree_node *v;
 	size_t i;
-	int rc = want_kind(p, prop, NODE_MAPPING, "a property");
+	int rc = ytree_want_kind(&p->t, prop, YTREE_MAPPING, "a property");
 
 	col->line = prop->line;
 	col->col = prop->col;
@@ -824,18 +507,19 @@ static int walk_column(struct parser *p, const struct node *prop, struct contrac
 	if (!rc)
 		rc = default_string(p, &col->description, "");
 	if (!rc)
-		rc = map_get(p, prop, "logicalType", &v);
+		rc = ytree_map_get(&p->t, prop, "logicalType", &v);
 	if (rc)
 		return rc;
 	if (v) {
-		if (v->kind != NODE_SCALAR)
-			return fail(p, v, "logicalType must be one of " TYPE_NAMES);
+		if (v->kind != YTREE_SCALAR)
+			return ytree_fail(&p->t, v, "logicalType must be one of " TYPE_NAMES);
 		for (i = 0; i < ARRAY_SIZE(logical_types); i++)
 			if (!strcmp(v->text, logical_types[i].name))
 				break;
 		if (i == ARRAY_SIZE(logical_types))
-			return fail(p, v, "unknown logicalType \"%.64s\" (expected " TYPE_NAMES ")",
-				    v->text);
+			return ytree_fail(&p->t, v,
+					  "unknown logicalType \"%.64s\" (expected " TYPE_NAMES ")",
+					  v->text);
 		col->type = logical_types[i].type;
 	}
 	rc = get_bool(p, prop, "required", &col->required);
@@ -852,23 +536,23 @@ static int walk_column(struct parser *p, const struct node *prop, struct contrac
 		col->required = 1;
 	col->pii = col->classification && is_pii_class(p, col->classification);
 
-	rc = map_get(p, prop, "logicalTypeOptions", &v);
+	rc = ytree_map_get(&p->t, prop, "logicalTypeOptions", &v);
 	if (!rc && v)
 		rc = walk_options(p, v, col);
 	if (!rc)
-		rc = map_get(p, prop, "customProperties", &v);
+		rc = ytree_map_get(&p->t, prop, "customProperties", &v);
 	if (!rc && v)
 		rc = walk_custom_mask(p, v, col);
 	if (!rc)
-		rc = map_get(p, prop, "quality", &v);
+		rc = ytree_map_get(&p->t, prop, "quality", &v);
 	if (!rc && v)
 		rc = walk_quality(p, v, NULL, &col->quality, &col->nquality);
 	return rc;
 }
 
-static int walk_table(struct parser *p, const struct node *obj, struct contract_table *t)
+static int walk_table(struct parser *p, const struct ytree_node *obj, struct contract_table *t)
 {
-	const struct node *props, *prop;
+	const struct ytree_node *props, *prop;
 	struct contract_column *col;
 	struct name_set names = {0};
 	long first;
@@ -882,34 +566,35 @@ static int walk_table(struct parser *p, const struct node *obj, struct contract_
 	if (!rc)
 		rc = default_string(p, &t->description, "");
 	if (!rc)
-		rc = map_get(p, obj, "properties", &props);
+		rc = ytree_map_get(&p->t, obj, "properties", &props);
 	if (rc)
 		return rc;
 	if (!props)
-		return fail(p, obj, "table \"%s\" has no properties (columns)", t->name);
-	rc = want_kind(p, props, NODE_SEQUENCE, "properties");
+		return ytree_fail(&p->t, obj, "table \"%s\" has no properties (columns)", t->name);
+	rc = ytree_want_kind(&p->t, props, YTREE_SEQUENCE, "properties");
 	if (rc)
 		return rc;
 	if (!props->count)
-		return fail(p, props, "table \"%s\" has no properties (columns)", t->name);
+		return ytree_fail(&p->t, props, "table \"%s\" has no properties (columns)",
+				  t->name);
 	t->columns = calloc(props->count, sizeof(*t->columns));
 	if (!t->columns)
-		return nomem(p);
+		return ytree_nomem(&p->t);
 	rc = name_set_init(p, &names, props->count);
-	for (prop = rc ? NULL : node_at(p, props->first); prop; prop = node_at(p, prop->next)) {
+	for (prop = rc ? NULL : ytree_child(&p->t, props); prop; prop = ytree_next(&p->t, prop)) {
 		col = &t->columns[t->ncolumns++];
 		rc = walk_column(p, prop, col);
 		if (rc)
 			goto out;
 		first = name_set_add(&names, col->name, t->ncolumns - 1);
 		if (first >= 0) {
-			rc = fail(p, prop, "duplicate column \"%s\" (first at %lu:%lu)", col->name,
-				  t->columns[first].line, t->columns[first].col);
+			rc = ytree_fail(&p->t, prop, "duplicate column \"%s\" (first at %lu:%lu)",
+					col->name, t->columns[first].line, t->columns[first].col);
 			goto out;
 		}
 	}
 	if (!rc)
-		rc = map_get(p, obj, "quality", &props);
+		rc = ytree_map_get(&p->t, obj, "quality", &props);
 	if (!rc && props) {
 		p->columns = &names;
 		rc = walk_quality(p, props, t, &t->quality, &t->nquality);
@@ -921,40 +606,40 @@ out:
 }
 
 /* Objects with physicalType table are tables; so are objects without one (ODCS's default). */
-static int is_table(struct parser *p, const struct node *obj, int *yes)
+static int is_table(struct parser *p, const struct ytree_node *obj, int *yes)
 {
-	const struct node *v;
-	int rc = map_get(p, obj, "physicalType", &v);
+	const struct ytree_node *v;
+	int rc = ytree_map_get(&p->t, obj, "physicalType", &v);
 
 	if (rc)
 		return rc;
 	if (v) {
-		*yes = v->kind == NODE_SCALAR && !strcasecmp(v->text, "table");
+		*yes = v->kind == YTREE_SCALAR && !strcasecmp(v->text, "table");
 		return 0;
 	}
-	rc = map_get(p, obj, "logicalType", &v);
+	rc = ytree_map_get(&p->t, obj, "logicalType", &v);
 	if (rc)
 		return rc;
-	*yes = !v || (v->kind == NODE_SCALAR && !strcmp(v->text, "object"));
+	*yes = !v || (v->kind == YTREE_SCALAR && !strcmp(v->text, "object"));
 	return 0;
 }
 
-static int walk_schema(struct parser *p, const struct node *schema, struct contract *c)
+static int walk_schema(struct parser *p, const struct ytree_node *schema, struct contract *c)
 {
-	const struct node *obj;
+	const struct ytree_node *obj;
 	struct contract_table *t;
 	struct name_set names = {0};
 	long first;
-	int rc = want_kind(p, schema, NODE_SEQUENCE, "schema"), yes;
+	int rc = ytree_want_kind(&p->t, schema, YTREE_SEQUENCE, "schema"), yes;
 
 	if (rc || !schema->count)
 		return rc;
 	c->tables = calloc(schema->count, sizeof(*c->tables));
 	if (!c->tables)
-		return nomem(p);
+		return ytree_nomem(&p->t);
 	rc = name_set_init(p, &names, schema->count);
-	for (obj = rc ? NULL : node_at(p, schema->first); obj; obj = node_at(p, obj->next)) {
-		rc = want_kind(p, obj, NODE_MAPPING, "a schema object");
+	for (obj = rc ? NULL : ytree_child(&p->t, schema); obj; obj = ytree_next(&p->t, obj)) {
+		rc = ytree_want_kind(&p->t, obj, YTREE_MAPPING, "a schema object");
 		if (!rc)
 			rc = is_table(p, obj, &yes);
 		if (rc)
@@ -967,8 +652,8 @@ static int walk_schema(struct parser *p, const struct node *schema, struct contr
 			goto out;
 		first = name_set_add(&names, t->name, c->ntables - 1);
 		if (first >= 0) {
-			rc = fail(p, obj, "duplicate table \"%s\" (first at %lu:%lu)", t->name,
-				  c->tables[first].line, c->tables[first].col);
+			rc = ytree_fail(&p->t, obj, "duplicate table \"%s\" (first at %lu:%lu)",
+					t->name, c->tables[first].line, c->tables[first].col);
 			goto out;
 		}
 	}
@@ -979,29 +664,30 @@ out:
 
 /* ---- quality rules ---- */
 
-static int rule_operator(struct parser *p, const struct node *item, struct quality_rule *r)
+static int rule_operator(struct parser *p, const struct ytree_node *item, struct quality_rule *r)
 {
-	const struct node *k, *v, *a, *b;
+	const struct ytree_node *k, *v, *a, *b;
 	size_t i, n = ARRAY_SIZE(quality_ops);
 	int rc;
 
-	for (k = node_at(p, item->first); k; k = node_at(p, v->next)) {
-		v = node_at(p, k->next);
-		if (k->kind != NODE_SCALAR || strncmp(k->text, "must", 4))
+	for (k = ytree_child(&p->t, item); k; k = ytree_next(&p->t, v)) {
+		v = ytree_next(&p->t, k);
+		if (k->kind != YTREE_SCALAR || strncmp(k->text, "must", 4))
 			continue;
 		for (i = 0; i < n; i++)
 			if (!strcmp(k->text, quality_ops[i].name))
 				break;
 		if (i == n)
-			return fail(p, k,
-				    "unknown operator \"%.64s\" (expected mustBe, mustNotBe, "
-				    "mustBeGreaterThan, mustBeGreaterOrEqualTo, mustBeLessThan, "
-				    "mustBeLessOrEqualTo, mustBeBetween, mustNotBeBetween)",
-				    k->text);
+			return ytree_fail(
+			    &p->t, k,
+			    "unknown operator \"%.64s\" (expected mustBe, mustNotBe, "
+			    "mustBeGreaterThan, mustBeGreaterOrEqualTo, mustBeLessThan, "
+			    "mustBeLessOrEqualTo, mustBeBetween, mustNotBeBetween)",
+			    k->text);
 		if (r->op != QOP_NONE)
-			return fail(p, k,
-				    "more than one operator in a rule (for a range, use "
-				    "mustBeBetween: [a, b])");
+			return ytree_fail(&p->t, k,
+					  "more than one operator in a rule (for a range, use "
+					  "mustBeBetween: [a, b])");
 		r->op = quality_ops[i].op;
 		if (r->op != QOP_BETWEEN && r->op != QOP_NOT_BETWEEN) {
 			rc = node_number(p, v, k->text, &r->a);
@@ -1009,69 +695,72 @@ static int rule_operator(struct parser *p, const struct node *item, struct quali
 				return rc;
 			continue;
 		}
-		if (v->kind != NODE_SEQUENCE || v->count != 2)
-			return fail(p, v, "%s takes a list of two numbers, [low, high]", k->text);
-		a = node_at(p, v->first);
-		b = node_at(p, a->next);
+		if (v->kind != YTREE_SEQUENCE || v->count != 2)
+			return ytree_fail(&p->t, v, "%s takes a list of two numbers, [low, high]",
+					  k->text);
+		a = ytree_child(&p->t, v);
+		b = ytree_next(&p->t, a);
 		rc = node_number(p, a, k->text, &r->a);
 		if (!rc)
 			rc = node_number(p, b, k->text, &r->b);
 		if (rc)
 			return rc;
 		if (r->a > r->b)
-			return fail(p, v, "%s: low %g is greater than high %g", k->text, r->a,
-				    r->b);
+			return ytree_fail(&p->t, v, "%s: low %g is greater than high %g", k->text,
+					  r->a, r->b);
 	}
 	return 0;
 }
 
 /* arguments.properties of a table-level duplicateValues: columns of that table. */
-static int rule_properties(struct parser *p, const struct node *list,
+static int rule_properties(struct parser *p, const struct ytree_node *list,
 			   const struct contract_table *table, struct quality_rule *r)
 {
-	const struct node *item;
+	const struct ytree_node *item;
 	size_t i = 0;
-	int rc = node_strings(p, list, "arguments.properties", &r->properties, &r->nproperties);
+	int rc =
+	    ytree_strings(&p->t, list, "arguments.properties", &r->properties, &r->nproperties);
 
 	if (rc)
 		return rc;
-	for (item = node_at(p, list->first); item; item = node_at(p, item->next), i++)
+	for (item = ytree_child(&p->t, list); item; item = ytree_next(&p->t, item), i++)
 		if (!name_set_has(p->columns, r->properties[i]))
-			return fail(p, item, "unknown property \"%.64s\" in table \"%s\"",
-				    r->properties[i], table->name);
+			return ytree_fail(&p->t, item, "unknown property \"%.64s\" in table \"%s\"",
+					  r->properties[i], table->name);
 	return 0;
 }
 
-static int rule_arguments(struct parser *p, const struct node *item,
+static int rule_arguments(struct parser *p, const struct ytree_node *item,
 			  const struct contract_table *table, struct quality_rule *r)
 {
-	const struct node *args, *v = NULL;
-	int rc = map_get(p, item, "arguments", &args);
+	const struct ytree_node *args, *v = NULL;
+	int rc = ytree_map_get(&p->t, item, "arguments", &args);
 
 	if (!rc && args)
-		rc = want_kind(p, args, NODE_MAPPING, "arguments");
+		rc = ytree_want_kind(&p->t, args, YTREE_MAPPING, "arguments");
 	if (rc)
 		return rc;
 	if (!strcmp(r->metric, "missingValues")) {
 		if (args)
-			rc = map_get(p, args, "missingValues", &v);
+			rc = ytree_map_get(&p->t, args, "missingValues", &v);
 		if (!rc && v)
-			rc = node_strings(p, v, "arguments.missingValues", &r->valid_values,
-					  &r->nvalid);
+			rc = ytree_strings(&p->t, v, "arguments.missingValues", &r->valid_values,
+					   &r->nvalid);
 	} else if (!strcmp(r->metric, "invalidValues")) {
 		if (args)
-			rc = map_get(p, args, "validValues", &v);
+			rc = ytree_map_get(&p->t, args, "validValues", &v);
 		if (!rc && v)
-			rc = node_strings(p, v, "arguments.validValues", &r->valid_values,
-					  &r->nvalid);
+			rc = ytree_strings(&p->t, v, "arguments.validValues", &r->valid_values,
+					   &r->nvalid);
 		if (!rc && args)
 			rc = get_string(p, args, "pattern", 0, &r->pattern, NULL);
 		if (!rc && !v && !r->pattern)
-			rc = fail(p, item,
-				  "invalidValues needs arguments.validValues or arguments.pattern");
+			rc = ytree_fail(
+			    &p->t, item,
+			    "invalidValues needs arguments.validValues or arguments.pattern");
 	} else if (!strcmp(r->metric, "duplicateValues") && table) {
 		if (args)
-			rc = map_get(p, args, "properties", &v);
+			rc = ytree_map_get(&p->t, args, "properties", &v);
 		if (!rc && v)
 			rc = rule_properties(p, v, table, r);
 	}
@@ -1093,40 +782,41 @@ static int lookup(const char *const *names, size_t n, const char *s, int fold)
 	return -1;
 }
 
-static int rule_metric(struct parser *p, const struct node *item,
+static int rule_metric(struct parser *p, const struct ytree_node *item,
 		       const struct contract_table *table, struct quality_rule *r,
-		       const struct node *unit)
+		       const struct ytree_node *unit)
 {
-	const struct node *v;
-	int i, rc = map_get(p, item, "metric", &v);
+	const struct ytree_node *v;
+	int i, rc = ytree_map_get(&p->t, item, "metric", &v);
 
 	if (rc)
 		return rc;
 	if (!v)
-		return fail(p, item, "missing metric");
-	i = v->kind == NODE_SCALAR ? lookup(metric_names, ARRAY_SIZE(metric_names), v->text, 0)
-				   : -1;
+		return ytree_fail(&p->t, item, "missing metric");
+	i = v->kind == YTREE_SCALAR ? lookup(metric_names, ARRAY_SIZE(metric_names), v->text, 0)
+				    : -1;
 	if (i < 0)
-		return fail(p, v,
-			    "unknown metric \"%.64s\" (expected nullValues, missingValues, "
-			    "invalidValues, duplicateValues, rowCount)",
-			    v->kind == NODE_SCALAR ? v->text : "");
+		return ytree_fail(&p->t, v,
+				  "unknown metric \"%.64s\" (expected nullValues, missingValues, "
+				  "invalidValues, duplicateValues, rowCount)",
+				  v->kind == YTREE_SCALAR ? v->text : "");
 	r->metric = strdup(metric_names[i]);
 	if (!r->metric)
-		return nomem(p);
+		return ytree_nomem(&p->t);
 	if (table && strcmp(r->metric, "rowCount") && strcmp(r->metric, "duplicateValues"))
-		return fail(p, v, "metric %s applies to a column, not a table", r->metric);
+		return ytree_fail(&p->t, v, "metric %s applies to a column, not a table",
+				  r->metric);
 	if (!table && !strcmp(r->metric, "rowCount"))
-		return fail(p, v, "metric rowCount applies to a table, not a column");
+		return ytree_fail(&p->t, v, "metric rowCount applies to a table, not a column");
 	if (!strcmp(r->metric, "rowCount") && r->percent)
-		return fail(p, unit, "unit percent does not apply to rowCount");
+		return ytree_fail(&p->t, unit, "unit percent does not apply to rowCount");
 	return rule_arguments(p, item, table, r);
 }
 
-static int walk_rule(struct parser *p, const struct node *item, const struct contract_table *table,
-		     struct quality_rule *r)
+static int walk_rule(struct parser *p, const struct ytree_node *item,
+		     const struct contract_table *table, struct quality_rule *r)
 {
-	const struct node *type, *severity, *unit;
+	const struct ytree_node *type, *severity, *unit;
 	int i, rc;
 
 	r->line = item->line;
@@ -1135,83 +825,87 @@ static int walk_rule(struct parser *p, const struct node *item, const struct con
 	if (!rc)
 		rc = get_string(p, item, "description", 0, &r->description, NULL);
 	if (!rc)
-		rc = map_get(p, item, "type", &type);
+		rc = ytree_map_get(&p->t, item, "type", &type);
 	if (rc)
 		return rc;
 	i = 0; /* library, the default */
-	if (type && type->kind == NODE_SCALAR)
+	if (type && type->kind == YTREE_SCALAR)
 		i = lookup(quality_types, ARRAY_SIZE(quality_types), type->text, 1);
 	else if (type)
 		i = -1;
 	if (i < 0)
-		return fail(p, type,
-			    "unknown quality type \"%.64s\" (expected library, sql, text, custom)",
-			    type->kind == NODE_SCALAR ? type->text : "");
+		return ytree_fail(
+		    &p->t, type,
+		    "unknown quality type \"%.64s\" (expected library, sql, text, custom)",
+		    type->kind == YTREE_SCALAR ? type->text : "");
 	r->type = strdup(quality_types[i]);
 	if (!r->type)
-		return nomem(p);
+		return ytree_nomem(&p->t);
 	/* text and custom rules are for people and other tools: kept, not checked. */
 	if (!strcmp(r->type, "text") || !strcmp(r->type, "custom"))
 		return 0;
 
-	rc = map_get(p, item, "severity", &severity);
+	rc = ytree_map_get(&p->t, item, "severity", &severity);
 	if (!rc && severity) {
-		if (severity->kind == NODE_SCALAR && !strcasecmp(severity->text, "error"))
+		if (severity->kind == YTREE_SCALAR && !strcasecmp(severity->text, "error"))
 			r->warning = 0;
-		else if (severity->kind == NODE_SCALAR && (!strcasecmp(severity->text, "warning") ||
-							   !strcasecmp(severity->text, "info")))
+		else if (severity->kind == YTREE_SCALAR &&
+			 (!strcasecmp(severity->text, "warning") ||
+			  !strcasecmp(severity->text, "info")))
 			r->warning = 1;
 		else
-			rc = fail(p, severity,
-				  "unknown severity \"%.64s\" (expected error, warning, info)",
-				  severity->kind == NODE_SCALAR ? severity->text : "");
+			rc =
+			    ytree_fail(&p->t, severity,
+				       "unknown severity \"%.64s\" (expected error, warning, info)",
+				       severity->kind == YTREE_SCALAR ? severity->text : "");
 	}
 	if (!rc)
-		rc = map_get(p, item, "unit", &unit);
+		rc = ytree_map_get(&p->t, item, "unit", &unit);
 	if (!rc && unit) {
-		if (unit->kind == NODE_SCALAR && !strcasecmp(unit->text, "percent"))
+		if (unit->kind == YTREE_SCALAR && !strcasecmp(unit->text, "percent"))
 			r->percent = 1;
-		else if (unit->kind != NODE_SCALAR || strcasecmp(unit->text, "rows"))
-			rc = fail(p, unit, "unknown unit \"%.64s\" (expected rows, percent)",
-				  unit->kind == NODE_SCALAR ? unit->text : "");
+		else if (unit->kind != YTREE_SCALAR || strcasecmp(unit->text, "rows"))
+			rc = ytree_fail(&p->t, unit,
+					"unknown unit \"%.64s\" (expected rows, percent)",
+					unit->kind == YTREE_SCALAR ? unit->text : "");
 	}
 	if (!rc)
 		rc = rule_operator(p, item, r);
 	if (rc)
 		return rc;
 	if (r->op == QOP_NONE)
-		return fail(p, item,
-			    "quality rule without an operator (mustBe, mustBeLessThan, "
-			    "mustBeBetween, …)");
+		return ytree_fail(&p->t, item,
+				  "quality rule without an operator (mustBe, mustBeLessThan, "
+				  "mustBeBetween, …)");
 	if (!strcmp(r->type, "sql"))
 		return get_string(p, item, "query", 1, &r->query, NULL);
 	return rule_metric(p, item, table, r, unit);
 }
 
-static int walk_quality(struct parser *p, const struct node *list,
+static int walk_quality(struct parser *p, const struct ytree_node *list,
 			const struct contract_table *table, struct quality_rule **out, size_t *n)
 {
-	const struct node *item, *metric, *rule, *type;
-	int rc = want_kind(p, list, NODE_SEQUENCE, "quality");
+	const struct ytree_node *item, *metric, *rule, *type;
+	int rc = ytree_want_kind(&p->t, list, YTREE_SEQUENCE, "quality");
 
 	if (rc || !list->count)
 		return rc;
 	*out = calloc(list->count, sizeof(**out));
 	if (!*out)
-		return nomem(p);
-	for (item = node_at(p, list->first); item; item = node_at(p, item->next)) {
-		rc = want_kind(p, item, NODE_MAPPING, "a quality rule");
+		return ytree_nomem(&p->t);
+	for (item = ytree_child(&p->t, list); item; item = ytree_next(&p->t, item)) {
+		rc = ytree_want_kind(&p->t, item, YTREE_MAPPING, "a quality rule");
 		if (!rc)
-			rc = map_get(p, item, "metric", &metric);
+			rc = ytree_map_get(&p->t, item, "metric", &metric);
 		if (!rc)
-			rc = map_get(p, item, "rule", &rule);
+			rc = ytree_map_get(&p->t, item, "rule", &rule);
 		if (!rc)
-			rc = map_get(p, item, "type", &type);
+			rc = ytree_map_get(&p->t, item, "type", &type);
 		if (rc)
 			return rc;
 		/* ODCS v3.0 `rule:` library checks predate the metric library meshfs runs. */
 		if (rule && !metric &&
-		    (!type || (type->kind == NODE_SCALAR && !strcasecmp(type->text, "library"))))
+		    (!type || (type->kind == YTREE_SCALAR && !strcasecmp(type->text, "library"))))
 			continue;
 		rc = walk_rule(p, item, table, &(*out)[(*n)++]);
 		if (rc)
@@ -1222,27 +916,27 @@ static int walk_quality(struct parser *p, const struct node *list,
 
 /* ---- team, SLA, lineage ---- */
 
-static int walk_team(struct parser *p, const struct node *team, struct contract *c)
+static int walk_team(struct parser *p, const struct ytree_node *team, struct contract *c)
 {
-	const struct node *members = team, *m;
+	const struct ytree_node *members = team, *m;
 	int rc;
 
 	/* ODCS v3.0 lists members directly; v3.1 wraps them in an object with members:. */
-	if (team->kind == NODE_MAPPING) {
-		rc = map_get(p, team, "members", &members);
+	if (team->kind == YTREE_MAPPING) {
+		rc = ytree_map_get(&p->t, team, "members", &members);
 		if (rc || !members)
 			return rc;
 	}
-	if (members->kind != NODE_SEQUENCE)
-		return fail(p, members,
-			    "team must be a list of members, or a mapping with members");
+	if (members->kind != YTREE_SEQUENCE)
+		return ytree_fail(&p->t, members,
+				  "team must be a list of members, or a mapping with members");
 	if (!members->count)
 		return 0;
 	c->team = calloc(members->count, sizeof(*c->team));
 	if (!c->team)
-		return nomem(p);
-	for (m = node_at(p, members->first); m; m = node_at(p, m->next)) {
-		rc = want_kind(p, m, NODE_MAPPING, "a team member");
+		return ytree_nomem(&p->t);
+	for (m = ytree_child(&p->t, members); m; m = ytree_next(&p->t, m)) {
+		rc = ytree_want_kind(&p->t, m, YTREE_MAPPING, "a team member");
 		if (rc)
 			return rc;
 		c->nteam++;
@@ -1255,52 +949,53 @@ static int walk_team(struct parser *p, const struct node *team, struct contract 
 	return 0;
 }
 
-static int walk_frequency(struct parser *p, const struct node *item, struct contract *c)
+static int walk_frequency(struct parser *p, const struct ytree_node *item, struct contract *c)
 {
-	const struct node *v, *unit;
+	const struct ytree_node *v, *unit;
 	double value, seconds;
 	size_t i, n = ARRAY_SIZE(time_units);
 	int rc;
 
 	if (c->frequency_seconds)
-		return fail(p, item, "more than one frequency");
+		return ytree_fail(&p->t, item, "more than one frequency");
 	rc = get_required(p, item, "value", &v);
 	if (!rc)
 		rc = node_number(p, v, "frequency", &value);
 	if (!rc)
-		rc = map_get(p, item, "unit", &unit);
+		rc = ytree_map_get(&p->t, item, "unit", &unit);
 	if (rc)
 		return rc;
 	if (!unit)
-		return fail(p, item, "frequency needs a unit (m, h, d, w, y)");
-	for (i = 0; unit->kind == NODE_SCALAR && i < n; i++)
+		return ytree_fail(&p->t, item, "frequency needs a unit (m, h, d, w, y)");
+	for (i = 0; unit->kind == YTREE_SCALAR && i < n; i++)
 		if (!strcasecmp(unit->text, time_units[i].name))
 			break;
-	if (unit->kind != NODE_SCALAR || i == n)
-		return fail(p, unit,
-			    "unknown unit \"%.64s\" for frequency (expected m, h, d, w, y)",
-			    unit->kind == NODE_SCALAR ? unit->text : "");
+	if (unit->kind != YTREE_SCALAR || i == n)
+		return ytree_fail(&p->t, unit,
+				  "unknown unit \"%.64s\" for frequency (expected m, h, d, w, y)",
+				  unit->kind == YTREE_SCALAR ? unit->text : "");
 	seconds = value * (double)time_units[i].seconds + 0.5;
 	if (!(seconds >= 1 && seconds < 9.2e18))
-		return fail(p, v, "frequency must be at least a second and at most centuries");
+		return ytree_fail(&p->t, v,
+				  "frequency must be at least a second and at most centuries");
 	c->frequency_seconds = (int64_t)seconds;
 	return 0;
 }
 
-static int walk_retention(struct parser *p, const struct node *item, struct contract *c)
+static int walk_retention(struct parser *p, const struct ytree_node *item, struct contract *c)
 {
-	const struct node *v, *unit;
+	const struct ytree_node *v, *unit;
 	int rc, n;
 
 	if (c->retention)
-		return fail(p, item, "more than one retention");
+		return ytree_fail(&p->t, item, "more than one retention");
 	rc = get_required(p, item, "value", &v);
 	if (!rc)
-		rc = want_kind(p, v, NODE_SCALAR, "retention");
+		rc = ytree_want_kind(&p->t, v, YTREE_SCALAR, "retention");
 	if (!rc)
-		rc = map_get(p, item, "unit", &unit);
+		rc = ytree_map_get(&p->t, item, "unit", &unit);
 	if (!rc && unit)
-		rc = want_kind(p, unit, NODE_SCALAR, "unit");
+		rc = ytree_want_kind(&p->t, unit, YTREE_SCALAR, "unit");
 	if (rc)
 		return rc;
 	/* As people write it: "3y", but "3 years". */
@@ -1311,22 +1006,22 @@ static int walk_retention(struct parser *p, const struct node *item, struct cont
 			     unit->text);
 	if (n < 0) {
 		c->retention = NULL;
-		return nomem(p);
+		return ytree_nomem(&p->t);
 	}
 	return 0;
 }
 
-static int walk_sla(struct parser *p, const struct node *list, struct contract *c)
+static int walk_sla(struct parser *p, const struct ytree_node *list, struct contract *c)
 {
-	const struct node *item, *prop;
-	int rc = want_kind(p, list, NODE_SEQUENCE, "slaProperties");
+	const struct ytree_node *item, *prop;
+	int rc = ytree_want_kind(&p->t, list, YTREE_SEQUENCE, "slaProperties");
 
-	for (item = rc ? NULL : node_at(p, list->first); item; item = node_at(p, item->next)) {
-		rc = want_kind(p, item, NODE_MAPPING, "an SLA property");
+	for (item = rc ? NULL : ytree_child(&p->t, list); item; item = ytree_next(&p->t, item)) {
+		rc = ytree_want_kind(&p->t, item, YTREE_MAPPING, "an SLA property");
 		if (!rc)
 			rc = get_required(p, item, "property", &prop);
 		if (!rc)
-			rc = want_kind(p, prop, NODE_SCALAR, "property");
+			rc = ytree_want_kind(&p->t, prop, YTREE_SCALAR, "property");
 		if (rc)
 			return rc;
 		/* SLA property names are case-insensitive in ODCS, with short synonyms. */
@@ -1357,28 +1052,29 @@ static int input_valid(const char *s)
 	return mesh_name_valid(domain) && mesh_name_valid(slash + 1);
 }
 
-static int walk_inputs(struct parser *p, const struct node *item, struct contract *c)
+static int walk_inputs(struct parser *p, const struct ytree_node *item, struct contract *c)
 {
-	const struct node *list, *v;
+	const struct ytree_node *list, *v;
 	struct name_set names = {0};
 	size_t i = 0, n;
-	int rc = map_get(p, item, "value", &list);
+	int rc = ytree_map_get(&p->t, item, "value", &list);
 
 	if (rc || !list)
 		return rc;
-	rc = node_strings(p, list, "inputs", &c->inputs, &c->ninputs);
+	rc = ytree_strings(&p->t, list, "inputs", &c->inputs, &c->ninputs);
 	if (!rc)
 		rc = name_set_init(p, &names, c->ninputs);
 	n = strlen(c->domain);
-	for (v = rc ? NULL : node_at(p, list->first); v; v = node_at(p, v->next), i++) {
+	for (v = rc ? NULL : ytree_child(&p->t, list); v; v = ytree_next(&p->t, v), i++) {
 		if (!input_valid(c->inputs[i]))
-			rc = fail(p, v, "invalid input \"%.64s\" (expected DOMAIN/PRODUCT)",
-				  c->inputs[i]);
+			rc = ytree_fail(&p->t, v,
+					"invalid input \"%.64s\" (expected DOMAIN/PRODUCT)",
+					c->inputs[i]);
 		else if (!strncmp(c->inputs[i], c->domain, n) && c->inputs[i][n] == '/' &&
 			 !strcmp(c->inputs[i] + n + 1, c->data_product))
-			rc = fail(p, v, "a product cannot be its own input");
+			rc = ytree_fail(&p->t, v, "a product cannot be its own input");
 		else if (name_set_add(&names, c->inputs[i], i) >= 0)
-			rc = fail(p, v, "duplicate input \"%s\"", c->inputs[i]);
+			rc = ytree_fail(&p->t, v, "duplicate input \"%s\"", c->inputs[i]);
 		if (rc)
 			break;
 	}
@@ -1386,22 +1082,23 @@ static int walk_inputs(struct parser *p, const struct node *item, struct contrac
 	return rc;
 }
 
-static int walk_custom(struct parser *p, const struct node *list, struct contract *c)
+static int walk_custom(struct parser *p, const struct ytree_node *list, struct contract *c)
 {
-	const struct node *item, *prop, *inputs = NULL;
-	int rc = want_kind(p, list, NODE_SEQUENCE, "customProperties");
+	const struct ytree_node *item, *prop, *inputs = NULL;
+	int rc = ytree_want_kind(&p->t, list, YTREE_SEQUENCE, "customProperties");
 
-	for (item = rc ? NULL : node_at(p, list->first); item; item = node_at(p, item->next)) {
-		rc = want_kind(p, item, NODE_MAPPING, "a custom property");
+	for (item = rc ? NULL : ytree_child(&p->t, list); item; item = ytree_next(&p->t, item)) {
+		rc = ytree_want_kind(&p->t, item, YTREE_MAPPING, "a custom property");
 		if (!rc)
 			rc = get_required(p, item, "property", &prop);
 		if (rc)
 			return rc;
-		if (prop->kind != NODE_SCALAR || strcmp(prop->text, "inputs"))
+		if (prop->kind != YTREE_SCALAR || strcmp(prop->text, "inputs"))
 			continue;
 		if (inputs)
-			return fail(p, item, "more than one inputs property (first at %lu:%lu)",
-				    inputs->line, inputs->col);
+			return ytree_fail(&p->t, item,
+					  "more than one inputs property (first at %lu:%lu)",
+					  inputs->line, inputs->col);
 		inputs = item;
 		rc = walk_inputs(p, item, c);
 		if (rc)
@@ -1410,39 +1107,41 @@ static int walk_custom(struct parser *p, const struct node *list, struct contrac
 	return rc;
 }
 
-static int walk_description(struct parser *p, const struct node *root, struct contract *c)
+static int walk_description(struct parser *p, const struct ytree_node *root, struct contract *c)
 {
-	const struct node *v;
-	int rc = map_get(p, root, "description", &v);
+	const struct ytree_node *v;
+	int rc = ytree_map_get(&p->t, root, "description", &v);
 
 	if (rc || !v)
 		return rc;
 	/* ODCS makes it an object (purpose, usage, limitations); a bare text is the purpose. */
-	if (v->kind == NODE_SCALAR)
-		return node_string(p, v, "description", &c->purpose);
-	rc = want_kind(p, v, NODE_MAPPING, "description");
+	if (v->kind == YTREE_SCALAR)
+		return ytree_string(&p->t, v, "description", &c->purpose);
+	rc = ytree_want_kind(&p->t, v, YTREE_MAPPING, "description");
 	if (!rc)
 		rc = get_string(p, v, "purpose", 0, &c->purpose, NULL);
 	return rc;
 }
 
-static int walk_contract(struct parser *p, const struct node *root, struct contract *c)
+static int walk_contract(struct parser *p, const struct ytree_node *root, struct contract *c)
 {
-	const struct node *v;
+	const struct ytree_node *v;
 	int rc;
 
-	if (is_null(root))
-		return fail(p, root, "empty contract");
-	if (root->kind != NODE_MAPPING)
-		return fail(p, root, "a contract must be a YAML mapping (apiVersion, kind, …)");
+	if (ytree_node_is_null(root))
+		return ytree_fail(&p->t, root, "empty contract");
+	if (root->kind != YTREE_MAPPING)
+		return ytree_fail(&p->t, root,
+				  "a contract must be a YAML mapping (apiVersion, kind, …)");
 	rc = get_string(p, root, "apiVersion", 1, &c->api_version, &v);
 	if (!rc && !api_version_valid(c->api_version))
-		rc = fail(p, v, "unsupported apiVersion \"%.64s\" (expected v3.0.x or v3.1.0)",
-			  c->api_version);
+		rc = ytree_fail(&p->t, v,
+				"unsupported apiVersion \"%.64s\" (expected v3.0.x or v3.1.0)",
+				c->api_version);
 	if (!rc)
 		rc = get_required(p, root, "kind", &v);
-	if (!rc && (v->kind != NODE_SCALAR || strcmp(v->text, "DataContract")))
-		rc = fail(p, v, "kind must be DataContract");
+	if (!rc && (v->kind != YTREE_SCALAR || strcmp(v->text, "DataContract")))
+		rc = ytree_fail(&p->t, v, "kind must be DataContract");
 	if (!rc)
 		rc = get_string(p, root, "id", 0, &c->id, NULL);
 	if (!rc)
@@ -1454,31 +1153,33 @@ static int walk_contract(struct parser *p, const struct node *root, struct contr
 	if (!rc)
 		rc = get_string(p, root, "version", 1, &c->version, &v);
 	if (!rc && !semver_parse(c->version, &c->major, &c->minor, &c->patch))
-		rc = fail(p, v, "version \"%.64s\" is not semver (MAJOR.MINOR.PATCH)", c->version);
+		rc = ytree_fail(&p->t, v, "version \"%.64s\" is not semver (MAJOR.MINOR.PATCH)",
+				c->version);
 	if (!rc)
 		rc = get_string(p, root, "status", 0, &c->status, NULL);
+	c->status_given = c->status != NULL;
 	if (!rc)
 		rc = walk_description(p, root, c);
 	if (!rc)
-		rc = map_get(p, root, "tags", &v);
+		rc = ytree_map_get(&p->t, root, "tags", &v);
 	if (!rc && v)
-		rc = node_strings(p, v, "tags", &c->tags, &c->ntags);
+		rc = ytree_strings(&p->t, v, "tags", &c->tags, &c->ntags);
 	if (!rc)
-		rc = map_get(p, root, "team", &v);
+		rc = ytree_map_get(&p->t, root, "team", &v);
 	if (!rc && v)
 		rc = walk_team(p, v, c);
 	if (!rc)
-		rc = map_get(p, root, "schema", &v);
+		rc = ytree_map_get(&p->t, root, "schema", &v);
 	if (!rc && !v)
-		rc = fail(p, root, "missing schema");
+		rc = ytree_fail(&p->t, root, "missing schema");
 	if (!rc)
 		rc = walk_schema(p, v, c);
 	if (!rc)
-		rc = map_get(p, root, "slaProperties", &v);
+		rc = ytree_map_get(&p->t, root, "slaProperties", &v);
 	if (!rc && v)
 		rc = walk_sla(p, v, c);
 	if (!rc)
-		rc = map_get(p, root, "customProperties", &v);
+		rc = ytree_map_get(&p->t, root, "customProperties", &v);
 	if (!rc && v)
 		rc = walk_custom(p, v, c);
 	if (rc)
@@ -1496,23 +1197,18 @@ int contract_parse(struct contract *c, const char *text, size_t len, const char 
 		   const char *const *pii_classes, struct mfs_error *err)
 {
 	struct parser p = {
-	    .file = filename,
-	    .err = err,
 	    .pii_classes = pii_classes ? pii_classes : default_pii_classes,
 	};
-	size_t root = 0, i;
 	int rc;
 
 	assert(filename);
 	memset(c, 0, sizeof(*c));
-	rc = build(&p, text, len, &root);
+	rc = ytree_build(&p.t, text, len, filename, "contract", err);
 	if (!rc)
-		rc = walk_contract(&p, &p.nodes[root], c);
+		rc = walk_contract(&p, ytree_root(&p.t), c);
 	if (rc)
 		contract_release(c);
-	for (i = 1; i < p.nnodes; i++)
-		free(p.nodes[i].text);
-	free(p.nodes);
+	ytree_release(&p.t);
 	if (p.c_locale)
 		freelocale(p.c_locale);
 	return rc;

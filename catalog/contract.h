@@ -94,6 +94,7 @@ struct contract {
 	char *version; /* semver as written */
 	int major, minor, patch;
 	char *status; /* "active" when not given */
+	int status_given; /* status was written in the contract (a policy may require it) */
 	char *purpose; /* description.purpose; may be NULL */
 	char **tags;
 	size_t ntags;

@@ -121,10 +121,13 @@ int cli_table_add(struct cli_table *t, ...);
 void cli_table_print(const struct cli_table *t, FILE *out);
 void cli_table_release(struct cli_table *t);
 
-/* The commands, in cmd_admin.c, cmd_product.c and cmd_mount.c. */
+/* The commands, in cmd_admin.c, cmd_product.c, cmd_mount.c, cmd_keys.c and cmd_export.c. */
 extern const struct cli_cmd cli_cmd_init, cli_cmd_team, cli_cmd_domain, cli_cmd_grant,
     cli_cmd_revoke, cli_cmd_audit, cli_cmd_verify;
-extern const struct cli_cmd cli_cmd_product, cli_cmd_publish, cli_cmd_log;
+extern const struct cli_cmd cli_cmd_product, cli_cmd_publish, cli_cmd_contract, cli_cmd_log;
 extern const struct cli_cmd cli_cmd_mount;
+extern const struct cli_cmd cli_cmd_policy; /* cmd_policy.c */
+extern const struct cli_cmd cli_cmd_search, cli_cmd_status; /* cmd_discovery.c */
+extern const struct cli_cmd cli_cmd_key, cli_cmd_export;
 
 #endif

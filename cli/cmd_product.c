@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -268,21 +269,39 @@ const struct cli_cmd cli_cmd_product = {
 
 static int run_publish(const struct cli_cmd *cmd, int argc, char **argv)
 {
-	char name[3][CATALOG_NAME_MAX];
+	char name[3][CATALOG_NAME_MAX], upload[NAME_MAX + 1];
 	struct publish_result res;
 	struct cli_session s;
 	struct mfs_error err;
 	struct cli_args a;
-	const char *file;
+	const char *file, *base;
 	int fd, rc;
 
 	rc = cli_parse(cmd, NULL, argc, argv, &a);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	rc = cli_split_name(cmd, a.args[0], 3, name);
-	if (rc != CLI_CONTINUE)
-		return rc;
 	file = a.args[1];
+	/* DOMAIN/PRODUCT/TABLE FILE publishes one table; DOMAIN/PRODUCT FILE an upload named
+	 * like FILE (an archive, or TABLE.csv / TABLE.jsonl, maybe compressed). */
+	if (strchr(a.args[0], '/') != strrchr(a.args[0], '/')) {
+		rc = cli_split_name(cmd, a.args[0], 3, name);
+		if (rc != CLI_CONTINUE)
+			return rc;
+		if (publish_upload_name(name[2], file, upload, sizeof(upload)))
+			return cli_usage_error(cmd, "%s cannot be published as one table", file);
+	} else {
+		rc = cli_split_name(cmd, a.args[0], 2, name);
+		if (rc != CLI_CONTINUE)
+			return rc;
+		base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+		if (strlen(base) > NAME_MAX || !publish_name_publishes(base))
+			return cli_usage_error(cmd,
+					       "%s: name it TABLE.csv, TABLE.jsonl (maybe .gz, .bz2, "
+					       ".xz, .zst), an archive (.tar, .tar.gz, .zip…) or "
+					       "contract.yaml, or give DOMAIN/PRODUCT/TABLE",
+					       file);
+		snprintf(upload, sizeof(upload), "%s", base);
+	}
 	rc = cli_open(&s, cmd, &a);
 	if (rc != CLI_CONTINUE)
 		return rc;
@@ -292,28 +311,96 @@ static int run_publish(const struct cli_cmd *cmd, int argc, char **argv)
 		goto out;
 	}
 	mfs_error_clear(&err);
-	rc = publish_table(&s.mesh, &s.me, name[0], name[1], name[2], fd_source, &fd,
-			   input_name(file), &res, &err);
+	rc = publish_upload(&s.mesh, &s.me, name[0], name[1], upload, input_name(file), fd_source,
+			    &fd, &res, &err);
 	close_input(fd);
 	if (rc) {
 		rc = cli_fail(rc, &err, "cannot publish %s", a.args[0]);
 		goto out;
 	}
-	printf("published %s/%s version %lld: %llu rows, %llu bytes\n", name[0], name[1],
-	       (long long)res.version, (unsigned long long)res.rows, (unsigned long long)res.bytes);
+	if (res.version)
+		printf("published %s/%s version %lld: %llu rows, %llu bytes\n", name[0], name[1],
+		       (long long)res.version, (unsigned long long)res.rows,
+		       (unsigned long long)res.bytes);
+	else
+		printf("%s/%s: contract accepted (no version yet)\n", name[0], name[1]);
 	rc = CLI_EXIT_OK;
 out:
 	cli_close(&s);
 	return rc;
 }
 
+/* ---- contract ---- */
+
+static int run_contract(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	char name[2][CATALOG_NAME_MAX];
+	struct publish_result res;
+	struct cli_session s;
+	struct mfs_error err;
+	struct cli_args a;
+	int fd, rc;
+
+	rc = cli_parse(cmd, NULL, argc, argv, &a);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	rc = cli_split_name(cmd, a.args[0], 2, name);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	rc = cli_open(&s, cmd, &a);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	fd = open_input(a.args[1]);
+	if (fd < 0) {
+		rc = cli_fail(fd, NULL, "%s", a.args[1]);
+		goto out;
+	}
+	mfs_error_clear(&err);
+	rc = publish_upload(&s.mesh, &s.me, name[0], name[1], "contract.yaml", input_name(a.args[1]),
+			    fd_source, &fd, &res, &err);
+	close_input(fd);
+	if (rc) {
+		rc = cli_fail(rc, &err, "cannot change the contract of %s", a.args[0]);
+		goto out;
+	}
+	if (res.version)
+		printf("%s/%s: new contract in force from version %lld\n", name[0], name[1],
+		       (long long)res.version);
+	else
+		printf("%s/%s: new contract in force\n", name[0], name[1]);
+	rc = CLI_EXIT_OK;
+out:
+	cli_close(&s);
+	return rc;
+}
+
+const struct cli_cmd cli_cmd_contract = {
+    .name = "contract",
+    .synopsis = "DOMAIN/PRODUCT FILE",
+    .summary = "Propose a new contract (ODCS v3) for a product, checked for compatibility.",
+    .help = "The same pipeline as writing contract.yaml through the mount: the contract must\n"
+	    "parse, name DOMAIN/PRODUCT, have a higher version and satisfy the mesh policy.\n"
+	    "Breaking changes (removing or renaming a column or table, changing a type\n"
+	    "incompatibly, making a column required, lowering a classification) need a new\n"
+	    "major version, proposed by the owning team; the products downstream are named.\n"
+	    "Once the product has versions, the new contract starts a new version over the\n"
+	    "previous version's tables.\n",
+    .min_args = 2,
+    .max_args = 2,
+    .run = run_contract,
+};
+
 const struct cli_cmd cli_cmd_publish = {
     .name = "publish",
-    .synopsis = "DOMAIN/PRODUCT/TABLE FILE",
-    .summary = "Publish FILE (CSV with a header row; - for standard input) as a new version.",
-    .help = "The same checks as a write through the mount: the header, every value against\n"
+    .synopsis = "DOMAIN/PRODUCT/TABLE FILE | DOMAIN/PRODUCT FILE",
+    .summary = "Publish FILE as a new version (- for standard input).",
+    .help = "FILE is CSV with a header row or JSON Lines (TABLE.jsonl), either maybe\n"
+	    "compressed (.gz .bz2 .xz .zst); with DOMAIN/PRODUCT only, FILE's name says what it\n"
+	    "is: TABLE.csv, TABLE.jsonl, an archive (.tar, .tar.gz, .zip…) of several tables and\n"
+	    "maybe a contract.yaml, published as one version, or contract.yaml alone.\n"
+	    "The same checks as a write through the mount: the header, every value against\n"
 	    "the contract, quality rules and the mesh policy. A rejected file changes nothing\n"
-	    "and the reason is printed as FILE:LINE:COLUMN: message. Needs publish on the\n"
+	    "and each reason is printed as FILE:LINE:COLUMN: message. Needs publish on the\n"
 	    "product.\n",
     .min_args = 2,
     .max_args = 2,

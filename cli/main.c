@@ -13,8 +13,9 @@
 
 static const struct cli_cmd *const root_subs[] = {
     &cli_cmd_init,    &cli_cmd_mount,	&cli_cmd_team,	 &cli_cmd_domain,
-    &cli_cmd_product, &cli_cmd_publish, &cli_cmd_grant,	 &cli_cmd_revoke,
-    &cli_cmd_log,     &cli_cmd_audit,	&cli_cmd_verify, NULL,
+    &cli_cmd_product, &cli_cmd_publish, &cli_cmd_contract, &cli_cmd_grant,	 &cli_cmd_revoke,
+    &cli_cmd_log,     &cli_cmd_audit,	&cli_cmd_verify, &cli_cmd_policy, &cli_cmd_key,
+    &cli_cmd_export, &cli_cmd_search, &cli_cmd_status,  NULL,
 };
 
 static const struct cli_cmd root = {
@@ -42,8 +43,16 @@ int cli_fail(int rc, const struct mfs_error *err, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err && err->msg[0])
-		return cli_error("%s", err->msg);
+	if (err && err->msg[0]) {
+		/* one "meshfs: " line per problem */
+		for (const char *line = err->msg; *line;) {
+			size_t len = strcspn(line, "\n");
+
+			cli_error("%.*s", (int)len, line);
+			line += len + (line[len] == '\n');
+		}
+		return CLI_EXIT_FAIL;
+	}
 	fputs("meshfs: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

@@ -52,6 +52,12 @@ enum node_kind {
 	N_TABLE, /* ver = version, tidx = table's index in the version, view */
 	N_PUBLISH_LOG,
 	N_UPLOAD, /* id = slot in fs->uploads, ver = its generation */
+	N_POLICY,
+	N_LINEAGE,
+	N_SEARCH,	/* .search/ */
+	N_SEARCH_QUERY, /* .search/TEXT/: id = slot in fs->queries, ver = its generation */
+	N_SEARCH_LINK,	/* .search/TEXT/DOMAIN.PRODUCT: id = product id */
+	N_KIND_LAST = N_SEARCH_LINK,
 };
 
 /* Bits of an inode number: kind 6 | id 24 | ver 20 | tidx 13 | view 1. */
@@ -110,6 +116,14 @@ struct upload {
 };
 
 #define MAX_UPLOADS 1024
+/* Search texts looked up under .search/, by slot: the oldest is reused when all are taken. */
+#define MAX_QUERIES 256
+#define SEARCH_LIMIT 100
+
+struct query {
+	char *text;
+	uint32_t gen;
+};
 
 struct fs {
 	struct mesh m;
@@ -124,6 +138,9 @@ struct fs {
 	/* under lock */
 	struct upload *uploads[MAX_UPLOADS];
 	uint32_t upload_gen;
+	struct query queries[MAX_QUERIES];
+	uint32_t query_gen;
+	size_t query_next;
 	uid_t uid;
 	gid_t gid;
 };
@@ -181,7 +198,7 @@ static int ino_decode(fuse_ino_t ino, struct node *n)
 	n->ver = (int64_t)((ino >> 14) & ((1ULL << INO_VER_BITS) - 1));
 	n->tidx = (unsigned)((ino >> 1) & ((1U << INO_TIDX_BITS) - 1));
 	n->view = (enum segment_view)(ino & 1);
-	if (n->kind == N_ROOT || n->kind > N_UPLOAD)
+	if (n->kind == N_ROOT || n->kind > N_KIND_LAST)
 		return -ENOENT;
 	return 0;
 }
@@ -324,6 +341,17 @@ static int node_render(struct fs *fs, const struct principal *pr, const struct n
 			rc = publish_log_render(&fs->m, pr, p.domain, p.name, out);
 		catalog_product_release(&p);
 		return rc;
+	case N_POLICY: {
+		char *yaml = NULL;
+
+		rc = mesh_policy_text(&fs->m, &yaml);
+		if (!rc)
+			rc = strbuf_addstr(out, yaml);
+		free(yaml);
+		return rc;
+	}
+	case N_LINEAGE:
+		return render_lineage_dot(&fs->m, out);
 	default:
 		return -EINVAL;
 	}
@@ -332,7 +360,8 @@ static int node_render(struct fs *fs, const struct principal *pr, const struct n
 static int is_document(enum node_kind k)
 {
 	return k == N_ROOT_README || k == N_CATALOG_CSV || k == N_DOMAIN_README ||
-	       k == N_PRODUCT_README || k == N_CONTRACT || k == N_PUBLISH_LOG;
+	       k == N_PRODUCT_README || k == N_CONTRACT || k == N_PUBLISH_LOG || k == N_POLICY ||
+	       k == N_LINEAGE;
 }
 
 /* ---- uploads: writing through the mount (DESIGN §5) ---- */
@@ -434,6 +463,60 @@ static int upload_stat(struct fs *fs, const struct upload *up, fuse_ino_t ino, s
 	return 0;
 }
 
+/* ---- .search/TEXT/: each text looked up gets a slot, so that its directory has an inode ---- */
+
+static const char *query_at(struct fs *fs, const struct node *n)
+{
+	if (n->id < 0 || n->id >= MAX_QUERIES)
+		return NULL;
+	return fs->queries[n->id].text && fs->queries[n->id].gen == (uint32_t)n->ver
+		       ? fs->queries[n->id].text
+		       : NULL;
+}
+
+static int query_node(struct fs *fs, const char *text, struct node *n)
+{
+	struct query *q;
+	size_t slot;
+	char *copy;
+
+	for (slot = 0; slot < MAX_QUERIES; slot++)
+		if (fs->queries[slot].text && !strcmp(fs->queries[slot].text, text))
+			goto found;
+	copy = strdup(text);
+	if (!copy)
+		return -ENOMEM;
+	slot = fs->query_next;
+	fs->query_next = (fs->query_next + 1) % MAX_QUERIES;
+	q = &fs->queries[slot];
+	free(q->text);
+	q->text = copy;
+	q->gen = ++fs->query_gen & ((1U << INO_VER_BITS) - 1);
+found:
+	memset(n, 0, sizeof(*n));
+	n->kind = N_SEARCH_QUERY;
+	n->id = (int64_t)slot;
+	n->ver = fs->queries[slot].gen;
+	return 0;
+}
+
+/* The name of a search result: "DOMAIN.PRODUCT" (neither name may hold a dot). */
+static void search_link_name(char *out, size_t size, const struct catalog_product *p)
+{
+	snprintf(out, size, "%s.%s", p->domain, p->name);
+}
+
+static int search_link_target(struct fs *fs, int64_t product_id, char *out, size_t size)
+{
+	struct catalog_product p = {0};
+	int rc = catalog_product_get_by_id(fs->m.cat, product_id, &p);
+
+	if (!rc)
+		snprintf(out, size, "../../%s/%s", p.domain, p.name);
+	catalog_product_release(&p);
+	return rc;
+}
+
 /* Attributes of node n as pr sees it; *timeout says how long the kernel may keep them. */
 static int node_stat(struct fs *fs, const struct principal *pr, const struct node *n,
 		     fuse_ino_t ino, struct stat *st, double *timeout)
@@ -442,14 +525,26 @@ static int node_stat(struct fs *fs, const struct principal *pr, const struct nod
 	struct catalog_product p = {0};
 	struct catalog_version v = {0};
 	struct strbuf doc;
-	char num[32];
+	char num[2 * CATALOG_NAME_MAX + 16];
 	int rc = 0;
 
 	strbuf_init(&doc);
 	*timeout = TIMEOUT_LISTING;
 	switch (n->kind) {
 	case N_ROOT:
+	case N_SEARCH:
 		stat_fill(st, ino, S_IFDIR | 0555, 0, fs->started, fs);
+		break;
+	case N_SEARCH_QUERY:
+		rc = query_at(fs, n) ? 0 : -ENOENT;
+		if (!rc)
+			stat_fill(st, ino, S_IFDIR | 0555, 0, mesh_now(), fs);
+		*timeout = 0;
+		break;
+	case N_SEARCH_LINK:
+		rc = search_link_target(fs, n->id, num, sizeof(num));
+		if (!rc)
+			stat_fill(st, ino, S_IFLNK | 0777, strlen(num), fs->started, fs);
 		break;
 	case N_DOMAIN:
 		rc = catalog_domain_get_by_id(fs->m.cat, n->id, &d);
@@ -612,6 +707,12 @@ static int node_lookup(struct fs *fs, const struct principal *pr, const struct n
 			child->kind = N_ROOT_README;
 		} else if (!strcmp(name, "catalog.csv")) {
 			child->kind = N_CATALOG_CSV;
+		} else if (!strcmp(name, "policy.yaml")) {
+			child->kind = N_POLICY;
+		} else if (!strcmp(name, "lineage.dot")) {
+			child->kind = N_LINEAGE;
+		} else if (!strcmp(name, ".search")) {
+			child->kind = N_SEARCH;
 		} else {
 			rc = catalog_domain_get(fs->m.cat, name, &d);
 			child->kind = N_DOMAIN;
@@ -679,6 +780,23 @@ static int node_lookup(struct fs *fs, const struct principal *pr, const struct n
 			rc = lookup_table(fs, pr, &p, parent->ver, name, child);
 		}
 		break;
+	case N_SEARCH:
+		rc = query_node(fs, name, child);
+		break;
+	case N_SEARCH_QUERY: {
+		char domain[CATALOG_NAME_MAX];
+		const char *dot = strchr(name, '.');
+
+		rc = -ENOENT;
+		if (!query_at(fs, parent) || !dot || (size_t)(dot - name) >= sizeof(domain))
+			break;
+		memcpy(domain, name, (size_t)(dot - name));
+		domain[dot - name] = '\0';
+		rc = catalog_product_get(fs->m.cat, domain, dot + 1, &p);
+		child->kind = N_SEARCH_LINK;
+		child->id = p.id;
+		break;
+	}
 	default:
 		rc = -ENOTDIR;
 		break;
@@ -699,6 +817,8 @@ static double entry_timeout(const struct node *child)
 	case N_LATEST:
 	case N_UPLOAD:
 	case N_PUBLISH_LOG:
+	case N_SEARCH_QUERY:
+	case N_SEARCH_LINK:
 		return 0;
 	case N_VERSION:
 		return TIMEOUT_IMMUTABLE;
@@ -768,26 +888,29 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs *fs = fs_of(req);
 	struct catalog_product p = {0};
-	char target[32];
+	char target[2 * CATALOG_NAME_MAX + 16];
 	struct node n;
 	int rc;
 
 	rc = ino_decode(ino, &n);
-	if (!rc && n.kind != N_LATEST)
+	if (!rc && n.kind != N_LATEST && n.kind != N_SEARCH_LINK)
 		rc = -EINVAL;
 	if (!rc) {
 		pthread_mutex_lock(&fs->lock);
-		rc = catalog_product_get_by_id(fs->m.cat, n.id, &p);
+		if (n.kind == N_SEARCH_LINK) {
+			rc = search_link_target(fs, n.id, target, sizeof(target));
+		} else {
+			rc = catalog_product_get_by_id(fs->m.cat, n.id, &p);
+			if (!rc && !p.latest)
+				rc = -ENOENT;
+			snprintf(target, sizeof(target), "%lld", (long long)p.latest);
+		}
 		pthread_mutex_unlock(&fs->lock);
 	}
-	if (!rc && !p.latest)
-		rc = -ENOENT;
-	if (rc) {
+	if (rc)
 		fuse_reply_err(req, -rc);
-	} else {
-		snprintf(target, sizeof(target), "%lld", (long long)p.latest);
+	else
 		fuse_reply_readlink(req, target);
-	}
 	catalog_product_release(&p);
 }
 
@@ -849,6 +972,15 @@ static int list_product(const struct catalog_product *p, void *ctx)
 	return dir_add(ctx, p->name, &n, S_IFDIR);
 }
 
+static int list_search_result(const struct catalog_product *p, void *ctx)
+{
+	struct node n = {.kind = N_SEARCH_LINK, .id = p->id};
+	char name[2 * CATALOG_NAME_MAX];
+
+	search_link_name(name, sizeof(name), p);
+	return dir_add(ctx, name, &n, S_IFLNK);
+}
+
 static int list_tables(struct fs *fs, const struct principal *pr, const struct catalog_product *p,
 		       int64_t number, struct dir_list *l)
 {
@@ -892,9 +1024,28 @@ static int dir_build(struct fs *fs, const struct principal *pr, const struct nod
 		n.kind = N_CATALOG_CSV;
 		if (!rc)
 			rc = dir_add(l, "catalog.csv", &n, S_IFREG);
+		n.kind = N_POLICY;
+		if (!rc)
+			rc = dir_add(l, "policy.yaml", &n, S_IFREG);
+		n.kind = N_LINEAGE;
+		if (!rc)
+			rc = dir_add(l, "lineage.dot", &n, S_IFREG);
+		n.kind = N_SEARCH;
+		if (!rc)
+			rc = dir_add(l, ".search", &n, S_IFDIR);
 		if (!rc)
 			rc = catalog_domain_list(fs->m.cat, list_domain, l);
 		break;
+	case N_SEARCH:
+		/* queries are looked up, not listed */
+		break;
+	case N_SEARCH_QUERY: {
+		const char *text = query_at(fs, dn);
+
+		rc = text ? catalog_search(fs->m.cat, text, SEARCH_LIMIT, list_search_result, l)
+			  : -ENOENT;
+		break;
+	}
 	case N_DOMAIN:
 		rc = catalog_domain_get_by_id(fs->m.cat, dn->id, &d);
 		n.kind = N_DOMAIN_README;
@@ -1166,7 +1317,8 @@ static int upload_publish(struct fs *fs, struct upload *up, const char *as_name)
 	if (rc)
 		goto out;
 	opened = 1;
-	rc = publish_upload(&m, &pr, p.domain, p.name, as_name, staging_source, &cur, &res, &err);
+	rc = publish_upload(&m, &pr, p.domain, p.name, as_name, NULL, staging_source, &cur, &res,
+			    &err);
 out:
 	if (rc)
 		fuse_log(FUSE_LOG_WARNING, "meshfs: %s/%s/%s by %s: rejected: %s\n", p.domain, p.name,
@@ -1900,6 +2052,8 @@ static void fs_release_all(struct fs *fs)
 {
 	for (size_t i = 0; i < SEGMENT_POOL; i++)
 		segment_close(fs->pool[i].seg);
+	for (size_t i = 0; i < MAX_QUERIES; i++)
+		free(fs->queries[i].text);
 	for (size_t i = 0; i < MAX_UPLOADS; i++) {
 		if (fs->uploads[i]) {
 			staging_free(fs->uploads[i]->st);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "catalog/contract.h"
+#include "catalog/policy.h"
 #include "common/strbuf.h"
 
 static int mesh_path(struct strbuf *sb, const char *dir, const char *name)
@@ -105,8 +106,13 @@ int mesh_create(const char *dir, const char *admin, struct mfs_error *err)
 	if ((rc = strbuf_addf(&path, "user:%s", admin)))
 		goto out;
 	rc = catalog_grant(cat, "admin", "mesh", path.buf, admin, mesh_now());
-	if (rc)
+	if (rc) {
 		mfs_error_set(err, rc, "cannot make %s a mesh admin: %s", admin, strerror(-rc));
+		goto out;
+	}
+	rc = catalog_policy_set(cat, policy_default_yaml(), admin, mesh_now());
+	if (rc)
+		mfs_error_set(err, rc, "cannot store the mesh policy: %s", strerror(-rc));
 out:
 	keyring_close(kr);
 	catalog_close(cat);
@@ -407,9 +413,10 @@ int mesh_product_create(struct mesh *m, const char *domain, const char *product,
 	struct contract c = {0};
 	struct catalog_domain d = {0};
 	struct catalog_contract_meta meta;
+	struct mesh_policy policy;
 	struct strbuf search, text;
 	const char **tables = NULL;
-	int rc;
+	int rc, have_policy = 0;
 
 	strbuf_init(&search);
 	strbuf_init(&text);
@@ -434,7 +441,14 @@ int mesh_product_create(struct mesh *m, const char *domain, const char *product,
 		rc = mfs_error_at(err, EINVAL, filename, 0, 0, "contract contains a NUL byte");
 		goto out;
 	}
-	rc = contract_parse(&c, text.buf, text.len, filename, NULL, err);
+	rc = mesh_policy_get(m, &policy, err);
+	if (rc)
+		goto out;
+	have_policy = 1;
+	rc = contract_parse(&c, text.buf, text.len, filename,
+			    (const char *const *)policy.pii_classes, err);
+	if (!rc)
+		rc = policy_check_contract(&policy, &c, filename, err);
 	if (rc)
 		goto out;
 	if (strcmp(c.domain, domain)) {
@@ -457,6 +471,8 @@ int mesh_product_create(struct mesh *m, const char *domain, const char *product,
 	else if (rc)
 		mfs_error_set(err, rc, "cannot create %s/%s: %s", domain, product, strerror(-rc));
 out:
+	if (have_policy)
+		policy_release(&policy);
 	free(tables);
 	contract_release(&c);
 	catalog_domain_release(&d);
@@ -479,4 +495,105 @@ int mesh_segment_key(void *ctx, uint32_t key_id, uint8_t key[32])
 	struct mesh *m = ctx;
 
 	return keyring_key(m->keys, key_id, key);
+}
+
+int mesh_policy_text(struct mesh *m, char **yaml)
+{
+	int rc = catalog_policy_get(m->cat, yaml, NULL);
+
+	/* A mesh made before policies existed follows the default one. */
+	if (rc == -ENOENT) {
+		*yaml = strdup(policy_default_yaml());
+		rc = *yaml ? 0 : -ENOMEM;
+	}
+	return rc;
+}
+
+int mesh_policy_get(struct mesh *m, struct mesh_policy *out, struct mfs_error *err)
+{
+	char *yaml;
+	int rc;
+
+	/* Whatever happens, out can be released. */
+	memset(out, 0, sizeof(*out));
+	rc = mesh_policy_text(m, &yaml);
+	if (rc)
+		return mfs_error_set(err, rc, "cannot read the mesh policy: %s", strerror(-rc));
+	rc = policy_parse(out, yaml, strlen(yaml), "policy.yaml", err);
+	free(yaml);
+	return rc;
+}
+
+/* The audit row of an attempt to set the policy; detail is the first line of the reason. */
+static int policy_audit(struct mesh *m, const struct principal *p, const char *outcome,
+			const char *detail)
+{
+	struct catalog_audit a = {0};
+	char line[512];
+
+	snprintf(line, sizeof(line), "%.*s", (int)strcspn(detail, "\n"), detail);
+	a.at = mesh_now();
+	a.principal = p->name;
+	a.action = "policy";
+	a.object = "mesh";
+	a.view = "";
+	a.outcome = outcome;
+	a.detail = line;
+	return catalog_audit_add(m->cat, &a);
+}
+
+int mesh_policy_set(struct mesh *m, const struct principal *p, const char *yaml, size_t len,
+		    const char *filename, struct mfs_error *err)
+{
+	struct mesh_policy policy;
+	struct strbuf text;
+	int rc;
+
+	strbuf_init(&text);
+	rc = acl_allowed(m->cat, p, PRIV_ADMIN, NULL, NULL);
+	if (rc < 0) {
+		mfs_error_set(err, rc, "cannot check the rights of %s: %s", p->name, strerror(-rc));
+		goto out;
+	}
+	if (!rc) {
+		/* refused changes of rules are worth an audit row too; best effort */
+		(void)policy_audit(m, p, "denied", "not a mesh admin");
+		rc = mfs_error_set(err, EACCES,
+				   "permission denied: %s has no admin right on the mesh, which "
+				   "setting the policy needs",
+				   p->name);
+		goto out;
+	}
+	/* The catalog keeps the text; a NUL-terminated copy also guards against embedded NULs. */
+	rc = strbuf_add(&text, yaml, len);
+	if (rc) {
+		mfs_error_set(err, rc, "out of memory");
+		goto out;
+	}
+	if (strlen(text.buf) != len)
+		rc = mfs_error_at(err, EINVAL, filename, 0, 0, "policy contains a NUL byte");
+	else
+		rc = policy_parse(&policy, text.buf, text.len, filename, err);
+	if (rc) {
+		(void)policy_audit(m, p, "rejected", err ? err->msg : "");
+		goto out;
+	}
+	policy_release(&policy);
+	rc = catalog_begin(m->cat);
+	if (rc) {
+		mfs_error_set(err, rc, "catalog busy: %s", strerror(-rc));
+		goto out;
+	}
+	rc = catalog_policy_set(m->cat, text.buf, p->name, mesh_now());
+	if (!rc)
+		rc = policy_audit(m, p, "ok", "");
+	if (rc)
+		catalog_rollback(m->cat);
+	else
+		rc = catalog_commit(m->cat);
+	if (rc)
+		mfs_error_set(err, rc, "cannot store the mesh policy: %s", strerror(-rc));
+out:
+	strbuf_release(&text);
+	return rc;
 }

@@ -22,7 +22,8 @@ struct mesh {
 
 /*
  * Creates a new mesh in dir (which may exist but must be empty): catalog, store, master key, the
- * masking key; admin on the mesh for the user called admin. Returns 0 or -errno with err set.
+ * masking key, the default policy; admin on the mesh for the user called admin. Returns 0 or
+ * -errno with err set.
  */
 int mesh_create(const char *dir, const char *admin, struct mfs_error *err);
 /* Opens an existing mesh. -ENOENT "not a mesh" when dir lacks catalog.db. */
@@ -50,6 +51,21 @@ int mesh_contract_meta(const struct contract *c, const char *yaml, struct strbuf
 		       const char ***tables, struct catalog_contract_meta *meta);
 /* Current time in Unix seconds; MESHFS_NOW overrides it, so tests can move the clock. */
 int64_t mesh_now(void);
+
+/* ---- the mesh policy (catalog/policy.h) ---- */
+struct mesh_policy;
+/* The current policy's YAML text (*yaml malloc'd): the last one set, else the default one. */
+int mesh_policy_text(struct mesh *m, char **yaml);
+/* The current policy, parsed into out (release it with policy_release, even on failure). */
+int mesh_policy_get(struct mesh *m, struct mesh_policy *out, struct mfs_error *err);
+/*
+ * Makes yaml (len bytes, named filename in messages) the mesh policy from the next publish on, as
+ * principal p. Returns 0, -EACCES unless p is an admin of the mesh, -EINVAL (err
+ * "FILE:LINE:COLUMN: …") for text that is not a valid policy, or -errno. Each attempt gets an
+ * audit row, action "policy" on object "mesh".
+ */
+int mesh_policy_set(struct mesh *m, const struct principal *p, const char *yaml, size_t len,
+		    const char *filename, struct mfs_error *err);
 
 /* Creates a domain owned by team, with a data key. */
 int mesh_domain_create(struct mesh *m, const char *domain, const char *team,

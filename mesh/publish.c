@@ -1,4 +1,10 @@
-/* The publish pipeline: input → checks → segment → store → one catalog transaction. */
+/*
+ * The publish pipeline (DESIGN §5): an upload → its entries (libarchive) → rows (CSV or JSON
+ * Lines) → checks and a segment per table, in one streaming pass → one catalog transaction that
+ * records the new contract, if any, and the new version. Until that transaction commits nothing
+ * is visible; if anything fails, nothing changes but for blobs no version refers to, which the
+ * next start removes.
+ */
 #include "mesh/publish.h"
 
 #include <assert.h>
@@ -7,67 +13,114 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog/contract.h"
-#include "common/strbuf.h"
-#include "table/check.h"
-#include "table/segment.h"
-#include "table/uniq.h"
-#include "mesh/render.h"
-
 #include <sodium.h>
 
-/* Values quoted in messages are cut to this many bytes. */
-#define QUOTE_MAX 40
+#include "catalog/compat.h"
+#include "catalog/contract.h"
+#include "catalog/policy.h"
+#include "common/strbuf.h"
+#include "mesh/render.h"
+#include "table/checks.h"
+#include "table/ingest.h"
+#include "table/jsonl.h"
+#include "table/segment.h"
 
-struct publish_ctx {
+/* One upload being published. */
+struct publish {
 	struct mesh *m;
 	const struct principal *p;
-	const char *domain, *product, *table;
-	const char *filename;
+	const char *domain, *product;
+	const char *upload; /* its file name */
+	const char *label;  /* what messages call a single-table upload */
+	int archive;
 	struct mfs_error *err;
-	struct contract contract;
-	const struct contract_table *tb;
 	struct catalog_product prod;
-	struct segment_column *columns;
-	size_t *order;   /* order[i]: the input field holding contract column i */
-	size_t nfields;  /* fields in each input record */
-	struct csv_field *row;
-	struct uniq **unique;    /* per column with unique: true, else NULL */
-	struct uniq *key;        /* the primary key's values (a tuple when it has several columns) */
-	size_t nkey;             /* columns in the primary key */
-	struct strbuf key_value; /* the primary key of the current row, length-prefixed parts */
+	struct mesh_policy policy;
+	struct contract current;
+	/* a contract.yaml in the upload: the tables are checked against it */
+	struct contract proposed;
+	struct strbuf proposed_yaml;
+	const struct contract *contract;
 	uint8_t data_key[32], mask_key[32];
 	uint32_t key_id;
+	/* the tables published so far */
+	struct catalog_table_version *tables;
+	size_t ntables;
+	struct strbuf summary;
+	uint64_t warnings;
 };
 
-/* Appends value for a message, unless its column may hold PII. */
-static void quote_value(char *out, size_t size, const struct contract_column *col,
-			const char *value, size_t len)
+/* A table's rows, from CSV or JSON Lines: the first record is the header either way. */
+struct rows {
+	int jsonl;
+	struct csv_reader csv;
+	struct jsonl_reader json;
+};
+
+static int rows_next(struct rows *r, struct csv_field **f, size_t *n, struct mfs_error *err)
 {
-	if (col->pii) {
-		snprintf(out, size, "(value hidden: PII column)");
-		return;
-	}
-	snprintf(out, size, "'%.*s%s'", (int)(len > QUOTE_MAX ? QUOTE_MAX : len), value,
-		 len > QUOTE_MAX ? "…" : "");
+	return r->jsonl ? jsonl_reader_next(&r->json, f, n, err) : csv_reader_next(&r->csv, f, n, err);
 }
 
-static int publish_header(struct publish_ctx *x, struct csv_reader *r)
+static unsigned long rows_line(const struct rows *r)
 {
-	const struct contract_table *tb = x->tb;
-	struct csv_field *f;
-	size_t n;
-	int rc;
+	return r->jsonl ? jsonl_reader_record_line(&r->json) : csv_reader_record_line(&r->csv);
+}
 
-	rc = csv_reader_next(r, &f, &n, x->err);
-	if (rc < 0)
-		return rc;
-	if (rc == 0)
-		return mfs_error_at(x->err, EINVAL, x->filename, 1, 0,
-				    "empty file: expected a header row naming the columns of %s",
-				    tb->name);
+static void rows_release(struct rows *r)
+{
+	if (r->jsonl)
+		jsonl_reader_release(&r->json);
+	else
+		csv_reader_release(&r->csv);
+}
+
+/* One table of the upload. */
+struct table_run {
+	const struct contract_table *tb;
+	const char *entry; /* the entry's name, for messages */
+	const char **names; /* column names, for the JSON Lines reader */
+	struct segment_column *columns;
+	size_t *order;  /* order[i]: the input field holding contract column i */
+	size_t nfields; /* fields in each input record */
+	struct csv_field *row;
+};
+
+static void table_run_release(struct table_run *t)
+{
+	free(t->names);
+	free(t->columns);
+	free(t->order);
+	free(t->row);
+}
+
+static int table_run_init(struct table_run *t, const struct contract_table *tb, const char *entry)
+{
+	memset(t, 0, sizeof(*t));
+	t->tb = tb;
+	t->entry = entry;
+	t->names = calloc(tb->ncolumns, sizeof(*t->names));
+	t->columns = calloc(tb->ncolumns, sizeof(*t->columns));
+	t->order = calloc(tb->ncolumns, sizeof(*t->order));
+	t->row = calloc(tb->ncolumns, sizeof(*t->row));
+	if (!t->names || !t->columns || !t->order || !t->row)
+		return -ENOMEM;
+	for (size_t i = 0; i < tb->ncolumns; i++) {
+		t->names[i] = tb->columns[i].name;
+		t->columns[i].name = tb->columns[i].name;
+		t->columns[i].pii = tb->columns[i].pii;
+		t->columns[i].mask = tb->columns[i].mask;
+	}
+	return 0;
+}
+
+/* Maps the header's fields onto the contract's columns: any order, each column once. */
+static int table_header(struct table_run *t, struct csv_field *f, size_t n, struct mfs_error *err)
+{
+	const struct contract_table *tb = t->tb;
+
 	for (size_t i = 0; i < tb->ncolumns; i++)
-		x->order[i] = SIZE_MAX;
+		t->order[i] = SIZE_MAX;
 	for (size_t k = 0; k < n; k++) {
 		size_t i;
 
@@ -76,111 +129,23 @@ static int publish_header(struct publish_ctx *x, struct csv_reader *r)
 			    !memcmp(tb->columns[i].name, f[k].data, f[k].len))
 				break;
 		if (i == tb->ncolumns)
-			return mfs_error_at(x->err, EINVAL, x->filename, f[k].line, f[k].col,
+			return mfs_error_at(err, EINVAL, t->entry, f[k].line, f[k].col,
 					    "column '%.*s' is not in the contract of table %s",
 					    (int)(f[k].len > 64 ? 64 : f[k].len), f[k].data,
 					    tb->name);
-		if (x->order[i] != SIZE_MAX)
-			return mfs_error_at(x->err, EINVAL, x->filename, f[k].line, f[k].col,
+		if (t->order[i] != SIZE_MAX)
+			return mfs_error_at(err, EINVAL, t->entry, f[k].line, f[k].col,
 					    "column '%s' appears twice in the header",
 					    tb->columns[i].name);
-		x->order[i] = k;
+		t->order[i] = k;
 	}
 	for (size_t i = 0; i < tb->ncolumns; i++)
-		if (x->order[i] == SIZE_MAX)
-			return mfs_error_at(x->err, EINVAL, x->filename, 1, 0,
-					    "header lacks column '%s' of the contract of table %s",
+		if (t->order[i] == SIZE_MAX)
+			return mfs_error_at(err, EINVAL, t->entry, 1, 0,
+					    "the header lacks column '%s' of table %s",
 					    tb->columns[i].name, tb->name);
-	x->nfields = n;
+	t->nfields = n;
 	return 0;
-}
-
-static int publish_duplicate(struct publish_ctx *x, const struct csv_field *v, const char *what,
-			     unsigned long first)
-{
-	return mfs_error_at(x->err, EINVAL, x->filename, v->line, v->col,
-			    "%s must be unique: the same value is on line %lu", what, first);
-}
-
-/* Uniqueness of unique columns and of the primary key, over the rows seen so far. Nulls are
- * not values: they never collide. */
-static int publish_unique(struct publish_ctx *x, struct csv_reader *r)
-{
-	const struct contract_table *tb = x->tb;
-	unsigned long line = csv_reader_record_line(r), first;
-	const struct csv_field *last = NULL;
-	char what[CATALOG_NAME_MAX + 32];
-	int rc;
-
-	for (size_t i = 0; i < tb->ncolumns; i++) {
-		const struct csv_field *v = &x->row[i];
-
-		if (x->unique[i] && v->len) {
-			rc = uniq_add(x->unique[i], v->data, v->len, line, &first);
-			if (rc < 0)
-				return rc;
-			snprintf(what, sizeof(what), "column '%s'", tb->columns[i].name);
-			if (!rc)
-				return publish_duplicate(x, v, what, first);
-		}
-	}
-	if (!x->key)
-		return 0;
-	strbuf_reset_secure(&x->key_value);
-	for (size_t i = 0; i < tb->ncolumns; i++) {
-		const struct csv_field *v = &x->row[i];
-		uint64_t len = v->len;
-
-		if (!tb->columns[i].primary_key)
-			continue;
-		rc = strbuf_grow_secure(&x->key_value, sizeof(len) + v->len);
-		if (!rc)
-			rc = strbuf_add(&x->key_value, &len, sizeof(len));
-		if (!rc)
-			rc = strbuf_add(&x->key_value, v->data, v->len);
-		if (rc)
-			return rc;
-		last = v;
-	}
-	rc = uniq_add(x->key, x->key_value.buf, x->key_value.len, line, &first);
-	if (rc < 0)
-		return rc;
-	if (!rc)
-		return publish_duplicate(x, last, "the primary key",
-					 first);
-	return 0;
-}
-
-/* Checks one record and puts its values in contract order into x->row. */
-static int publish_record(struct publish_ctx *x, struct csv_reader *r, struct csv_field *f,
-			  size_t n)
-{
-	const struct contract_table *tb = x->tb;
-	char quoted[QUOTE_MAX + 48];
-	const char *why;
-
-	if (n != x->nfields)
-		return mfs_error_at(x->err, EINVAL, x->filename, csv_reader_record_line(r), 0,
-				    "expected %zu fields as in the header, found %zu", x->nfields,
-				    n);
-	for (size_t i = 0; i < tb->ncolumns; i++) {
-		const struct contract_column *col = &tb->columns[i];
-		const struct csv_field *v = &f[x->order[i]];
-
-		if (!v->len) {
-			if (col->required)
-				return mfs_error_at(x->err, EINVAL, x->filename, v->line, v->col,
-						    "column '%s' is required but empty",
-						    col->name);
-		} else if ((why = check_type(col->type, v->data, v->len))) {
-			quote_value(quoted, sizeof(quoted), col, v->data, v->len);
-			return mfs_error_at(x->err, EINVAL, x->filename, v->line, v->col,
-					    "column '%s' (%s): %s %s", col->name,
-					    logical_type_name(col->type), quoted, why);
-		}
-		x->row[i] = *v;
-	}
-	return publish_unique(x, r);
 }
 
 /* A blank line is a record of one empty unquoted field: nothing to publish. */
@@ -189,223 +154,132 @@ static int blank_record(const struct csv_field *f, size_t n)
 	return n == 1 && !f[0].len && !f[0].quoted;
 }
 
-static int publish_stream(struct publish_ctx *x, csv_source_fn source, void *ctx,
-			  struct segment_info *info)
+static int publish_rows(struct publish *pub, struct table_run *t, struct rows *r,
+			struct table_checks *checks, struct segment_writer *w)
 {
-	const struct contract_table *tb = x->tb;
-	struct segment_writer *w = NULL;
-	struct segment_params params = {0};
-	struct csv_reader r;
 	struct csv_field *f;
-	char binding[3 * CATALOG_NAME_MAX];
 	size_t n;
 	int rc;
 
-	csv_reader_init(&r, source, ctx, x->filename, NULL);
-	rc = publish_header(x, &r);
-	if (rc)
-		goto out;
-	mesh_binding(binding, sizeof(binding), x->domain, x->product, x->table);
-	params.binding = binding;
-	params.columns = x->columns;
-	params.ncolumns = tb->ncolumns;
-	params.data_key = x->data_key;
-	params.key_id = x->key_id;
-	params.mask_key = x->mask_key;
-	rc = segment_writer_open(&w, x->m->store, &params, x->err);
-	if (rc)
-		goto out;
-	while ((rc = csv_reader_next(&r, &f, &n, x->err)) > 0) {
-		if (blank_record(f, n) && x->nfields > 1)
-			continue;
-		rc = publish_record(x, &r, f, n);
-		if (rc)
-			goto out;
-		rc = segment_writer_add(w, x->row, tb->ncolumns);
-		if (rc) {
-			mfs_error_set(x->err, rc, "cannot store %s: %s", x->filename,
-				      strerror(-rc));
-			goto out;
-		}
-	}
+	rc = rows_next(r, &f, &n, pub->err);
+	if (rc == 0)
+		return mfs_error_at(pub->err, EINVAL, t->entry, 1, 0,
+				    "empty: expected a header row naming the columns of %s",
+				    t->tb->name);
 	if (rc < 0)
-		goto out;
-	rc = segment_writer_finish(w, info, x->err);
-	w = NULL;
-out:
-	segment_writer_abort(w);
-	csv_reader_release(&r);
-	return rc;
-}
-
-static int publish_prepare(struct publish_ctx *x)
-{
-	char *yaml = NULL;
-	int64_t seq;
-	int rc;
-
-	rc = catalog_product_get(x->m->cat, x->domain, x->product, &x->prod);
-	if (rc == -ENOENT)
-		return mfs_error_set(x->err, rc, "no product %s/%s", x->domain, x->product);
-	if (rc)
-		return mfs_error_set(x->err, rc, "catalog: %s", strerror(-rc));
-	rc = catalog_contract_get(x->m->cat, x->prod.id, 0, &yaml, &seq);
-	if (rc)
-		return mfs_error_set(x->err, rc, "cannot read the contract of %s/%s: %s", x->domain,
-				     x->product, strerror(-rc));
-	rc = contract_parse(&x->contract, yaml, strlen(yaml), "contract.yaml", NULL, x->err);
-	free(yaml);
+		return rc;
+	rc = table_header(t, f, n, pub->err);
 	if (rc)
 		return rc;
-	x->tb = contract_table(&x->contract, x->table);
-	if (!x->tb)
-		return mfs_error_set(x->err, ENOENT, "%s/%s has no table '%s' in its contract",
-				     x->domain, x->product, x->table);
-	x->columns = calloc(x->tb->ncolumns, sizeof(*x->columns));
-	x->order = calloc(x->tb->ncolumns, sizeof(*x->order));
-	x->row = calloc(x->tb->ncolumns, sizeof(*x->row));
-	x->unique = calloc(x->tb->ncolumns, sizeof(*x->unique));
-	if (!x->columns || !x->order || !x->row || !x->unique)
-		return -ENOMEM;
-	for (size_t i = 0; i < x->tb->ncolumns; i++) {
-		const struct contract_column *col = &x->tb->columns[i];
-
-		x->columns[i].name = col->name;
-		x->columns[i].pii = col->pii;
-		x->columns[i].mask = col->mask;
-		if (col->unique && !col->primary_key && !(x->unique[i] = uniq_new()))
-			return -ENOMEM;
-		x->nkey += col->primary_key ? 1 : 0;
+	while ((rc = rows_next(r, &f, &n, pub->err)) > 0) {
+		if (blank_record(f, n) && t->nfields > 1)
+			continue;
+		if (n != t->nfields)
+			return mfs_error_at(pub->err, EINVAL, t->entry, rows_line(r), 0,
+					    "expected %zu fields as in the header, found %zu",
+					    t->nfields, n);
+		for (size_t i = 0; i < t->tb->ncolumns; i++)
+			t->row[i] = f[t->order[i]];
+		rc = table_checks_row(checks, t->row, rows_line(r));
+		if (rc < 0)
+			return rc;
+		if (rc > 0)
+			return 0; /* enough problems: the report says them */
+		rc = segment_writer_add(w, t->row, t->tb->ncolumns);
+		if (rc)
+			return mfs_error_set(pub->err, rc, "%s: cannot store the table: %s", t->entry,
+					     strerror(-rc));
 	}
-	if (x->nkey && !(x->key = uniq_new()))
-		return -ENOMEM;
-	rc = keyring_domain_key(x->m->keys, x->domain, &x->key_id, x->data_key);
-	if (!rc)
-		rc = keyring_mask_key(x->m->keys, x->mask_key);
-	if (rc)
-		return mfs_error_set(x->err, rc, "cannot load the keys of domain %s: %s",
-				     x->domain, strerror(-rc));
-	return 0;
-}
-
-static void publish_audit(struct publish_ctx *x, int64_t version, int rc)
-{
-	char object[3 * CATALOG_NAME_MAX];
-	struct catalog_audit a = {0};
-
-	mesh_binding(object, sizeof(object), x->domain, x->product, x->table);
-	a.at = mesh_now();
-	a.principal = x->p->name;
-	a.action = rc ? "reject" : "publish";
-	a.object = object;
-	a.version = version;
-	a.view = "";
-	a.outcome = rc == -EACCES ? "denied" : rc ? "rejected" : "ok";
-	a.detail = rc && x->err && x->err->msg[0] ? x->err->msg : "";
-	/* The audit row is best effort: a full catalog must not turn a publish into a failure
-	 * after the fact, nor hide the real reason of a rejection. */
-	(void)catalog_audit_add(x->m->cat, &a);
-}
-
-int publish_table(struct mesh *m, const struct principal *p, const char *domain,
-		  const char *product, const char *table, csv_source_fn source, void *ctx,
-		  const char *filename, struct publish_result *res, struct mfs_error *err)
-{
-	struct publish_ctx x = {.m = m, .p = p, .domain = domain, .product = product,
-				.table = table, .filename = filename, .err = err};
-	struct catalog_table_version tv = {0};
-	struct segment_info info;
-	char checks[128];
-	int64_t number = 0;
-	int lock = -1, rc;
-
-	memset(res, 0, sizeof(*res));
-	strbuf_init(&x.key_value);
-	rc = acl_allowed(m->cat, p, PRIV_PUBLISH, domain, product);
-	if (rc == 0)
-		rc = mfs_error_set(err, EACCES, "%s may not publish to %s/%s", p->name, domain,
-				   product);
-	if (rc < 0)
-		goto out;
-	rc = publish_prepare(&x);
-	if (rc)
-		goto out;
-	lock = mesh_lock(m, 0, 1);
-	if (lock < 0) {
-		rc = mfs_error_set(err, lock, "cannot lock the mesh: %s", strerror(-lock));
-		goto out;
-	}
-	rc = publish_stream(&x, source, ctx, &info);
-	if (rc)
-		goto out;
-	snprintf(tv.name, sizeof(tv.name), "%s", table);
-	snprintf(tv.segment, sizeof(tv.segment), "%s", info.id);
-	tv.rows = info.rows;
-	tv.masked_size = info.masked_size;
-	tv.plain_size = info.plain_size;
-	tv.has_pii = info.has_pii;
-	snprintf(checks, sizeof(checks), "%s: header, types, required, unique: passed (%llu rows)", table,
-		 (unsigned long long)info.rows);
-	rc = catalog_put_version(m->cat, x.prod.id, &tv, 1, p->name, checks, 0, mesh_now(), &number);
-	if (rc) {
-		mfs_error_set(err, rc, "cannot record the new version of %s/%s: %s", domain,
-			      product, strerror(-rc));
-		goto out;
-	}
-	res->version = number;
-	res->rows = info.rows;
-	res->bytes = info.masked_size;
-out:
-	mesh_unlock(lock);
-	publish_audit(&x, number, rc);
-	sodium_memzero(x.data_key, sizeof(x.data_key));
-	sodium_memzero(x.mask_key, sizeof(x.mask_key));
-	free(x.columns);
-	free(x.order);
-	free(x.row);
-	for (size_t i = 0; x.unique && i < x.tb->ncolumns; i++)
-		uniq_free(x.unique[i]);
-	free(x.unique);
-	uniq_free(x.key);
-	strbuf_release_secure(&x.key_value);
-	contract_release(&x.contract);
-	catalog_product_release(&x.prod);
 	return rc;
 }
 
-/* The table a single-table upload name publishes: "orders.csv" → "orders". */
-static int upload_table(const char *name, char table[CATALOG_NAME_MAX])
+/* Publishes one table entry: checks and a segment in one pass over its rows. */
+static int publish_entry_table(struct publish *pub, const struct ingest_entry *e,
+			       struct ingest *in)
 {
-	size_t len = strlen(name);
+	const struct contract_table *tb = contract_table(pub->contract, e->table);
+	struct check_policy cpol = {.detectors = (const char *const *)pub->policy.detectors};
+	struct segment_params params = {0};
+	struct table_checks *checks = NULL;
+	struct segment_writer *w = NULL;
+	struct check_report report = {0};
+	struct catalog_table_version *tv;
+	struct segment_info info;
+	char binding[3 * CATALOG_NAME_MAX];
+	struct table_run t;
+	struct rows r = {.jsonl = e->format == INGEST_JSONL};
+	int rc, have_report = 0;
 
-	if (len <= 4 || len - 4 >= CATALOG_NAME_MAX || strcmp(name + len - 4, ".csv"))
-		return 0;
-	memcpy(table, name, len - 4);
-	table[len - 4] = '\0';
-	return mesh_name_valid(table);
+	if (!tb)
+		return mfs_error_at(pub->err, EINVAL, pub->archive ? e->name : pub->label, 0, 0,
+				    "%s/%s has no table '%s' in its contract", pub->domain,
+				    pub->product, e->table);
+	rc = table_run_init(&t, tb, pub->archive ? e->name : pub->label);
+	if (rc)
+		goto out;
+	if (r.jsonl)
+		jsonl_reader_init(&r.json, ingest_read, in, t.entry, t.names, tb->ncolumns, NULL);
+	else
+		csv_reader_init(&r.csv, ingest_read, in, t.entry, NULL);
+	rc = table_checks_new(&checks, tb, &cpol, t.entry, pub->err);
+	if (rc)
+		goto out;
+	mesh_binding(binding, sizeof(binding), pub->domain, pub->product, tb->name);
+	params.binding = binding;
+	params.columns = t.columns;
+	params.ncolumns = tb->ncolumns;
+	params.data_key = pub->data_key;
+	params.key_id = pub->key_id;
+	params.mask_key = pub->mask_key;
+	rc = segment_writer_open(&w, pub->m->store, &params, pub->err);
+	if (!rc)
+		rc = publish_rows(pub, &t, &r, checks, w);
+	if (rc == -EFBIG || (rc && ingest_error(in)[0]))
+		mfs_error_set(pub->err, rc, "%s", ingest_error(in));
+	if (rc)
+		goto out;
+	rc = table_checks_finish(checks, &report);
+	checks = NULL;
+	have_report = !rc;
+	if (!rc)
+		rc = check_report_error(&report, pub->err);
+	if (rc)
+		goto out;
+	rc = segment_writer_finish(w, &info, pub->err);
+	w = NULL;
+	if (rc)
+		goto out;
+	tv = &pub->tables[pub->ntables++];
+	memset(tv, 0, sizeof(*tv));
+	snprintf(tv->name, sizeof(tv->name), "%s", tb->name);
+	snprintf(tv->segment, sizeof(tv->segment), "%s", info.id);
+	tv->rows = info.rows;
+	tv->masked_size = info.masked_size;
+	tv->plain_size = info.plain_size;
+	tv->has_pii = info.has_pii;
+	pub->warnings += report.warnings;
+	rc = strbuf_add(&pub->summary, report.summary.buf, report.summary.len);
+out:
+	if (have_report)
+		check_report_release(&report);
+	table_checks_abort(checks);
+	segment_writer_abort(w);
+	rows_release(&r);
+	table_run_release(&t);
+	return rc;
 }
 
-int publish_name_publishes(const char *name)
-{
-	char table[CATALOG_NAME_MAX];
-
-	return !strcmp(name, "contract.yaml") || upload_table(name, table);
-}
-
-/* Reads a whole contract upload; contracts are small, and a bound keeps hostile ones so. */
-#define CONTRACT_MAX (1 << 20)
-
-static int read_contract(csv_source_fn source, void *ctx, const char *name, struct strbuf *out,
-			 struct mfs_error *err)
+static int read_all(csv_source_fn source, void *ctx, const char *name, size_t max,
+		    struct strbuf *out, struct mfs_error *err)
 {
 	char buf[65536];
 	ssize_t n;
 	int rc;
 
 	while ((n = source(ctx, buf, sizeof(buf))) > 0) {
-		if (out->len + (size_t)n > CONTRACT_MAX)
+		if (out->len + (size_t)n > max)
 			return mfs_error_at(err, EINVAL, name, 0, 0,
-					    "a contract may not exceed %d bytes", CONTRACT_MAX);
+					    "a contract may not exceed %zu bytes", max);
 		rc = strbuf_add(out, buf, (size_t)n);
 		if (rc)
 			return rc;
@@ -417,107 +291,323 @@ static int read_contract(csv_source_fn source, void *ctx, const char *name, stru
 	return 0;
 }
 
-static void contract_audit(struct mesh *m, const struct principal *p, const char *domain,
-			   const char *product, int64_t version, int rc, struct mfs_error *err)
+/* Whether p belongs to the team that owns the product's domain: only it may break a contract. */
+static int owning_team(struct publish *pub)
 {
-	char object[2 * CATALOG_NAME_MAX + 16];
-	struct catalog_audit a = {0};
-
-	snprintf(object, sizeof(object), "%s/%s/contract.yaml", domain, product);
-	a.at = mesh_now();
-	a.principal = p->name;
-	a.action = rc ? "reject" : "contract";
-	a.object = object;
-	a.version = version;
-	a.view = "";
-	a.outcome = rc == -EACCES ? "denied" : rc ? "rejected" : "ok";
-	a.detail = rc && err && err->msg[0] ? err->msg : "";
-	(void)catalog_audit_add(m->cat, &a);
+	return catalog_team_has_member(pub->m->cat, pub->prod.owner, pub->p->name);
 }
 
-/* A proposed contract for DOMAIN/PRODUCT: becomes current, and a new version over the previous
- * version's tables when the product has versions. */
-static int publish_contract(struct mesh *m, const struct principal *p, const char *domain,
-			    const char *product, const char *name, csv_source_fn source, void *ctx,
-			    struct publish_result *res, struct mfs_error *err)
-{
-	struct catalog_product prod = {0};
-	struct catalog_contract_meta meta;
-	struct contract c = {0};
-	struct strbuf text, search;
-	const char **tables = NULL;
-	int64_t seq, number = 0;
-	int rc, tx = 0;
+struct downstream {
+	struct strbuf names;
+	size_t n;
+};
 
-	strbuf_init(&text);
-	strbuf_init(&search);
-	rc = acl_allowed(m->cat, p, PRIV_PUBLISH, domain, product);
-	if (rc == 0)
-		rc = mfs_error_set(err, EACCES, "%s may not change the contract of %s/%s", p->name,
-				   domain, product);
-	if (rc < 0)
-		goto out;
-	rc = catalog_product_get(m->cat, domain, product, &prod);
-	if (rc) {
-		mfs_error_set(err, rc, "no product %s/%s", domain, product);
-		goto out;
-	}
-	rc = read_contract(source, ctx, name, &text, err);
-	if (!rc)
-		rc = contract_parse(&c, text.buf, text.len, name, NULL, err);
+static int downstream_add(const char *domain, const char *product, int depth, void *ctx)
+{
+	struct downstream *d = ctx;
+
+	(void)depth;
+	d->n++;
+	return strbuf_addf(&d->names, "%s%s/%s", d->names.len ? ", " : "", domain, product);
+}
+
+/*
+ * Checks a proposed contract (its text in yaml) and makes it pub->proposed: it must parse, name
+ * this product, satisfy the mesh policy and be compatible with the current contract, or break
+ * it only with a new major version proposed by the owning team. A breaking change names the
+ * products downstream of this one.
+ */
+static int propose_contract(struct publish *pub, const char *name)
+{
+	struct compat_report report = {0};
+	struct downstream down = {.n = 0};
+	int rc;
+
+	strbuf_init(&down.names);
+	rc = contract_parse(&pub->proposed, pub->proposed_yaml.buf, pub->proposed_yaml.len, name,
+			    (const char *const *)pub->policy.pii_classes, pub->err);
 	if (rc)
 		goto out;
-	if (strcmp(c.domain, domain) || strcmp(c.data_product, product)) {
-		rc = mfs_error_at(err, EINVAL, name, 0, 0,
+	if (strcmp(pub->proposed.domain, pub->domain) ||
+	    strcmp(pub->proposed.data_product, pub->product)) {
+		rc = mfs_error_at(pub->err, EINVAL, name, 0, 0,
 				  "contract is for %s/%s, not %s/%s: domain and dataProduct must "
 				  "name this product",
-				  c.domain, c.data_product, domain, product);
+				  pub->proposed.domain, pub->proposed.data_product, pub->domain,
+				  pub->product);
 		goto out;
 	}
-	rc = mesh_contract_meta(&c, text.buf, &search, &tables, &meta);
+	rc = policy_check_contract(&pub->policy, &pub->proposed, name, pub->err);
 	if (rc)
 		goto out;
-	rc = catalog_begin(m->cat);
+	rc = contract_compat(&pub->current, &pub->proposed, pub->policy.compatibility, name,
+			     &report);
+	if (!rc && compat_report_breaking(&report) && owning_team(pub) != 1) {
+		rc = mfs_error_set(pub->err, EPERM,
+				   "%s: breaking changes with a new major version may only come from "
+				   "the owning team %s",
+				   name, pub->prod.owner);
+	}
+	if (rc == -EPERM || rc == -EINVAL)
+		compat_report_explain(&report, pub->err);
+	if (rc == -EPERM || (!rc && compat_report_breaking(&report))) {
+		int drc = catalog_downstream_all(pub->m->cat, pub->domain, pub->product,
+						 downstream_add, &down);
+
+		if (!drc && down.n)
+			mfs_error_add(pub->err, 0, "%s: downstream products affected: %s", name,
+				      down.names.buf);
+	}
+out:
+	compat_report_release(&report);
+	strbuf_release(&down.names);
+	if (!rc)
+		pub->contract = &pub->proposed;
+	return rc;
+}
+
+static int publish_entry_contract(struct publish *pub, const struct ingest_entry *e,
+				  struct ingest *in)
+{
+	int rc;
+
+	if (pub->ntables)
+		return mfs_error_at(pub->err, EINVAL, e->name, 0, 0,
+				    "contract.yaml must come before the tables in an archive, so "
+				    "that they are checked against it");
+	rc = read_all(ingest_read, in, e->name, SIZE_MAX, &pub->proposed_yaml, pub->err);
+	if (rc && ingest_error(in)[0])
+		mfs_error_set(pub->err, rc, "%s", ingest_error(in));
+	return rc ? rc : propose_contract(pub, e->name);
+}
+
+/* What every publish of the product needs: who may, the product, its contract, the policy, keys. */
+static int publish_prepare(struct publish *pub)
+{
+	char *yaml = NULL;
+	int64_t seq;
+	int rc;
+
+	rc = acl_allowed(pub->m->cat, pub->p, PRIV_PUBLISH, pub->domain, pub->product);
+	if (rc == 0)
+		return mfs_error_set(pub->err, EACCES, "%s may not publish to %s/%s",
+				     pub->p->name, pub->domain, pub->product);
+	if (rc < 0)
+		return rc;
+	rc = catalog_product_get(pub->m->cat, pub->domain, pub->product, &pub->prod);
+	if (rc)
+		return mfs_error_set(pub->err, rc, "no product %s/%s", pub->domain,
+				     pub->product);
+	rc = mesh_policy_get(pub->m, &pub->policy, pub->err);
+	if (rc)
+		return rc;
+	rc = catalog_contract_get(pub->m->cat, pub->prod.id, 0, &yaml, &seq);
+	if (rc)
+		return mfs_error_set(pub->err, rc, "cannot read the contract of %s/%s: %s",
+				     pub->domain, pub->product, strerror(-rc));
+	/* Under the policy of today: a classification it adds to PII applies from now on. */
+	rc = contract_parse(&pub->current, yaml, strlen(yaml), "contract.yaml",
+			    (const char *const *)pub->policy.pii_classes, pub->err);
+	free(yaml);
+	if (rc)
+		return rc;
+	pub->contract = &pub->current;
+	rc = keyring_domain_key(pub->m->keys, pub->domain, &pub->key_id, pub->data_key);
+	if (!rc)
+		rc = keyring_mask_key(pub->m->keys, pub->mask_key);
+	if (rc)
+		return mfs_error_set(pub->err, rc, "cannot load the keys of domain %s: %s",
+				     pub->domain, strerror(-rc));
+	return 0;
+}
+
+/* Records what the upload brought, in one transaction: the new contract, then the version. */
+static int publish_commit(struct publish *pub, struct publish_result *res)
+{
+	struct catalog_contract_meta meta;
+	struct strbuf search;
+	const char **tables = NULL;
+	int64_t seq, number = 0;
+	int rc;
+
+	strbuf_init(&search);
+	rc = catalog_begin(pub->m->cat);
 	if (rc)
 		goto out;
-	tx = 1;
-	rc = catalog_contract_add(m->cat, prod.id, &meta, p->name, mesh_now(), &seq);
-	if (!rc && prod.latest)
-		rc = catalog_put_version(m->cat, prod.id, NULL, 0, p->name, "contract changed", 0,
+	if (pub->contract == &pub->proposed) {
+		rc = mesh_contract_meta(&pub->proposed, pub->proposed_yaml.buf, &search, &tables,
+					&meta);
+		if (!rc)
+			rc = catalog_contract_add(pub->m->cat, pub->prod.id, &meta, pub->p->name,
+						  mesh_now(), &seq);
+		if (!rc && !pub->ntables)
+			rc = strbuf_addstr(&pub->summary, "contract changed\n");
+	}
+	/* A contract alone makes a version only where there are tables to carry over. */
+	if (!rc && (pub->ntables || pub->prod.latest))
+		rc = catalog_put_version(pub->m->cat, pub->prod.id, pub->tables, pub->ntables,
+					 pub->p->name, pub->summary.buf, pub->warnings,
 					 mesh_now(), &number);
 	if (!rc)
-		rc = catalog_commit(m->cat);
-	if (rc)
-		mfs_error_set(err, rc, "cannot record the contract of %s/%s: %s", domain, product,
-			      strerror(-rc));
+		rc = catalog_commit(pub->m->cat);
 	else
-		tx = 0;
+		catalog_rollback(pub->m->cat);
+	if (rc) {
+		mfs_error_set(pub->err, rc, "cannot record the new version of %s/%s: %s",
+			      pub->domain, pub->product, strerror(-rc));
+		goto out;
+	}
 	res->version = number;
+	for (size_t i = 0; i < pub->ntables; i++) {
+		res->rows += pub->tables[i].rows;
+		res->bytes += pub->tables[i].masked_size;
+	}
 out:
-	if (tx)
-		catalog_rollback(m->cat);
-	contract_audit(m, p, domain, product, number, rc, err);
 	free(tables);
-	contract_release(&c);
-	catalog_product_release(&prod);
-	strbuf_release(&text);
 	strbuf_release(&search);
 	return rc;
 }
 
-int publish_upload(struct mesh *m, const struct principal *p, const char *domain,
-		   const char *product, const char *name, csv_source_fn source, void *ctx,
-		   struct publish_result *res, struct mfs_error *err)
+static void publish_audit(struct publish *pub, int64_t version, int rc)
 {
-	char table[CATALOG_NAME_MAX];
+	char object[2 * CATALOG_NAME_MAX + NAME_MAX + 4];
+	struct catalog_audit a = {0};
 
+	snprintf(object, sizeof(object), "%s/%s/%s", pub->domain, pub->product, pub->upload);
+	a.at = mesh_now();
+	a.principal = pub->p->name;
+	a.action = rc ? "reject" : "publish";
+	a.object = object;
+	a.version = version;
+	a.view = "";
+	a.outcome = rc == -EACCES ? "denied" : rc ? "rejected" : "ok";
+	a.detail = rc && pub->err && pub->err->msg[0] ? pub->err->msg : "";
+	/* Best effort: a full catalog must neither turn a publish into a failure after the fact
+	 * nor hide the reason of a rejection. The messages hold no PII (table/checks.h). */
+	(void)catalog_audit_add(pub->m->cat, &a);
+}
+
+static void publish_release(struct publish *pub)
+{
+	sodium_memzero(pub->data_key, sizeof(pub->data_key));
+	sodium_memzero(pub->mask_key, sizeof(pub->mask_key));
+	free(pub->tables);
+	contract_release(&pub->current);
+	contract_release(&pub->proposed);
+	policy_release(&pub->policy);
+	catalog_product_release(&pub->prod);
+	strbuf_release(&pub->proposed_yaml);
+	strbuf_release(&pub->summary);
+}
+
+/* Reads the upload entry by entry: a contract first if there is one, then the tables. */
+static int publish_entries(struct publish *pub, struct ingest *in)
+{
+	struct ingest_entry e;
+	size_t cap = 0;
+	int rc;
+
+	while ((rc = ingest_next(in, &e, pub->err)) > 0) {
+		if (e.format == INGEST_CONTRACT) {
+			rc = publish_entry_contract(pub, &e, in);
+		} else {
+			if (pub->ntables == cap) {
+				struct catalog_table_version *t;
+
+				cap = cap ? cap * 2 : 4;
+				t = realloc(pub->tables, cap * sizeof(*t));
+				if (!t)
+					return -ENOMEM;
+				pub->tables = t;
+			}
+			rc = publish_entry_table(pub, &e, in);
+		}
+		if (rc)
+			return rc;
+	}
+	if (!rc && !pub->ntables && pub->contract != &pub->proposed)
+		rc = mfs_error_at(pub->err, EINVAL, pub->upload, 0, 0,
+				  "nothing to publish: no table and no contract in it");
+	return rc;
+}
+
+static int publish_run(struct publish *pub, csv_source_fn source, void *ctx,
+		       struct publish_result *res)
+{
+	struct ingest *in = NULL;
+	int lock = -1, rc;
+
+	rc = publish_prepare(pub);
+	if (rc)
+		goto out;
+	/* Shared: clean-up of orphaned blobs at a mount start must not take ours for one. */
+	lock = mesh_lock(pub->m, 0, 1);
+	if (lock < 0) {
+		rc = mfs_error_set(pub->err, lock, "cannot lock the mesh: %s", strerror(-lock));
+		goto out;
+	}
+	if (!strcmp(pub->upload, "contract.yaml")) {
+		rc = read_all(source, ctx, pub->label, 1 << 20, &pub->proposed_yaml, pub->err);
+		if (!rc)
+			rc = propose_contract(pub, pub->label);
+	} else {
+		rc = ingest_open(&in, pub->upload, source, ctx, NULL, pub->err);
+		if (!rc)
+			rc = publish_entries(pub, in);
+	}
+	if (!rc)
+		rc = publish_commit(pub, res);
+out:
+	ingest_close(in);
+	mesh_unlock(lock);
+	publish_audit(pub, res->version, rc);
+	return rc;
+}
+
+int publish_upload(struct mesh *m, const struct principal *p, const char *domain,
+		   const char *product, const char *name, const char *label, csv_source_fn source,
+		   void *ctx, struct publish_result *res, struct mfs_error *err)
+{
+	struct publish pub = {.m = m, .p = p, .domain = domain, .product = product,
+			      .upload = name, .label = label ? label : name, .err = err};
+	int rc;
+
+	ingest_name_kind(name, NULL, NULL, &pub.archive);
 	memset(res, 0, sizeof(*res));
-	if (!strcmp(name, "contract.yaml"))
-		return publish_contract(m, p, domain, product, name, source, ctx, res, err);
-	if (upload_table(name, table))
-		return publish_table(m, p, domain, product, table, source, ctx, name, res, err);
-	return mfs_error_set(err, EINVAL,
-			     "%s: not a name that publishes (TABLE.csv or contract.yaml)", name);
+	strbuf_init(&pub.proposed_yaml);
+	strbuf_init(&pub.summary);
+	if (!publish_name_publishes(name))
+		rc = mfs_error_set(err, EINVAL,
+				   "%s: not a name that publishes: TABLE.csv, TABLE.jsonl (maybe "
+				   "compressed), an archive, or contract.yaml",
+				   name);
+	else
+		rc = publish_run(&pub, source, ctx, res);
+	publish_release(&pub);
+	return rc;
+}
+
+int publish_upload_name(const char *table, const char *file, char *out, size_t size)
+{
+	static const char *const kinds[] = {".csv", ".jsonl"};
+	const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+	int n = -1;
+
+	for (size_t i = 0; n < 0 && i < sizeof(kinds) / sizeof(*kinds); i++) {
+		const char *at = strstr(base, kinds[i]);
+
+		/* "x.csv", "x.csv.gz": the kind and what follows it, after the table's name */
+		if (at && (!at[strlen(kinds[i])] || at[strlen(kinds[i])] == '.'))
+			n = snprintf(out, size, "%s%s", table, at);
+	}
+	if (n < 0)
+		n = snprintf(out, size, "%s.csv", table);
+	return n > 0 && (size_t)n < size && ingest_name_kind(out, NULL, NULL, NULL) ? 0 : -EINVAL;
+}
+
+int publish_name_publishes(const char *name)
+{
+	return !strcmp(name, "contract.yaml") || ingest_name_kind(name, NULL, NULL, NULL);
 }
 
 struct log_rows {
@@ -533,8 +623,7 @@ static int log_row(const struct catalog_audit *a, void *ctx)
 	int rc;
 
 	if (strncmp(a->object, l->prefix, l->prefix_len) ||
-	    (strcmp(a->action, "publish") && strcmp(a->action, "reject") &&
-	     strcmp(a->action, "contract")))
+	    (strcmp(a->action, "publish") && strcmp(a->action, "reject")))
 		return 0;
 	render_time(a->at, when);
 	rc = strbuf_addf(l->out, "%s %s %s", when, a->object + l->prefix_len,

@@ -21,16 +21,21 @@ void render_time(int64_t t, char out[RENDER_TIME_LEN])
 		snprintf(out, RENDER_TIME_LEN, "%lld", (long long)t);
 }
 
+int64_t render_stale_since(const struct catalog_product *p, int64_t now)
+{
+	if (!p->latest || p->frequency_seconds <= 0 || now - p->updated_at <= p->frequency_seconds)
+		return 0;
+	return p->updated_at + p->frequency_seconds;
+}
+
 const char *render_freshness(const struct catalog_product *p, int64_t now)
 {
 	if (!p->latest)
 		return "never";
-	if (p->frequency_seconds > 0 && now - p->updated_at > p->frequency_seconds)
-		return "stale";
-	return "fresh";
+	return render_stale_since(p, now) ? "stale" : "fresh";
 }
 
-static void render_duration(int64_t s, char *out, size_t size)
+void render_duration(int64_t s, char *out, size_t size)
 {
 	if (s % (7 * 86400) == 0)
 		snprintf(out, size, "%lld week%s", (long long)(s / (7 * 86400)),
@@ -39,8 +44,10 @@ static void render_duration(int64_t s, char *out, size_t size)
 		snprintf(out, size, "%lld day%s", (long long)(s / 86400), s == 86400 ? "" : "s");
 	else if (s % 3600 == 0)
 		snprintf(out, size, "%lld hour%s", (long long)(s / 3600), s == 3600 ? "" : "s");
+	else if (s % 60 == 0)
+		snprintf(out, size, "%lld minute%s", (long long)(s / 60), s == 60 ? "" : "s");
 	else
-		snprintf(out, size, "%lld minutes", (long long)(s / 60));
+		snprintf(out, size, "%lld second%s", (long long)s, s == 1 ? "" : "s");
 }
 
 /* Markdown table cells: a pipe or a line break would end the cell. */
@@ -56,6 +63,23 @@ static int md_cell(struct strbuf *out, const char *text)
 		else
 			rc = strbuf_addch(out, *s);
 	}
+	return rc;
+}
+
+/* The first sentence of text on one line, for lists where a whole purpose would be too much. */
+static int md_first_sentence(struct strbuf *out, const char *text)
+{
+	size_t n = 0;
+	char *copy;
+	int rc;
+
+	while (text[n] && !(text[n] == '.' && (!text[n + 1] || strchr(" \n", text[n + 1]))))
+		n++;
+	copy = strndup(text, text[n] ? n + 1 : n);
+	if (!copy)
+		return -ENOMEM;
+	rc = md_cell(out, copy);
+	free(copy);
 	return rc;
 }
 
@@ -157,22 +181,22 @@ int render_mesh_readme(struct mesh *m, struct strbuf *out)
 		rc = strbuf_addstr(out, "| (none yet) | | | |\n");
 	if (!rc)
 		rc = strbuf_addstr(
-			out,
-			"\n## Reading\n\n"
-			"- `catalog.csv` lists every product with its owner, latest version and "
-			"freshness.\n"
-			"- `DOMAIN/PRODUCT/TABLE.csv` is the latest version of a table; "
-			"`DOMAIN/PRODUCT/versions/N/` holds version N as it was published.\n"
-			"- Read it with the tools you use: `head`, `grep`, `awk`, pandas, DuckDB.\n"
-			"- Table data needs the `read` privilege. Columns classified as PII show their "
-			"real values only to principals with `unmask`; others see masked values "
-			"(tokens join across products).\n"
-			"- Extended attributes give `user.meshfs.version`, `.rows`, `.published_at`, "
-			"`.published_by`, `.hash` and `.view` (`getfattr -d`).\n"
-			"\n## Publishing\n\n"
-			"A domain team publishes a new version of a table with `meshfs publish "
-			"DOMAIN/PRODUCT/TABLE FILE`: the file is checked against the contract before "
-			"it becomes an immutable version.\n");
+		    out,
+		    "\n## Reading\n\n"
+		    "- `catalog.csv` lists every product with its owner, latest version and "
+		    "freshness.\n"
+		    "- `DOMAIN/PRODUCT/TABLE.csv` is the latest version of a table; "
+		    "`DOMAIN/PRODUCT/versions/N/` holds version N as it was published.\n"
+		    "- Read it with the tools you use: `head`, `grep`, `awk`, pandas, DuckDB.\n"
+		    "- Table data needs the `read` privilege. Columns classified as PII show their "
+		    "real values only to principals with `unmask`; others see masked values "
+		    "(tokens join across products).\n"
+		    "- Extended attributes give `user.meshfs.version`, `.rows`, `.published_at`, "
+		    "`.published_by`, `.hash` and `.view` (`getfattr -d`).\n"
+		    "\n## Publishing\n\n"
+		    "A domain team publishes a new version of a table with `meshfs publish "
+		    "DOMAIN/PRODUCT/TABLE FILE`: the file is checked against the contract before "
+		    "it becomes an immutable version.\n");
 	return rc;
 }
 
@@ -193,9 +217,10 @@ int render_domain_readme(struct mesh *m, const char *domain, struct strbuf *out)
 	if (!rc)
 		rc = render_team(m, d.owner, out);
 	if (!rc)
-		rc = strbuf_addstr(out, ".\n\n## Products\n\n"
-					"| product | version | freshness | updated | description |\n"
-					"|---|---|---|---|---|\n");
+		rc =
+		    strbuf_addstr(out, ".\n\n## Products\n\n"
+				       "| product | version | freshness | updated | description |\n"
+				       "|---|---|---|---|---|\n");
 	if (!rc)
 		rc = catalog_product_list(m->cat, domain, domain_product_row, &r);
 	if (!rc && !r.count)
@@ -207,15 +232,15 @@ int render_domain_readme(struct mesh *m, const char *domain, struct strbuf *out)
 static const char *quality_op_name(enum quality_op op)
 {
 	static const char *const names[] = {
-		[QOP_NONE] = "",
-		[QOP_MUST_BE] = "=",
-		[QOP_MUST_NOT_BE] = "!=",
-		[QOP_GREATER] = ">",
-		[QOP_GREATER_OR_EQUAL] = ">=",
-		[QOP_LESS] = "<",
-		[QOP_LESS_OR_EQUAL] = "<=",
-		[QOP_BETWEEN] = "between",
-		[QOP_NOT_BETWEEN] = "not between",
+	    [QOP_NONE] = "",
+	    [QOP_MUST_BE] = "=",
+	    [QOP_MUST_NOT_BE] = "!=",
+	    [QOP_GREATER] = ">",
+	    [QOP_GREATER_OR_EQUAL] = ">=",
+	    [QOP_LESS] = "<",
+	    [QOP_LESS_OR_EQUAL] = "<=",
+	    [QOP_BETWEEN] = "between",
+	    [QOP_NOT_BETWEEN] = "not between",
 	};
 	return names[op];
 }
@@ -223,7 +248,9 @@ static const char *quality_op_name(enum quality_op op)
 static int render_quality(struct strbuf *out, const char *where, const struct quality_rule *q)
 {
 	int rc = strbuf_addf(out, "- %s: %s", where,
-			     q->metric ? q->metric : q->type ? q->type : "rule");
+			     q->metric ? q->metric
+			     : q->type ? q->type
+				       : "rule");
 
 	if (!rc && q->op == QOP_BETWEEN)
 		rc = strbuf_addf(out, " between %g and %g", q->a, q->b);
@@ -326,10 +353,48 @@ static int render_tables(struct strbuf *out, const struct contract *c)
 static int lineage_item(const char *domain, const char *product, void *ctx)
 {
 	struct rows *r = ctx;
+	struct catalog_product p;
+	int rc;
 
 	r->count++;
-	return strbuf_addf(r->out, "- [%s/%s](../../%s/%s/README.md)\n", domain, product, domain,
-			   product);
+	rc = strbuf_addf(r->out, "- [%s/%s](../../%s/%s/README.md)", domain, product, domain,
+			 product);
+	if (rc)
+		return rc;
+	/* an input may be named before its product is created */
+	rc = catalog_product_get(r->m->cat, domain, product, &p);
+	if (!rc) {
+		if (*p.description)
+			rc = strbuf_addstr(r->out, ": ");
+		if (!rc)
+			rc = md_first_sentence(r->out, p.description);
+		catalog_product_release(&p);
+	} else if (rc == -ENOENT) {
+		rc = strbuf_addstr(r->out, " (not in the mesh yet)");
+	}
+	if (!rc)
+		rc = strbuf_addch(r->out, '\n');
+	return rc;
+}
+
+/* What a breaking change would reach: counted, and listed past the direct consumers, which the
+ * data sheet has listed already. */
+struct impact {
+	struct strbuf indirect;
+	size_t direct, all;
+};
+
+static int impact_item(const char *domain, const char *product, int depth, void *ctx)
+{
+	struct impact *im = ctx;
+
+	im->all++;
+	if (depth == 1) {
+		im->direct++;
+		return 0;
+	}
+	return strbuf_addf(&im->indirect, "- [%s/%s](../../%s/%s/README.md), %d steps away\n",
+			   domain, product, domain, product, depth);
 }
 
 static int version_row(const struct catalog_version *v, void *ctx)
@@ -339,9 +404,9 @@ static int version_row(const struct catalog_version *v, void *ctx)
 	int rc;
 
 	render_time(v->published_at, when);
-	rc = strbuf_addf(r->out, "| %lld | %s | %s | %llu | %llu | ", (long long)v->number, when,
-			 v->published_by, (unsigned long long)v->rows,
-			 (unsigned long long)v->bytes);
+	rc =
+	    strbuf_addf(r->out, "| %lld | %s | %s | %llu | %llu | ", (long long)v->number, when,
+			v->published_by, (unsigned long long)v->rows, (unsigned long long)v->bytes);
 	if (!rc)
 		rc = md_cell(r->out, v->checks);
 	if (!rc)
@@ -353,64 +418,133 @@ static int version_row(const struct catalog_version *v, void *ctx)
 static int render_lineage(struct mesh *m, const struct catalog_product *p, struct strbuf *out)
 {
 	struct rows r = {.m = m, .out = out};
-	int rc = strbuf_addstr(out, "## Lineage\n\nUpstream (inputs):\n\n");
+	struct impact im = {.all = 0};
+	int rc;
 
+	strbuf_init(&im.indirect);
+	rc = strbuf_addstr(out,
+			   "## Lineage\n\n### Upstream: the inputs this product is made from\n\n");
 	if (!rc)
 		rc = catalog_upstream(m->cat, p->id, lineage_item, &r);
 	if (!rc && !r.count)
 		rc = strbuf_addstr(out, "- none\n");
 	if (!rc)
-		rc = strbuf_addstr(out, "\nDownstream (products that read this one):\n\n");
+		rc = strbuf_addstr(out, "\n### Downstream: the products made from this one\n\n");
 	r.count = 0;
 	if (!rc)
 		rc = catalog_downstream(m->cat, p->domain, p->name, lineage_item, &r);
 	if (!rc && !r.count)
 		rc = strbuf_addstr(out, "- none\n");
 	if (!rc)
-		rc = strbuf_addch(out, '\n');
+		rc = catalog_downstream_all(m->cat, p->domain, p->name, impact_item, &im);
+	if (rc)
+		goto out;
+	rc = strbuf_addstr(out, "\n### Impact of a breaking change\n\n");
+	if (!rc && !im.all)
+		rc = strbuf_addstr(out, "No other product reads this one, directly or through "
+					"others.\n\n");
+	else if (!rc && im.all == im.direct)
+		rc = strbuf_addf(out,
+				 "A breaking change of the contract would affect the %zu product%s "
+				 "downstream, and no other.\n\n",
+				 im.all, im.all == 1 ? "" : "s");
+	else if (!rc)
+		rc = strbuf_addf(
+		    out,
+		    "A breaking change of the contract would affect %zu products: the %zu "
+		    "downstream and, through them:\n\n%s\n",
+		    im.all, im.direct, im.indirect.buf);
+out:
+	strbuf_release(&im.indirect);
 	return rc;
 }
 
 static int render_contacts(struct mesh *m, const struct catalog_product *p,
 			   const struct contract *c, struct strbuf *out)
 {
-	int rc = strbuf_addstr(out, "## Owner\n\nDomain team: ");
+	int rc = strbuf_addf(out, "## Owner and contacts\n\n- Domain %s is owned by ", p->domain);
 
 	if (!rc)
 		rc = render_team(m, p->owner, out);
 	if (!rc)
-		rc = strbuf_addch(out, '\n');
+		rc = strbuf_addstr(out, ".\n");
+	if (!rc && c->nteam)
+		rc = strbuf_addstr(out, "- People named in the contract:\n");
 	for (size_t i = 0; !rc && i < c->nteam; i++)
-		rc = strbuf_addf(out, "%s- %s%s%s%s\n", i ? "" : "\nContract team:\n\n",
-				 c->team[i].username, c->team[i].role ? " (" : "",
-				 c->team[i].role ? c->team[i].role : "", c->team[i].role ? ")" : "");
+		rc = strbuf_addf(out, "  - **%s**%s%s\n", c->team[i].username,
+				 c->team[i].role ? ", " : "",
+				 c->team[i].role ? c->team[i].role : "");
 	if (!rc)
-		rc = strbuf_addch(out, '\n');
+		rc = strbuf_addstr(out, "- Questions about the data go to these people; a publish "
+					"that was rejected is explained in `publish.log`.\n\n");
 	return rc;
 }
 
-static int render_sla(const struct catalog_product *p, const struct contract *c,
-		      struct strbuf *out)
+static int render_freshness_line(const struct catalog_product *p, const struct contract *c,
+				 int64_t now, struct strbuf *out)
 {
-	char freq[64], when[RENDER_TIME_LEN];
-	int64_t now = mesh_now();
-	int rc = strbuf_addstr(out, "## Service level\n\n");
+	char when[RENDER_TIME_LEN], since[RENDER_TIME_LEN], due[RENDER_TIME_LEN];
+	int64_t stale = render_stale_since(p, now);
 
-	if (!rc && c->frequency_seconds) {
+	if (!p->latest)
+		return strbuf_addstr(out, "- Freshness: **never** published.\n");
+	render_time(p->updated_at, when);
+	if (stale) {
+		render_time(stale, since);
+		return strbuf_addf(out, "- Freshness: **stale** since %s (last published %s).\n",
+				   since, when);
+	}
+	if (!c->frequency_seconds)
+		return strbuf_addf(out, "- Freshness: **fresh** (last published %s).\n", when);
+	render_time(p->updated_at + c->frequency_seconds, due);
+	return strbuf_addf(out, "- Freshness: **fresh** (last published %s; next due by %s).\n",
+			   when, due);
+}
+
+static int render_sla(const struct contract *c, struct strbuf *out)
+{
+	char freq[64];
+	int rc;
+
+	if (c->frequency_seconds) {
 		render_duration(c->frequency_seconds, freq, sizeof(freq));
-		rc = strbuf_addf(out, "- Published every %s.\n", freq);
-	} else if (!rc) {
-		rc = strbuf_addstr(out, "- No publishing frequency declared.\n");
+		rc = strbuf_addf(out, "- Service level: a new version every %s", freq);
+	} else {
+		rc = strbuf_addstr(out, "- Service level: no publishing frequency (never stale)");
 	}
 	if (!rc && c->retention)
-		rc = strbuf_addf(out, "- Retention: %s.\n", c->retention);
-	if (!rc && p->latest) {
-		render_time(p->updated_at, when);
-		rc = strbuf_addf(out, "- Freshness: **%s** (last published %s).\n\n",
-				 render_freshness(p, now), when);
-	} else if (!rc) {
-		rc = strbuf_addstr(out, "- Freshness: **never** published.\n\n");
+		rc = strbuf_addf(out, "; retention %s", c->retention);
+	if (!rc)
+		rc = strbuf_addstr(out, ".\n");
+	return rc;
+}
+
+static int render_latest_checks(const struct catalog_version *v, struct strbuf *out)
+{
+	char when[RENDER_TIME_LEN];
+	int rc;
+
+	render_time(v->published_at, when);
+	rc = strbuf_addf(out,
+			 "## Quality of the latest version\n\n"
+			 "- Version %lld, published %s by %s: %llu row%s.\n",
+			 (long long)v->number, when, v->published_by, (unsigned long long)v->rows,
+			 v->rows == 1 ? "" : "s");
+	if (!rc && *v->checks) {
+		rc = strbuf_addstr(out, "- Checks: ");
+		if (!rc)
+			rc = md_cell(out, v->checks);
+		if (!rc)
+			rc = strbuf_addstr(out, "\n");
 	}
+	if (!rc && v->warnings)
+		rc = strbuf_addf(out,
+				 "- **%llu warning%s**: quality rule%s of severity warning failed "
+				 "(the data was published all the same).\n\n",
+				 (unsigned long long)v->warnings, v->warnings == 1 ? "" : "s",
+				 v->warnings == 1 ? "" : "s");
+	else if (!rc)
+		rc = strbuf_addstr(out, "- No warnings: every quality rule held.\n\n");
 	return rc;
 }
 
@@ -421,8 +555,8 @@ int render_product_readme(struct mesh *m, const char *domain, const char *produc
 	struct catalog_version v = {0};
 	struct contract c = {0};
 	struct rows r = {.m = m, .out = out};
+	int64_t seq, now = mesh_now();
 	char *yaml = NULL;
-	int64_t seq;
 	int rc;
 
 	rc = catalog_product_get(m->cat, domain, product, &p);
@@ -434,18 +568,20 @@ int render_product_readme(struct mesh *m, const char *domain, const char *produc
 	rc = contract_parse(&c, yaml, strlen(yaml), "contract.yaml", NULL, NULL);
 	if (rc)
 		goto out;
-	rc = strbuf_addf(out, "# %s/%s\n\n%s\n\n- Contract: `contract.yaml`, version %s, status %s\n",
-			 domain, product, *p.description ? p.description : "(no purpose given)",
-			 c.version, p.status);
+	rc = strbuf_addf(
+	    out, "# %s/%s\n\n%s\n\n- Contract: `contract.yaml`, version %s, status %s\n", domain,
+	    product, *p.description ? p.description : "(no purpose given)", c.version, p.status);
 	for (size_t i = 0; !rc && i < c.ntags; i++)
 		rc = strbuf_addf(out, "%s`%s`%s", i ? ", " : "- Tags: ", c.tags[i],
 				 i + 1 == c.ntags ? "\n" : "");
 	if (!rc)
+		rc = render_sla(&c, out);
+	if (!rc)
+		rc = render_freshness_line(&p, &c, now, out);
+	if (!rc)
 		rc = strbuf_addch(out, '\n');
 	if (!rc)
 		rc = render_contacts(m, &p, &c, out);
-	if (!rc)
-		rc = render_sla(&p, &c, out);
 	if (!rc)
 		rc = strbuf_addstr(out, "## Tables\n\n");
 	if (!rc)
@@ -453,8 +589,7 @@ int render_product_readme(struct mesh *m, const char *domain, const char *produc
 	if (!rc && p.latest) {
 		rc = catalog_version_get(m->cat, p.id, 0, &v);
 		if (!rc)
-			rc = strbuf_addf(out, "## Checks of the latest version (%lld)\n\n%s\n\n",
-					 (long long)v.number, v.checks);
+			rc = render_latest_checks(&v, out);
 	}
 	if (!rc)
 		rc = render_lineage(m, &p, out);
@@ -509,9 +644,213 @@ int render_catalog_csv(struct mesh *m, int64_t now, struct strbuf *out)
 {
 	struct rows r = {.m = m, .out = out, .now = now};
 	int rc = strbuf_addstr(
-		out, "domain,product,description,owner,status,version,updated_at,freshness\n");
+	    out, "domain,product,description,owner,status,version,updated_at,freshness\n");
 
 	if (!rc)
 		rc = catalog_product_list(m->cat, NULL, catalog_csv_row, &r);
+	return rc;
+}
+
+/* ---- lineage.dot ---- */
+
+struct dot_product {
+	char domain[CATALOG_NAME_MAX];
+	char name[CATALOG_NAME_MAX];
+	int64_t id;
+	int64_t latest;
+	char *description;
+};
+
+struct dot_edge {
+	char domain[CATALOG_NAME_MAX]; /* the input */
+	char name[CATALOG_NAME_MAX];
+	size_t to; /* index of the product it feeds */
+};
+
+struct dot_graph {
+	struct dot_product *products; /* by domain then name, as the catalog lists them */
+	size_t nproducts, products_cap;
+	struct dot_edge *edges;
+	size_t nedges, edges_cap;
+	size_t to; /* the product whose inputs are being collected */
+};
+
+static int dot_product_add(const struct catalog_product *p, void *ctx)
+{
+	struct dot_graph *g = ctx;
+	struct dot_product *dp;
+
+	if (g->nproducts == g->products_cap) {
+		size_t cap = g->products_cap ? 2 * g->products_cap : 64;
+
+		dp = reallocarray(g->products, cap, sizeof(*dp));
+		if (!dp)
+			return -ENOMEM;
+		g->products = dp;
+		g->products_cap = cap;
+	}
+	dp = &g->products[g->nproducts];
+	memcpy(dp->domain, p->domain, sizeof(dp->domain));
+	memcpy(dp->name, p->name, sizeof(dp->name));
+	dp->id = p->id;
+	dp->latest = p->latest;
+	dp->description = strdup(p->description);
+	if (!dp->description)
+		return -ENOMEM;
+	g->nproducts++;
+	return 0;
+}
+
+static int dot_edge_add(const char *domain, const char *product, void *ctx)
+{
+	struct dot_graph *g = ctx;
+	struct dot_edge *e;
+
+	if (g->nedges == g->edges_cap) {
+		size_t cap = g->edges_cap ? 2 * g->edges_cap : 64;
+
+		e = reallocarray(g->edges, cap, sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		g->edges = e;
+		g->edges_cap = cap;
+	}
+	e = &g->edges[g->nedges++];
+	snprintf(e->domain, sizeof(e->domain), "%s", domain);
+	snprintf(e->name, sizeof(e->name), "%s", product);
+	e->to = g->to;
+	return 0;
+}
+
+static void dot_graph_release(struct dot_graph *g)
+{
+	for (size_t i = 0; i < g->nproducts; i++)
+		free(g->products[i].description);
+	free(g->products);
+	free(g->edges);
+}
+
+/* Orders edges by their input: domain, then name. */
+static int dot_name_cmp(const void *a, const void *b)
+{
+	const struct dot_edge *x = a, *y = b;
+	int c = strcmp(x->domain, y->domain);
+
+	return c ? c : strcmp(x->name, y->name);
+}
+
+static int dot_has_product(const struct dot_graph *g, const struct dot_edge *e)
+{
+	for (size_t i = 0; i < g->nproducts; i++)
+		if (!strcmp(g->products[i].domain, e->domain) &&
+		    !strcmp(g->products[i].name, e->name))
+			return 1;
+	return 0;
+}
+
+/* A DOT string: quoted, with quotes and backslashes escaped and line breaks as spaces. */
+static int dot_string(struct strbuf *out, const char *text)
+{
+	int rc = strbuf_addch(out, '"');
+
+	for (const char *c = text; *c && !rc; c++) {
+		if (*c == '"' || *c == '\\')
+			rc = strbuf_addch(out, '\\');
+		if (!rc)
+			rc = strbuf_addch(out, *c == '\n' || *c == '\r' ? ' ' : *c);
+	}
+	if (!rc)
+		rc = strbuf_addch(out, '"');
+	return rc;
+}
+
+static int dot_node(struct strbuf *out, const struct dot_product *p)
+{
+	int rc;
+
+	if (p->latest)
+		rc = strbuf_addf(out, "\t\t\"%s/%s\" [label=\"%s\\nv%lld\", tooltip=", p->domain,
+				 p->name, p->name, (long long)p->latest);
+	else
+		rc = strbuf_addf(out,
+				 "\t\t\"%s/%s\" [label=\"%s\\nnever published\", "
+				 "fillcolor=\"#eeeeee\", tooltip=",
+				 p->domain, p->name, p->name);
+	if (!rc)
+		rc = dot_string(out, p->description);
+	if (!rc)
+		rc = strbuf_addf(out, ", URL=\"%s/%s/README.md\"];\n", p->domain, p->name);
+	return rc;
+}
+
+/* Inputs named in contracts that are no product of the mesh (yet), each once, by name. */
+static int dot_missing_nodes(const struct dot_graph *g, struct strbuf *out)
+{
+	struct dot_edge *missing;
+	size_t n = 0;
+	int rc = 0;
+
+	missing = calloc(g->nedges ? g->nedges : 1, sizeof(*missing));
+	if (!missing)
+		return -ENOMEM;
+	for (size_t i = 0; i < g->nedges; i++)
+		if (!dot_has_product(g, &g->edges[i]))
+			missing[n++] = g->edges[i];
+	qsort(missing, n, sizeof(*missing), dot_name_cmp);
+	for (size_t i = 0; !rc && i < n; i++)
+		if (!i || dot_name_cmp(&missing[i - 1], &missing[i]))
+			rc = strbuf_addf(out,
+					 "\t\"%s/%s\" [label=\"%s/%s\\nnot in the mesh\", "
+					 "style=dashed];\n",
+					 missing[i].domain, missing[i].name, missing[i].domain,
+					 missing[i].name);
+	free(missing);
+	return rc;
+}
+
+int render_lineage_dot(struct mesh *m, struct strbuf *out)
+{
+	struct dot_graph g = {0};
+	const struct dot_product *p;
+	int rc;
+
+	rc = catalog_product_list(m->cat, NULL, dot_product_add, &g);
+	for (g.to = 0; !rc && g.to < g.nproducts; g.to++)
+		rc = catalog_upstream(m->cat, g.products[g.to].id, dot_edge_add, &g);
+	if (rc)
+		goto out;
+	rc = strbuf_addstr(out,
+			   "// The lineage of the data mesh: an arrow goes from an input to the "
+			   "product made from it.\n"
+			   "// Render it with Graphviz: dot -Tsvg lineage.dot > lineage.svg\n"
+			   "digraph mesh {\n"
+			   "\tgraph [rankdir=LR, fontname=\"Helvetica\", fontsize=11];\n"
+			   "\tnode [shape=box, style=\"rounded,filled\", fillcolor=white, "
+			   "fontname=\"Helvetica\", fontsize=10];\n"
+			   "\tedge [color=\"#555555\"];\n");
+	for (size_t i = 0; !rc && i < g.nproducts; i++) {
+		p = &g.products[i];
+		if (!i || strcmp(g.products[i - 1].domain, p->domain))
+			rc = strbuf_addf(
+			    out,
+			    "\tsubgraph \"cluster_%s\" {\n"
+			    "\t\tlabel=\"%s\";\n\t\tstyle=rounded;\n\t\tcolor=\"#999999\";\n",
+			    p->domain, p->domain);
+		if (!rc)
+			rc = dot_node(out, p);
+		if (!rc && (i + 1 == g.nproducts || strcmp(g.products[i + 1].domain, p->domain)))
+			rc = strbuf_addstr(out, "\t}\n");
+	}
+	if (!rc)
+		rc = dot_missing_nodes(&g, out);
+	for (size_t i = 0; !rc && i < g.nedges; i++) {
+		p = &g.products[g.edges[i].to];
+		rc = strbuf_addf(out, "\t\"%s/%s\" -> \"%s/%s\";\n", g.edges[i].domain,
+				 g.edges[i].name, p->domain, p->name);
+	}
+	if (!rc)
+		rc = strbuf_addstr(out, "}\n");
+out:
+	dot_graph_release(&g);
 	return rc;
 }

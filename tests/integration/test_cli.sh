@@ -24,9 +24,9 @@ expect_fail "meshfs without a command fails with usage"
 mfs frobnicate
 expect_fail "an unknown command fails, naming it" "frobnicate"
 
-for cmd in init mount team domain product publish log verify grant revoke audit \
+for cmd in init mount team domain product publish log verify grant revoke audit export key \
 	"team create" "team add" "team remove" "team list" "domain create" "domain list" \
-	"product create" "product show" "product list"; do
+	"product create" "product show" "product list" "key rotate"; do
 	# shellcheck disable=SC2086 # the subcommand is two words
 	mfs $cmd --help
 	if [ "$RC" -eq 0 ] && [ -s "$T/out" ] && grep -q -- "${cmd##* }" "$T/out"; then

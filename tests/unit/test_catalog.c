@@ -485,6 +485,195 @@ static void test_products(void **state)
 	assert_int_equal(catalog_product_list(cat, "nosuch", product_cb, &l), -ENOENT);
 }
 
+static int depth_cb(const char *domain, const char *product, int depth, void *ctx)
+{
+	struct team_seen *s = ctx;
+	size_t n = strlen(s->text);
+
+	snprintf(s->text + n, sizeof(s->text) - n, "%s/%s@%d;", domain, product, depth);
+	return ++s->calls == s->stop_at ? 42 : 0;
+}
+
+/* Creates domain/name in domain "d" with the given inputs and search text. */
+static void lineage_product(struct catalog *cat, const char *name, const char *const *inputs,
+			    size_t ninputs, const char *search_text)
+{
+	struct catalog_contract_meta m = meta("yaml: x\n", name, two_tables, 2);
+
+	m.inputs = inputs;
+	m.ninputs = ninputs;
+	m.search_text = search_text;
+	assert_int_equal(catalog_product_create(cat, "d", name, &m, "alice", 1), 0);
+}
+
+static void test_downstream_all(void **state)
+{
+	struct catalog *cat = ((struct fixture *)*state)->cat;
+	static const char *const from_a[] = {"d/a"};
+	static const char *const from_b[] = {"d/b"};
+	static const char *const from_a_c[] = {"d/a", "d/c"};
+	static const char *const from_e[] = {"d/e"};
+	static const char *const from_f[] = {"d/f"};
+	static const char *const from_later[] = {"d/later"};
+	struct catalog_contract_meta m;
+	struct catalog_product p;
+	struct team_seen s = {.calls = 0};
+
+	/* a -> b -> c -> d, and a -> d directly (so d is at distance 1); e <-> f a cycle */
+	assert_int_equal(catalog_team_create(cat, "t"), 0);
+	assert_int_equal(catalog_domain_create(cat, "d", "t", NULL, 1), 0);
+	lineage_product(cat, "a", NULL, 0, "a");
+	lineage_product(cat, "b", from_a, 1, "b");
+	lineage_product(cat, "c", from_b, 1, "c");
+	lineage_product(cat, "d", from_a_c, 2, "d");
+	lineage_product(cat, "e", from_f, 1, "e");
+	lineage_product(cat, "f", from_e, 1, "f");
+	lineage_product(cat, "g", from_later, 1, "g");
+
+	assert_int_equal(catalog_downstream_all(cat, "d", "a", depth_cb, &s), 0);
+	assert_string_equal(s.text, "d/b@1;d/d@1;d/c@2;");
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(catalog_downstream_all(cat, "d", "b", depth_cb, &s), 0);
+	assert_string_equal(s.text, "d/c@1;d/d@2;");
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(catalog_downstream_all(cat, "d", "d", depth_cb, &s), 0);
+	assert_string_equal(s.text, "");
+	/* a cycle ends, and the product itself is not its own downstream */
+	assert_int_equal(catalog_downstream_all(cat, "d", "e", depth_cb, &s), 0);
+	assert_string_equal(s.text, "d/f@1;");
+	/* an input that is not a product (yet) still has its consumers */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(catalog_downstream_all(cat, "d", "later", depth_cb, &s), 0);
+	assert_string_equal(s.text, "d/g@1;");
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(catalog_downstream_all(cat, "nosuch", "x", depth_cb, &s), 0);
+	assert_int_equal(s.calls, 0);
+	assert_int_equal(catalog_downstream_all(cat, "d", "Bad", depth_cb, &s), -EINVAL);
+	assert_int_equal(catalog_downstream_all(cat, NULL, "a", depth_cb, &s), -EINVAL);
+	/* a callback's non-zero return stops the walk and is returned */
+	s.stop_at = 2;
+	assert_int_equal(catalog_downstream_all(cat, "d", "a", depth_cb, &s), 42);
+	assert_int_equal(s.calls, 2);
+
+	/* a new contract of c without inputs cuts the path a -> b -> c */
+	assert_int_equal(catalog_product_get(cat, "d", "c", &p), 0);
+	m = meta("yaml: c2\n", "c", two_tables, 2);
+	m.search_text = "c";
+	assert_int_equal(catalog_contract_add(cat, p.id, &m, "alice", 2, NULL), 0);
+	catalog_product_release(&p);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(catalog_downstream_all(cat, "d", "a", depth_cb, &s), 0);
+	assert_string_equal(s.text, "d/b@1;d/d@1;");
+}
+
+struct search_seen {
+	char text[512];
+	int calls;
+	int stop_at;
+};
+
+static int search_cb(const struct catalog_product *p, void *ctx)
+{
+	struct search_seen *s = ctx;
+	size_t n = strlen(s->text);
+
+	snprintf(s->text + n, sizeof(s->text) - n, "%s/%s;", p->domain, p->name);
+	return ++s->calls == s->stop_at ? 42 : 0;
+}
+
+static int product_desc_cb(const struct catalog_product *p, void *ctx)
+{
+	struct search_seen *s = ctx;
+	size_t n = strlen(s->text);
+
+	snprintf(s->text + n, sizeof(s->text) - n, "%s/%s:%s:%s;", p->domain, p->name,
+		 p->description, p->owner);
+	return 0;
+}
+
+/* The products text finds, in order, as "D/P;D/P;". */
+static const char *search(struct catalog *cat, const char *text, size_t limit)
+{
+	static struct search_seen s;
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(catalog_search(cat, text, limit, search_cb, &s), 0);
+	return s.text;
+}
+
+static void test_search(void **state)
+{
+	struct catalog *cat = ((struct fixture *)*state)->cat;
+	static const char *const syntax[] = {
+	    "\"", "AND", "OR",		 "NOT",	  "a AND", "NEAR(a b)", "text:orders", "*",  "^a",
+	    "(",  ")",	 "\"unbalanced", "a + b", "-x",	   "{a b}:c",	"''",	       "\\",
+	};
+	struct search_seen s = {.calls = 0};
+	struct catalog_contract_meta m;
+	struct catalog_product p;
+	size_t i;
+
+	assert_int_equal(catalog_team_create(cat, "t"), 0);
+	assert_int_equal(catalog_domain_create(cat, "d", "t", NULL, 1), 0);
+	lineage_product(cat, "orders", NULL, 0,
+			"d orders Every order placed in the shop orders order_id amount");
+	lineage_product(cat, "refunds", NULL, 0,
+			"d refunds Money paid back for returned orders refund_id amount");
+	lineage_product(cat, "customers", NULL, 0,
+			"d customers People who bought something, with their e-mail address "
+			"Café loyalty tier");
+
+	/* ranked: the product about orders comes before the one that mentions them */
+	assert_string_equal(search(cat, "orders", 0), "d/orders;d/refunds;");
+	assert_string_equal(search(cat, "orders", 1), "d/orders;");
+	/* a product named by the word comes first, even when another says it more often */
+	lineage_product(cat, "order_log", NULL, 0, "d order_log orders orders orders orders");
+	assert_string_equal(search(cat, "orders", 0), "d/orders;d/order_log;d/refunds;");
+	assert_string_equal(search(cat, "orders", 2), "d/orders;d/order_log;");
+	assert_string_equal(search(cat, "log", 0), "d/order_log;");
+	assert_string_equal(search(cat, "ord", 0), "d/order_log;d/orders;d/refunds;");
+	/* every word must match; the last is a prefix; case and diacritics do not matter */
+	assert_string_equal(search(cat, "returned ord", 0), "d/refunds;");
+	assert_string_equal(search(cat, "  ORDERS   returned  ", 0), "d/refunds;");
+	assert_string_equal(search(cat, "cafe", 0), "d/customers;");
+	assert_string_equal(search(cat, "CAFÉ", 0), "d/customers;");
+	assert_string_equal(search(cat, "loyal", 0), "d/customers;");
+	assert_string_equal(search(cat, "tier loyal", 0), "d/customers;");
+	assert_string_equal(search(cat, "loyal tier", 0), "");
+	assert_string_equal(search(cat, "e-mail", 0), "d/customers;");
+	assert_string_equal(search(cat, "order_id", 0), "d/orders;");
+	assert_string_equal(search(cat, "nothing", 0), "");
+	/* words are words, not query syntax; punctuation alone is no word */
+	for (i = 0; i < sizeof(syntax) / sizeof(syntax[0]); i++)
+		search(cat, syntax[i], 0);
+	assert_string_equal(search(cat, "\"", 0), "");
+	assert_string_equal(search(cat, "", 0), "");
+	assert_string_equal(search(cat, " \t", 0), "");
+	assert_string_equal(search(cat, "orders \" -", 0), "d/orders;d/order_log;d/refunds;");
+	assert_string_equal(search(cat, "\"orders\"", 0), "d/orders;d/order_log;d/refunds;");
+	assert_string_equal(search(cat, "orders AND refunds", 0), "");
+	assert_string_equal(search(cat, "orders OR customers", 0), "");
+	assert_int_equal(catalog_search(cat, NULL, 0, search_cb, &s), -EINVAL);
+	/* a non-zero return stops */
+	s.stop_at = 1;
+	assert_int_equal(catalog_search(cat, "amount", 0, search_cb, &s), 42);
+	assert_int_equal(s.calls, 1);
+
+	/* the index follows the current contract */
+	assert_int_equal(catalog_product_get(cat, "d", "customers", &p), 0);
+	assert_string_equal(search(cat, "customers", 0), "d/customers;");
+	m = meta("yaml: c2\n", "Clients", two_tables, 2);
+	m.search_text = "d customers Clients of the shop";
+	assert_int_equal(catalog_contract_add(cat, p.id, &m, "alice", 2, NULL), 0);
+	catalog_product_release(&p);
+	assert_string_equal(search(cat, "cafe", 0), "");
+	assert_string_equal(search(cat, "clients shop", 0), "d/customers;");
+	/* the callback gets the whole product */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(catalog_search(cat, "clients", 0, product_desc_cb, &s), 0);
+	assert_string_equal(s.text, "d/customers:Clients:t;");
+}
+
 struct version_seen {
 	char text[512];
 };
@@ -997,6 +1186,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_teams, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_domains, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_products, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_downstream_all, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_search, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_segments, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_two_connections, setup, teardown),
