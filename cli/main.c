@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -451,6 +452,8 @@ int main(int argc, char **argv)
 {
 	int rc;
 
+	/* Commands hold plaintext PII and keys in memory: no core dump may write them out. */
+	prctl(PR_SET_DUMPABLE, 0);
 	rc = cli_dispatch(&root, argc, argv);
 	if (fflush(stdout) || ferror(stdout))
 		return cli_error("cannot write the output: %s", strerror(errno));

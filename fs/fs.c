@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1334,14 +1335,29 @@ out:
 }
 
 /* Checks that the caller may publish to the product, for opens and creates. */
+/* Checks that the caller may publish to the product, for opens and creates; a refusal is
+ * audited like any other (DESIGN §5), under the name being written. */
 static int may_publish(struct fs *fs, const struct principal *pr, int64_t product_id,
-		       struct catalog_product *p)
+		       const char *name, struct catalog_product *p)
 {
+	char object[2 * CATALOG_NAME_MAX + NAME_MAX + 4];
+	struct catalog_audit a = {0};
 	int rc = catalog_product_get_by_id(fs->m.cat, product_id, p);
 
 	if (!rc)
 		rc = acl_allowed(fs->m.cat, pr, PRIV_PUBLISH, p->domain, p->name);
-	return rc == 0 ? -EACCES : rc < 0 ? rc : 0;
+	if (rc)
+		return rc < 0 ? rc : 0;
+	snprintf(object, sizeof(object), "%s/%s/%s", p->domain, p->name, name);
+	a.at = mesh_now();
+	a.principal = pr->name;
+	a.action = "reject";
+	a.object = object;
+	a.view = "";
+	a.outcome = "denied";
+	a.detail = "no publish right";
+	(void)catalog_audit_add(fs->m.cat, &a);
+	return -EACCES;
 }
 
 static struct open_file *open_file_new(void)
@@ -1365,13 +1381,6 @@ static int open_for_publish(struct fs *fs, fuse_req_t req, const struct principa
 	char name[CATALOG_NAME_MAX + 8];
 	int rc;
 
-	rc = may_publish(fs, pr, n->id, &p);
-	if (rc)
-		goto out;
-	if (!(flags & O_TRUNC)) {
-		rc = -EPERM;
-		goto out;
-	}
 	if (n->kind == N_CONTRACT) {
 		snprintf(name, sizeof(name), "contract.yaml");
 	} else {
@@ -1381,6 +1390,13 @@ static int open_for_publish(struct fs *fs, fuse_req_t req, const struct principa
 		if (rc)
 			goto out;
 		snprintf(name, sizeof(name), "%s.csv", v.tables[n->tidx].name);
+	}
+	rc = may_publish(fs, pr, n->id, name, &p);
+	if (rc)
+		goto out;
+	if (!(flags & O_TRUNC)) {
+		rc = -EPERM;
+		goto out;
 	}
 	rc = upload_new(fs, n->id, name, fuse_req_ctx(req), 0, &of->up);
 	if (!rc)
@@ -1644,7 +1660,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		goto reply;
 	pthread_mutex_lock(&fs->lock);
 	pr = fs_principal(fs, req);
-	rc = pr ? may_publish(fs, pr, pn.id, &p) : -EACCES;
+	rc = pr ? may_publish(fs, pr, pn.id, name, &p) : -EACCES;
 	if (!rc) {
 		/* create() meets an existing upload only when racing another open of it */
 		up = upload_find(fs, pn.id, name, pr->uid);
@@ -2100,6 +2116,8 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 		return -ENOMEM;
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_mutex_init(&fs->pool_lock, NULL);
+	/* A core dump would write plaintext PII from memory to disk (DESIGN §7.4). */
+	prctl(PR_SET_DUMPABLE, 0);
 	fs->started = mesh_now();
 	fs->uid = getuid();
 	fs->gid = getgid();

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "catalog/contract.h"
+#include "catalog/policy.h"
 #include "table/csv.h"
 
 #define RECENT_VERSIONS 10
@@ -554,10 +555,11 @@ int render_product_readme(struct mesh *m, const char *domain, const char *produc
 	struct catalog_product p = {0};
 	struct catalog_version v = {0};
 	struct contract c = {0};
+	struct mesh_policy policy;
 	struct rows r = {.m = m, .out = out};
 	int64_t seq, now = mesh_now();
 	char *yaml = NULL;
-	int rc;
+	int rc, have_policy = 0;
 
 	rc = catalog_product_get(m->cat, domain, product, &p);
 	if (rc)
@@ -565,7 +567,13 @@ int render_product_readme(struct mesh *m, const char *domain, const char *produc
 	rc = catalog_contract_get(m->cat, p.id, 0, &yaml, &seq);
 	if (rc)
 		goto out;
-	rc = contract_parse(&c, yaml, strlen(yaml), "contract.yaml", NULL, NULL);
+	/* PII marks as the policy of today has them */
+	rc = mesh_policy_get(m, &policy, NULL);
+	if (rc)
+		goto out;
+	have_policy = 1;
+	rc = contract_parse(&c, yaml, strlen(yaml), "contract.yaml",
+			    (const char *const *)policy.pii_classes, NULL);
 	if (rc)
 		goto out;
 	rc = strbuf_addf(
@@ -602,6 +610,8 @@ int render_product_readme(struct mesh *m, const char *domain, const char *produc
 	if (!rc && !r.count)
 		rc = strbuf_addstr(out, "| (none yet) | | | | | |\n");
 out:
+	if (have_policy)
+		policy_release(&policy);
 	free(yaml);
 	contract_release(&c);
 	catalog_version_release(&v);
