@@ -1489,6 +1489,54 @@ static int fs_segment_key(void *ctx, uint32_t key_id, uint8_t key[32])
 	return rc;
 }
 
+/* A reply of the masked view straight from the segment file: a few pieces, no copy here. */
+#define REPLY_EXTENTS 16
+
+struct reply_extents {
+	struct fuse_bufvec bv;
+	struct fuse_buf more[REPLY_EXTENTS - 1]; /* bv.buf[1..]: the array goes on here */
+	int fd;
+};
+
+static int reply_extent(uint64_t file_off, size_t n, void *ctx)
+{
+	struct reply_extents *r = ctx;
+	struct fuse_buf *b;
+
+	if (r->bv.count == REPLY_EXTENTS)
+		return -E2BIG;
+	b = &r->bv.buf[r->bv.count++];
+	memset(b, 0, sizeof(*b));
+	b->size = n;
+	b->flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	b->fd = r->fd;
+	b->pos = (off_t)file_off;
+	return 0;
+}
+
+/* Replies with bytes of the masked view from the file; -E2BIG when they lie in too many
+ * pieces (then the caller copies). */
+static int reply_masked(fuse_req_t req, struct segment *seg, size_t size, off_t off)
+{
+	struct reply_extents r = {.fd = segment_fd(seg)};
+	ssize_t n;
+
+	if (r.fd < 0)
+		return -E2BIG;
+	r.bv.count = 0;
+	n = segment_masked_extents(seg, (uint64_t)off, size, reply_extent, &r);
+	if (n < 0 && n != -E2BIG)
+		fuse_reply_err(req, (int)-n);
+	if (n < 0)
+		return (int)n;
+	if (!r.bv.count) {
+		fuse_reply_buf(req, NULL, 0);
+		return 0;
+	}
+	fuse_reply_data(req, &r.bv, FUSE_BUF_SPLICE_MOVE);
+	return 0;
+}
+
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -1496,6 +1544,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 	ssize_t got;
 	char *buf;
+	int plain;
 
 	(void)ino;
 	if (of->up) {
@@ -1517,6 +1566,8 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_buf(req, of->doc.buf + start, len);
 		return;
 	}
+	if (of->view == SEGMENT_MASKED && reply_masked(req, of->ps->seg, size, off) != -E2BIG)
+		return;
 	buf = malloc(size ? size : 1);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -1528,11 +1579,13 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			   of->cache);
 	if (of->cache)
 		pthread_mutex_unlock(&of->cache_lock);
+	/* Once replied to, the file may be released (and of freed) by another thread. */
+	plain = of->view == SEGMENT_PLAIN;
 	if (got < 0)
 		fuse_reply_err(req, (int)-got);
 	else
 		fuse_reply_buf(req, buf, (size_t)got);
-	if (of->view == SEGMENT_PLAIN)
+	if (plain)
 		sodium_memzero(buf, size);
 	free(buf);
 }
@@ -2034,6 +2087,9 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	 * attempt to modify a published version. */
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* Masked views are replied straight from the segment files. */
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
 }
 
 static const struct fuse_lowlevel_ops fs_ops = {

@@ -1106,21 +1106,22 @@ out:
 	return rc;
 }
 
-ssize_t segment_read(struct segment *seg, enum segment_view view, void *buf, size_t len,
-		     uint64_t off, segment_key_fn keyfn, void *keyctx, struct segment_cache *cache)
+/*
+ * Calls fn for each piece of bytes [off, off + len) of view, in order: the header line (g ==
+ * SIZE_MAX), then each group touched, with pos the piece's offset in it and n its length.
+ * Returns the bytes covered (short only at the end of the view) or fn's error.
+ */
+static ssize_t segment_walk(const struct segment *seg, enum segment_view view, uint64_t off,
+			    size_t len,
+			    int (*fn)(const struct segment *seg, size_t g, uint64_t pos, size_t n,
+				      size_t done, void *ctx),
+			    void *ctx)
 {
-	struct segment_cache local = {0};
-	struct segment_cache *c = cache ? cache : &local;
 	const struct segment_group *grp;
-	uint64_t size, pos;
+	uint64_t size = seg->size[view], pos;
 	size_t done = 0, n, g;
-	ssize_t rc;
+	int rc;
 
-	strbuf_init(&local.plain);
-	if (!seg->npii)
-		view = SEGMENT_MASKED;
-	assert(view == SEGMENT_MASKED || keyfn);
-	size = seg->size[view];
 	if (off >= size || !len)
 		return 0;
 	if (len > size - off)
@@ -1131,9 +1132,9 @@ ssize_t segment_read(struct segment *seg, enum segment_view view, void *buf, siz
 		n = (size_t)(seg->header_len - off);
 		if (n > len)
 			n = len;
-		rc = blob_read(seg->blob, buf, n, SEGMENT_HEAD + off);
+		rc = fn(seg, SIZE_MAX, off, n, 0, ctx);
 		if (rc)
-			goto out;
+			return rc;
 		done = n;
 	}
 	g = done < len ? segment_find_group(seg, view, off + done) : 0;
@@ -1144,19 +1145,81 @@ ssize_t segment_read(struct segment *seg, enum segment_view view, void *buf, siz
 		n = len - done;
 		if (n > grp->len[view] - pos)
 			n = (size_t)(grp->len[view] - pos);
-		if (view == SEGMENT_MASKED) {
-			rc = blob_read(seg->blob, (char *)buf + done, n, grp->off + pos);
-		} else {
-			rc = segment_decode(seg, g, keyfn, keyctx, c);
-			if (!rc)
-				memcpy((char *)buf + done, c->plain.buf + pos, n);
-		}
+		rc = fn(seg, g, pos, n, done, ctx);
 		if (rc)
-			goto out;
+			return rc;
 		done += n;
 	}
-	rc = (ssize_t)done;
-out:
+	return (ssize_t)done;
+}
+
+/* Where a piece of the masked view lies in the file: it is stored as is. */
+static uint64_t masked_file_off(const struct segment *seg, size_t g, uint64_t pos)
+{
+	return g == SIZE_MAX ? SEGMENT_HEAD + pos : seg->groups[g].off + pos;
+}
+
+struct read_ctx {
+	char *buf;
+	enum segment_view view;
+	segment_key_fn keyfn;
+	void *keyctx;
+	struct segment_cache *cache;
+};
+
+static int read_piece(const struct segment *seg, size_t g, uint64_t pos, size_t n, size_t done,
+		      void *ctx)
+{
+	struct read_ctx *r = ctx;
+	int rc;
+
+	if (r->view == SEGMENT_MASKED || g == SIZE_MAX)
+		return blob_read(seg->blob, r->buf + done, n, masked_file_off(seg, g, pos));
+	rc = segment_decode((struct segment *)seg, g, r->keyfn, r->keyctx, r->cache);
+	if (!rc)
+		memcpy(r->buf + done, r->cache->plain.buf + pos, n);
+	return rc;
+}
+
+ssize_t segment_read(struct segment *seg, enum segment_view view, void *buf, size_t len,
+		     uint64_t off, segment_key_fn keyfn, void *keyctx, struct segment_cache *cache)
+{
+	struct segment_cache local = {0};
+	struct read_ctx r = {.buf = buf, .keyfn = keyfn, .keyctx = keyctx,
+			     .cache = cache ? cache : &local};
+	ssize_t rc;
+
+	strbuf_init(&local.plain);
+	r.view = seg->npii ? view : SEGMENT_MASKED;
+	assert(r.view == SEGMENT_MASKED || keyfn);
+	rc = segment_walk(seg, r.view, off, len, read_piece, &r);
 	strbuf_release_secure(&local.plain);
 	return rc;
+}
+
+struct extent_ctx {
+	int (*cb)(uint64_t file_off, size_t n, void *ctx);
+	void *ctx;
+};
+
+static int extent_piece(const struct segment *seg, size_t g, uint64_t pos, size_t n, size_t done,
+			void *ctx)
+{
+	struct extent_ctx *e = ctx;
+
+	(void)done;
+	return e->cb(masked_file_off(seg, g, pos), n, e->ctx);
+}
+
+ssize_t segment_masked_extents(const struct segment *seg, uint64_t off, size_t len,
+			       int (*cb)(uint64_t file_off, size_t n, void *ctx), void *ctx)
+{
+	struct extent_ctx e = {.cb = cb, .ctx = ctx};
+
+	return segment_walk(seg, SEGMENT_MASKED, off, len, extent_piece, &e);
+}
+
+int segment_fd(const struct segment *seg)
+{
+	return store_blob_fd(seg->blob);
 }

@@ -103,6 +103,16 @@ uint64_t segment_view_size(const struct segment *seg, enum segment_view view);
 ssize_t segment_read(struct segment *seg, enum segment_view view, void *buf, size_t len,
 		     uint64_t off, segment_key_fn keyfn, void *keyctx, struct segment_cache *cache);
 
+/*
+ * Where bytes [off, off + len) of the masked view lie in the segment's file: calls cb with each
+ * (file offset, length) in order, so that a reply can be spliced straight from the file. Returns
+ * the bytes covered (short only at the end of the view) or cb's error.
+ */
+ssize_t segment_masked_extents(const struct segment *seg, uint64_t off, size_t len,
+			       int (*cb)(uint64_t file_off, size_t n, void *ctx), void *ctx);
+/* A descriptor of the segment's file for segment_masked_extents' offsets, or -1. */
+int segment_fd(const struct segment *seg);
+
 struct segment_cache *segment_cache_new(void);
 /* Frees the cache, zeroing the plaintext it held. NULL is fine. */
 void segment_cache_free(struct segment_cache *cache);
