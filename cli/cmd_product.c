@@ -161,6 +161,8 @@ static int product_list_cb(const struct catalog_product *p, void *ctx)
 {
 	struct product_list_ctx *pl = ctx;
 	char name[2 * CATALOG_NAME_MAX], version[24], *description, *nl;
+	char when[RENDER_TIME_LEN], freshness[RENDER_TIME_LEN + 16];
+	int64_t since;
 	int rc;
 
 	snprintf(name, sizeof(name), "%s/%s", p->domain, p->name);
@@ -175,8 +177,14 @@ static int product_list_cb(const struct catalog_product *p, void *ctx)
 	nl = strchr(description, '\n');
 	if (nl)
 		*nl = '\0';
-	rc = cli_table_add(&pl->t, name, version, p->status, render_freshness(p, pl->now), p->owner,
-			   description);
+	since = render_stale_since(p, pl->now);
+	if (since) {
+		render_time(since, when);
+		snprintf(freshness, sizeof(freshness), "stale since %s", when);
+	} else {
+		snprintf(freshness, sizeof(freshness), "%s", render_freshness(p, pl->now));
+	}
+	rc = cli_table_add(&pl->t, name, version, p->status, freshness, p->owner, description);
 	free(description);
 	return rc;
 }
