@@ -25,7 +25,7 @@ struct principal {
 	uid_t uid;
 	gid_t gid;
 	char name[CATALOG_NAME_MAX]; /* user name, or the decimal uid when the system has no name */
-	char **groups;               /* names of the user's groups, primary and supplementary */
+	char **groups;		     /* names of the user's groups, primary and supplementary */
 	size_t ngroups;
 };
 

@@ -11,8 +11,8 @@
 
 #include "common/error.h"
 
-#define KEY_BYTES     32
-#define KEY_WRAPPED   (24 + KEY_BYTES + 16) /* nonce | secretbox(key) */
+#define KEY_BYTES   32
+#define KEY_WRAPPED (24 + KEY_BYTES + 16) /* nonce | secretbox(key) */
 
 struct catalog;
 

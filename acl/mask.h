@@ -14,9 +14,9 @@
 
 enum mask_kind {
 	MASK_TOKEN = 0, /* "tok_" + 16 lowercase hex digits of keyed BLAKE2b(value) */
-	MASK_REDACT,    /* "REDACTED" */
-	MASK_LAST4,     /* "****" + the last 4 characters (bytes of a UTF-8 code point kept whole) */
-	MASK_NULL,      /* empty */
+	MASK_REDACT,	/* "REDACTED" */
+	MASK_LAST4, /* "****" + the last 4 characters (bytes of a UTF-8 code point kept whole) */
+	MASK_NULL,  /* empty */
 };
 
 /* Parses "token", "redact", "last4", "null". Returns 0 or -EINVAL. */

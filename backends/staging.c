@@ -27,7 +27,7 @@ struct staging {
 	int fd;
 	uint64_t size;
 	pthread_mutex_t lock;
-	uint8_t *key;   /* sodium_malloc'd: guarded and never swapped out */
+	uint8_t *key;	/* sodium_malloc'd: guarded and never swapped out */
 	uint8_t *plain; /* one block of plaintext, sodium_malloc'd */
 	uint8_t slot[SLOT];
 };

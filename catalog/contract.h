@@ -25,29 +25,30 @@ enum quality_op {
 	QOP_NONE = 0,
 	QOP_MUST_BE,
 	QOP_MUST_NOT_BE,
-	QOP_GREATER,          /* mustBeGreaterThan */
+	QOP_GREATER,	      /* mustBeGreaterThan */
 	QOP_GREATER_OR_EQUAL, /* mustBeGreaterOrEqualTo */
-	QOP_LESS,             /* mustBeLessThan */
+	QOP_LESS,	      /* mustBeLessThan */
 	QOP_LESS_OR_EQUAL,    /* mustBeLessOrEqualTo */
-	QOP_BETWEEN,          /* mustBeBetween [a, b] */
+	QOP_BETWEEN,	      /* mustBeBetween [a, b] */
 	QOP_NOT_BETWEEN,      /* mustNotBeBetween [a, b] */
 };
 
 struct quality_rule {
-	char *name;        /* may be NULL */
+	char *name;	   /* may be NULL */
 	char *description; /* may be NULL */
-	char *type;        /* "library" (default), "sql", "text", "custom" */
-	char *metric;      /* nullValues, missingValues, invalidValues, duplicateValues, rowCount;
+	char *type;	   /* "library" (default), "sql", "text", "custom" */
+	char *metric;	   /* nullValues, missingValues, invalidValues, duplicateValues, rowCount;
 			      NULL unless type is library */
-	char *query;       /* type: sql; NULL for other types */
+	char *query;	   /* type: sql; NULL for other types */
 	enum quality_op op;
-	double a, b;     /* operand(s) */
-	int percent;     /* unit: percent (else rows) */
-	int warning;     /* severity: warning or info (records without rejecting) */
+	double a, b;	     /* operand(s) */
+	int percent;	     /* unit: percent (else rows) */
+	int warning;	     /* severity: warning or info (records without rejecting) */
 	char **valid_values; /* arguments.validValues / missingValues */
 	size_t nvalid;
 	char *pattern; /* arguments.pattern */
-	char **properties; /* arguments.properties of a table's duplicateValues (none: whole rows) */
+	char *
+	    *properties; /* arguments.properties of a table's duplicateValues (none: whole rows) */
 	size_t nproperties;
 	unsigned long line, col;
 };
@@ -58,13 +59,13 @@ struct contract_column {
 	enum logical_type type;
 	int required, unique, primary_key;
 	char *classification; /* may be NULL */
-	int pii;              /* classification is one of the PII classifications */
+	int pii;	      /* classification is one of the PII classifications */
 	enum mask_kind mask;  /* customProperties mask; token by default */
 	int has_minimum, has_maximum;
 	double minimum, maximum;
 	long min_length, max_length; /* -1 when not set */
-	char *pattern;               /* may be NULL */
-	char *format;                /* may be NULL */
+	char *pattern;		     /* may be NULL */
+	char *format;		     /* may be NULL */
 	struct quality_rule *quality;
 	size_t nquality;
 	unsigned long line, col;
@@ -87,15 +88,15 @@ struct contract_member {
 
 struct contract {
 	char *api_version; /* v3.0.x or v3.1.0 */
-	char *id;   /* "" when not given */
-	char *name; /* the dataProduct when not given */
+	char *id;	   /* "" when not given */
+	char *name;	   /* the dataProduct when not given */
 	char *domain;
 	char *data_product;
 	char *version; /* semver as written */
 	int major, minor, patch;
-	char *status; /* "active" when not given */
+	char *status;	  /* "active" when not given */
 	int status_given; /* status was written in the contract (a policy may require it) */
-	char *purpose; /* description.purpose; may be NULL */
+	char *purpose;	  /* description.purpose; may be NULL */
 	char **tags;
 	size_t ntags;
 	struct contract_member *team;
@@ -103,8 +104,8 @@ struct contract {
 	struct contract_table *tables; /* schema objects with physicalType: table */
 	size_t ntables;
 	int64_t frequency_seconds; /* slaProperties frequency; 0 when not set */
-	char *retention;           /* slaProperties retention as written ("3y"); may be NULL */
-	char **inputs;             /* lineage: DOMAIN/PRODUCT */
+	char *retention;	   /* slaProperties retention as written ("3y"); may be NULL */
+	char **inputs;		   /* lineage: DOMAIN/PRODUCT */
 	size_t ninputs;
 };
 

@@ -16,7 +16,6 @@
 #include "common/strbuf.h"
 #include "mesh/mesh.h"
 
-
 #define CLI_EXIT_OK    0
 #define CLI_EXIT_FAIL  1
 #define CLI_EXIT_USAGE 2
@@ -126,7 +125,7 @@ extern const struct cli_cmd cli_cmd_init, cli_cmd_team, cli_cmd_domain, cli_cmd_
     cli_cmd_revoke, cli_cmd_audit, cli_cmd_verify;
 extern const struct cli_cmd cli_cmd_product, cli_cmd_publish, cli_cmd_contract, cli_cmd_log;
 extern const struct cli_cmd cli_cmd_mount;
-extern const struct cli_cmd cli_cmd_policy; /* cmd_policy.c */
+extern const struct cli_cmd cli_cmd_policy;		    /* cmd_policy.c */
 extern const struct cli_cmd cli_cmd_search, cli_cmd_status; /* cmd_discovery.c */
 extern const struct cli_cmd cli_cmd_key, cli_cmd_export;
 

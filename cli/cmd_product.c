@@ -303,11 +303,12 @@ static int run_publish(const struct cli_cmd *cmd, int argc, char **argv)
 			return rc;
 		base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
 		if (strlen(base) > NAME_MAX || !publish_name_publishes(base))
-			return cli_usage_error(cmd,
-					       "%s: name it TABLE.csv, TABLE.jsonl (maybe .gz, .bz2, "
-					       ".xz, .zst), an archive (.tar, .tar.gz, .zip…) or "
-					       "contract.yaml, or give DOMAIN/PRODUCT/TABLE",
-					       file);
+			return cli_usage_error(
+			    cmd,
+			    "%s: name it TABLE.csv, TABLE.jsonl (maybe .gz, .bz2, "
+			    ".xz, .zst), an archive (.tar, .tar.gz, .zip…) or "
+			    "contract.yaml, or give DOMAIN/PRODUCT/TABLE",
+			    file);
 		snprintf(upload, sizeof(upload), "%s", base);
 	}
 	rc = cli_open(&s, cmd, &a);
@@ -364,8 +365,8 @@ static int run_contract(const struct cli_cmd *cmd, int argc, char **argv)
 		goto out;
 	}
 	mfs_error_clear(&err);
-	rc = publish_upload(&s.mesh, &s.me, name[0], name[1], "contract.yaml", input_name(a.args[1]),
-			    fd_source, &fd, &res, &err);
+	rc = publish_upload(&s.mesh, &s.me, name[0], name[1], "contract.yaml",
+			    input_name(a.args[1]), fd_source, &fd, &res, &err);
 	close_input(fd);
 	if (rc) {
 		rc = cli_fail(rc, &err, "cannot change the contract of %s", a.args[0]);

@@ -15,7 +15,7 @@ void mfs_error_clear(struct mfs_error *err);
 /* Records a problem unless one is already recorded (the first cause is the one that matters).
  * err may be NULL. Returns -code when code > 0 so that callers can `return mfs_error_set(...)`. */
 int mfs_error_set(struct mfs_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Same, prefixed with "FILE:LINE:COLUMN: " (line/column 1-based; 0 omits them). */
 int mfs_error_at(struct mfs_error *err, int code, const char *file, unsigned long line,
 		 unsigned long col, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
@@ -23,6 +23,6 @@ int mfs_error_at(struct mfs_error *err, int code, const char *file, unsigned lon
 /* Appends one more problem as a new line of the message (as room allows: past it, the message
  * ends with a line saying how many more there were). Returns -code like mfs_error_set. */
 int mfs_error_add(struct mfs_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 struct strbuf {
-	char *buf;  /* never NULL after strbuf_init; buf[len] == '\0' */
+	char *buf; /* never NULL after strbuf_init; buf[len] == '\0' */
 	size_t len;
 	size_t cap;
 };

@@ -76,11 +76,11 @@ struct node {
 
 /* Attributes of immutable inodes may stay in the kernel's caches; generated ones may not. */
 #define TIMEOUT_IMMUTABLE 3600.0
-#define TIMEOUT_LISTING   1.0
+#define TIMEOUT_LISTING	  1.0
 
-#define SEGMENT_POOL 64
+#define SEGMENT_POOL	64
 #define PRINCIPAL_CACHE 32
-#define PRINCIPAL_TTL 5
+#define PRINCIPAL_TTL	5
 
 struct pooled_segment {
 	char id[STORE_ID_HEX + 1];
@@ -118,7 +118,7 @@ struct upload {
 
 #define MAX_UPLOADS 1024
 /* Search texts looked up under .search/, by slot: the oldest is reused when all are taken. */
-#define MAX_QUERIES 256
+#define MAX_QUERIES  256
 #define SEARCH_LIMIT 100
 
 struct query {
@@ -232,8 +232,7 @@ static const struct principal *fs_principal(struct fs *fs, fuse_req_t req)
 
 /* ---- the segment pool: open segments shared by every open file of the same blob ---- */
 
-static int pool_get(struct fs *fs, const char *id, const char *binding,
-		    struct pooled_segment **out)
+static int pool_get(struct fs *fs, const char *id, const char *binding, struct pooled_segment **out)
 {
 	struct pooled_segment *free_slot = NULL, *ps;
 	struct mfs_error err = {{0}};
@@ -250,8 +249,8 @@ static int pool_get(struct fs *fs, const char *id, const char *binding,
 		}
 		if (!ps->seg && !free_slot)
 			free_slot = ps;
-		else if (ps->seg && !ps->refs && (!free_slot || (free_slot->seg &&
-								 ps->used < free_slot->used)))
+		else if (ps->seg && !ps->refs &&
+			 (!free_slot || (free_slot->seg && ps->used < free_slot->used)))
 			free_slot = ps;
 	}
 	if (!free_slot) {
@@ -471,8 +470,8 @@ static const char *query_at(struct fs *fs, const struct node *n)
 	if (n->id < 0 || n->id >= MAX_QUERIES)
 		return NULL;
 	return fs->queries[n->id].text && fs->queries[n->id].gen == (uint32_t)n->ver
-		       ? fs->queries[n->id].text
-		       : NULL;
+		   ? fs->queries[n->id].text
+		   : NULL;
 }
 
 static int query_node(struct fs *fs, const char *text, struct node *n)
@@ -1322,8 +1321,8 @@ static int upload_publish(struct fs *fs, struct upload *up, const char *as_name)
 			    &err);
 out:
 	if (rc)
-		fuse_log(FUSE_LOG_WARNING, "meshfs: %s/%s/%s by %s: rejected: %s\n", p.domain, p.name,
-			 as_name, pr.name, err.msg[0] ? err.msg : strerror(-rc));
+		fuse_log(FUSE_LOG_WARNING, "meshfs: %s/%s/%s by %s: rejected: %s\n", p.domain,
+			 p.name, as_name, pr.name, err.msg[0] ? err.msg : strerror(-rc));
 	else
 		fuse_log(FUSE_LOG_INFO, "meshfs: %s/%s/%s by %s: version %lld\n", p.domain, p.name,
 			 as_name, pr.name, (long long)res.version);
@@ -1407,8 +1406,8 @@ out:
 	return rc;
 }
 
-static int open_upload(struct fs *fs, const struct principal *pr, const struct node *n,
-		       int flags, struct open_file *of)
+static int open_upload(struct fs *fs, const struct principal *pr, const struct node *n, int flags,
+		       struct open_file *of)
 {
 	struct upload *up = upload_at(fs, n);
 	int rc = 0;
@@ -1600,8 +1599,8 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 /* ---- extended attributes of table files ---- */
 
 static const char *const xattr_names[] = {
-	"user.meshfs.version",      "user.meshfs.rows", "user.meshfs.published_at",
-	"user.meshfs.published_by", "user.meshfs.hash", "user.meshfs.view",
+    "user.meshfs.version",	"user.meshfs.rows", "user.meshfs.published_at",
+    "user.meshfs.published_by", "user.meshfs.hash", "user.meshfs.view",
 };
 
 static int xattr_value(struct fs *fs, const struct node *n, const char *name, char *out,
@@ -1675,8 +1674,8 @@ static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 	strbuf_init(&names);
 	rc = ino_decode(ino, &n);
-	for (size_t i = 0; !rc && n.kind == N_TABLE && i < sizeof(xattr_names) / sizeof(*xattr_names);
-	     i++)
+	for (size_t i = 0;
+	     !rc && n.kind == N_TABLE && i < sizeof(xattr_names) / sizeof(*xattr_names); i++)
 		rc = strbuf_add(&names, xattr_names[i], strlen(xattr_names[i]) + 1);
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -1949,18 +1948,19 @@ reply:
 static int draft_contract(struct strbuf *out, const char *domain, const char *product,
 			  const char *user)
 {
-	return strbuf_addf(out,
-			   "apiVersion: v3.0.2\n"
-			   "kind: DataContract\n"
-			   "id: %s-%s\n"
-			   "domain: %s\n"
-			   "dataProduct: %s\n"
-			   "version: 0.1.0\n"
-			   "status: draft\n"
-			   "description:\n"
-			   "  purpose: Created with mkdir by %s; write contract.yaml to describe it.\n"
-			   "schema: []\n",
-			   domain, product, domain, product, user);
+	return strbuf_addf(
+	    out,
+	    "apiVersion: v3.0.2\n"
+	    "kind: DataContract\n"
+	    "id: %s-%s\n"
+	    "domain: %s\n"
+	    "dataProduct: %s\n"
+	    "version: 0.1.0\n"
+	    "status: draft\n"
+	    "description:\n"
+	    "  purpose: Created with mkdir by %s; write contract.yaml to describe it.\n"
+	    "schema: []\n",
+	    domain, product, domain, product, user);
 }
 
 static int make_domain(struct fs *fs, const struct principal *pr, const char *name,
@@ -2093,31 +2093,31 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 }
 
 static const struct fuse_lowlevel_ops fs_ops = {
-	.init = fs_init,
-	.lookup = fs_lookup,
-	.getattr = fs_getattr,
-	.readlink = fs_readlink,
-	.opendir = fs_opendir,
-	.readdir = fs_readdir,
-	.releasedir = fs_releasedir,
-	.open = fs_open,
-	.read = fs_read,
-	.release = fs_release,
-	.getxattr = fs_getxattr,
-	.listxattr = fs_listxattr,
-	.create = fs_create,
-	.write = fs_write,
-	.flush = fs_flush,
-	.fsync = fs_fsync,
-	.mknod = fs_mknod,
-	.mkdir = fs_mkdir,
-	.unlink = fs_unlink,
-	.rmdir = fs_unlink,
-	.rename = fs_rename,
-	.setattr = fs_setattr,
-	.setxattr = fs_setxattr,
-	.removexattr = fs_removexattr,
-	.statfs = fs_statfs,
+    .init = fs_init,
+    .lookup = fs_lookup,
+    .getattr = fs_getattr,
+    .readlink = fs_readlink,
+    .opendir = fs_opendir,
+    .readdir = fs_readdir,
+    .releasedir = fs_releasedir,
+    .open = fs_open,
+    .read = fs_read,
+    .release = fs_release,
+    .getxattr = fs_getxattr,
+    .listxattr = fs_listxattr,
+    .create = fs_create,
+    .write = fs_write,
+    .flush = fs_flush,
+    .fsync = fs_fsync,
+    .mknod = fs_mknod,
+    .mkdir = fs_mkdir,
+    .unlink = fs_unlink,
+    .rmdir = fs_unlink,
+    .rename = fs_rename,
+    .setattr = fs_setattr,
+    .setxattr = fs_setxattr,
+    .removexattr = fs_removexattr,
+    .statfs = fs_statfs,
 };
 
 static void fs_release_all(struct fs *fs)
@@ -2177,7 +2177,8 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 	fs->started = mesh_now();
 	fs->uid = getuid();
 	fs->gid = getgid();
-	/* Absolute paths: the daemon leaves the working directory when it goes to the background. */
+	/* Absolute paths: the daemon leaves the working directory when it goes to the background.
+	 */
 	mesh_dir = realpath(o->mesh_dir, NULL);
 	mountpoint = realpath(o->mountpoint, NULL);
 	if (!mesh_dir) {
@@ -2185,8 +2186,8 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 		goto out;
 	}
 	if (!mountpoint) {
-		rc = mfs_error_set(err, errno, "mount point %s: %s", o->mountpoint,
-				   strerror(errno));
+		rc =
+		    mfs_error_set(err, errno, "mount point %s: %s", o->mountpoint, strerror(errno));
 		goto out;
 	}
 	/* Opened here so that a bad mesh is reported on the terminal, then closed: a SQLite

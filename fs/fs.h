@@ -7,8 +7,8 @@
 struct fs_options {
 	const char *mesh_dir;
 	const char *mountpoint;
-	int foreground;       /* stay in the foreground (-f); else daemonize once mounted */
-	int debug;            /* libfuse debug output (-o debug) */
+	int foreground;	       /* stay in the foreground (-f); else daemonize once mounted */
+	int debug;	       /* libfuse debug output (-o debug) */
 	const char *fuse_opts; /* comma-separated -o options passed to libfuse (allow_other, …) */
 };
 

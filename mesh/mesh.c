@@ -75,8 +75,8 @@ int mesh_create(const char *dir, const char *admin, struct mfs_error *err)
 		goto out;
 	}
 	if (!rc) {
-		rc = mfs_error_set(err, EEXIST, "%s is not empty: a new mesh needs an empty directory",
-				   dir);
+		rc = mfs_error_set(err, EEXIST,
+				   "%s is not empty: a new mesh needs an empty directory", dir);
 		goto out;
 	}
 	if ((rc = mesh_path(&path, dir, "staging")) || (mkdir(path.buf, 0700) && (rc = -errno))) {
@@ -140,10 +140,11 @@ int mesh_open(struct mesh *m, const char *dir, struct mfs_error *err)
 	if ((rc = mesh_path(&path, dir, "catalog.db")))
 		goto out;
 	if (access(path.buf, F_OK)) {
-		rc = mfs_error_set(err, ENOENT,
-				   "%s is not a meshfs mesh (it has no catalog.db); create one with "
-				   "'meshfs init -m %s'",
-				   dir, dir);
+		rc =
+		    mfs_error_set(err, ENOENT,
+				  "%s is not a meshfs mesh (it has no catalog.db); create one with "
+				  "'meshfs init -m %s'",
+				  dir, dir);
 		goto out;
 	}
 	m->dir = strdup(dir);
@@ -318,13 +319,13 @@ int mesh_domain_create(struct mesh *m, const char *domain, const char *team,
 				     "and -, starting with a letter or digit",
 				     domain);
 	if (!strcmp(domain, "mesh"))
-		return mfs_error_set(err, EINVAL,
-				     "'mesh' cannot name a domain: it names the whole mesh in grants");
+		return mfs_error_set(
+		    err, EINVAL, "'mesh' cannot name a domain: it names the whole mesh in grants");
 	rc = catalog_begin(m->cat);
 	if (rc)
 		return mfs_error_set(err, rc, "catalog busy: %s", strerror(-rc));
-	rc = catalog_domain_create(m->cat, domain, team, description ? description : "",
-				   mesh_now());
+	rc =
+	    catalog_domain_create(m->cat, domain, team, description ? description : "", mesh_now());
 	if (rc == -EEXIST) {
 		mfs_error_set(err, rc, "domain '%s' already exists", domain);
 		goto out;
@@ -406,9 +407,8 @@ int mesh_contract_meta(const struct contract *c, const char *yaml, struct strbuf
 	return 0;
 }
 
-int mesh_product_create(struct mesh *m, const char *domain, const char *product,
-			const char *yaml, size_t len, const char *filename, const char *by,
-			struct mfs_error *err)
+int mesh_product_create(struct mesh *m, const char *domain, const char *product, const char *yaml,
+			size_t len, const char *filename, const char *by, struct mfs_error *err)
 {
 	struct contract c = {0};
 	struct catalog_domain d = {0};

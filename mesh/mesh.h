@@ -72,9 +72,8 @@ int mesh_domain_create(struct mesh *m, const char *domain, const char *team,
 		       const char *description, struct mfs_error *err);
 /* Parses contract text and creates DOMAIN/PRODUCT with it; the contract's domain and
  * dataProduct must match. */
-int mesh_product_create(struct mesh *m, const char *domain, const char *product,
-			const char *yaml, size_t len, const char *filename, const char *by,
-			struct mfs_error *err);
+int mesh_product_create(struct mesh *m, const char *domain, const char *product, const char *yaml,
+			size_t len, const char *filename, const char *by, struct mfs_error *err);
 /* The binding ("DOMAIN/PRODUCT/TABLE") of a table's segments. */
 void mesh_binding(char *out, size_t size, const char *domain, const char *product,
 		  const char *table);

@@ -59,7 +59,8 @@ struct rows {
 
 static int rows_next(struct rows *r, struct csv_field **f, size_t *n, struct mfs_error *err)
 {
-	return r->jsonl ? jsonl_reader_next(&r->json, f, n, err) : csv_reader_next(&r->csv, f, n, err);
+	return r->jsonl ? jsonl_reader_next(&r->json, f, n, err)
+			: csv_reader_next(&r->csv, f, n, err);
 }
 
 static unsigned long rows_line(const struct rows *r)
@@ -78,10 +79,10 @@ static void rows_release(struct rows *r)
 /* One table of the upload. */
 struct table_run {
 	const struct contract_table *tb;
-	const char *entry; /* the entry's name, for messages */
+	const char *entry;  /* the entry's name, for messages */
 	const char **names; /* column names, for the JSON Lines reader */
 	struct segment_column *columns;
-	size_t *order;  /* order[i]: the input field holding contract column i */
+	size_t *order;	/* order[i]: the input field holding contract column i */
 	size_t nfields; /* fields in each input record */
 	struct csv_field *row;
 };
@@ -187,15 +188,14 @@ static int publish_rows(struct publish *pub, struct table_run *t, struct rows *r
 			return 0; /* enough problems: the report says them */
 		rc = segment_writer_add(w, t->row, t->tb->ncolumns);
 		if (rc)
-			return mfs_error_set(pub->err, rc, "%s: cannot store the table: %s", t->entry,
-					     strerror(-rc));
+			return mfs_error_set(pub->err, rc, "%s: cannot store the table: %s",
+					     t->entry, strerror(-rc));
 	}
 	return rc;
 }
 
 /* Publishes one table entry: checks and a segment in one pass over its rows. */
-static int publish_entry_table(struct publish *pub, const struct ingest_entry *e,
-			       struct ingest *in)
+static int publish_entry_table(struct publish *pub, const struct ingest_entry *e, struct ingest *in)
 {
 	const struct contract_table *tb = contract_table(pub->contract, e->table);
 	struct check_policy cpol = {.detectors = (const char *const *)pub->policy.detectors};
@@ -343,10 +343,11 @@ static int propose_contract(struct publish *pub, const char *name)
 	rc = contract_compat(&pub->current, &pub->proposed, pub->policy.compatibility, name,
 			     &report);
 	if (!rc && compat_report_breaking(&report) && owning_team(pub) != 1) {
-		rc = mfs_error_set(pub->err, EPERM,
-				   "%s: breaking changes with a new major version may only come from "
-				   "the owning team %s",
-				   name, pub->prod.owner);
+		rc = mfs_error_set(
+		    pub->err, EPERM,
+		    "%s: breaking changes with a new major version may only come from "
+		    "the owning team %s",
+		    name, pub->prod.owner);
 	}
 	if (rc == -EPERM || rc == -EINVAL)
 		compat_report_explain(&report, pub->err);
@@ -390,14 +391,13 @@ static int publish_prepare(struct publish *pub)
 
 	rc = acl_allowed(pub->m->cat, pub->p, PRIV_PUBLISH, pub->domain, pub->product);
 	if (rc == 0)
-		return mfs_error_set(pub->err, EACCES, "%s may not publish to %s/%s",
-				     pub->p->name, pub->domain, pub->product);
+		return mfs_error_set(pub->err, EACCES, "%s may not publish to %s/%s", pub->p->name,
+				     pub->domain, pub->product);
 	if (rc < 0)
 		return rc;
 	rc = catalog_product_get(pub->m->cat, pub->domain, pub->product, &pub->prod);
 	if (rc)
-		return mfs_error_set(pub->err, rc, "no product %s/%s", pub->domain,
-				     pub->product);
+		return mfs_error_set(pub->err, rc, "no product %s/%s", pub->domain, pub->product);
 	rc = mesh_policy_get(pub->m, &pub->policy, pub->err);
 	if (rc)
 		return rc;
@@ -446,8 +446,8 @@ static int publish_commit(struct publish *pub, struct publish_result *res)
 	/* A contract alone makes a version only where there are tables to carry over. */
 	if (!rc && (pub->ntables || pub->prod.latest))
 		rc = catalog_put_version(pub->m->cat, pub->prod.id, pub->tables, pub->ntables,
-					 pub->p->name, pub->summary.buf, pub->warnings,
-					 mesh_now(), &number);
+					 pub->p->name, pub->summary.buf, pub->warnings, mesh_now(),
+					 &number);
 	if (!rc)
 		rc = catalog_commit(pub->m->cat);
 	else
@@ -568,8 +568,13 @@ int publish_upload(struct mesh *m, const struct principal *p, const char *domain
 		   const char *product, const char *name, const char *label, csv_source_fn source,
 		   void *ctx, struct publish_result *res, struct mfs_error *err)
 {
-	struct publish pub = {.m = m, .p = p, .domain = domain, .product = product,
-			      .upload = name, .label = label ? label : name, .err = err};
+	struct publish pub = {.m = m,
+			      .p = p,
+			      .domain = domain,
+			      .product = product,
+			      .upload = name,
+			      .label = label ? label : name,
+			      .err = err};
 	int rc;
 
 	ingest_name_kind(name, NULL, NULL, &pub.archive);

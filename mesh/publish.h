@@ -18,7 +18,6 @@ struct publish_result {
 	uint64_t bytes;
 };
 
-
 /*
  * Publishes an upload to DOMAIN/PRODUCT as one new version. name is the upload's file name and
  * says what it is: TABLE.csv, TABLE.jsonl (either maybe compressed), an archive of several tables

@@ -763,13 +763,16 @@ static void test_versions(void **state)
 	/* Bad arguments change nothing. */
 	table(&t[0], "orders", 0x33, 1, 0);
 	t[0].segment[5] = 'X';
-	assert_int_equal(catalog_put_version(cat, id, t, 1, "bob", NULL, 0, 3000, &number), -EINVAL);
+	assert_int_equal(catalog_put_version(cat, id, t, 1, "bob", NULL, 0, 3000, &number),
+			 -EINVAL);
 	table(&t[0], "orders", 0x33, 1, 0);
 	table(&t[1], "orders", 0x34, 1, 0);
-	assert_int_equal(catalog_put_version(cat, id, t, 2, "bob", NULL, 0, 3000, &number), -EINVAL);
+	assert_int_equal(catalog_put_version(cat, id, t, 2, "bob", NULL, 0, 3000, &number),
+			 -EINVAL);
 	assert_int_equal(catalog_put_version(cat, id, t, 1, "", NULL, 0, 3000, &number), -EINVAL);
 	t[0].rows = UINT64_MAX;
-	assert_int_equal(catalog_put_version(cat, id, t, 1, "bob", NULL, 0, 3000, &number), -EINVAL);
+	assert_int_equal(catalog_put_version(cat, id, t, 1, "bob", NULL, 0, 3000, &number),
+			 -EINVAL);
 	table(&t[0], "orders", 0x33, 1, 0);
 	assert_int_equal(catalog_put_version(cat, id + 1, t, 1, "bob", NULL, 0, 3000, &number),
 			 -ENOENT);

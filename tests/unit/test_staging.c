@@ -164,11 +164,10 @@ static void test_second_stage_cannot_read_first(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_random_writes_read_back, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sparse_write_gives_zeros, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_nothing_in_the_clear, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_second_stage_cannot_read_first, setup,
-						teardown),
+	    cmocka_unit_test_setup_teardown(test_random_writes_read_back, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sparse_write_gives_zeros, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_nothing_in_the_clear, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_second_stage_cannot_read_first, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,8 +52,8 @@ static void test_many_values_survive_growth(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_duplicates_found_with_first_line),
-		cmocka_unit_test(test_many_values_survive_growth),
+	    cmocka_unit_test(test_duplicates_found_with_first_line),
+	    cmocka_unit_test(test_many_values_survive_growth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
