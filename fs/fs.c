@@ -160,6 +160,7 @@ struct dir_list {
 /* What an open file serves: either a segment view or a document rendered at open. */
 struct open_file {
 	struct upload *up; /* a file open for writing */
+	pid_t opener;      /* the process that opened it */
 	struct pooled_segment *ps;
 	enum segment_view view;
 	/* reads of one open file may run on several threads at once; its cache is not shared */
@@ -1356,7 +1357,42 @@ static int may_publish(struct fs *fs, const struct principal *pr, int64_t produc
 	a.outcome = "denied";
 	a.detail = "no publish right";
 	(void)catalog_audit_add(fs->m.cat, &a);
+	fuse_log(FUSE_LOG_WARNING, "meshfs: %s by %s: refused: no publish right\n", object,
+		 pr->name);
 	return -EACCES;
+}
+
+/* Publishes an upload written since its last publish attempt, if its name publishes. */
+static int flush_upload(struct fs *fs, struct upload *up)
+{
+	char name[NAME_MAX + 1];
+	int dirty;
+
+	pthread_mutex_lock(&fs->lock);
+	dirty = up->dirty;
+	snprintf(name, sizeof(name), "%s", up->name);
+	pthread_mutex_unlock(&fs->lock);
+	if (!dirty || !publish_name_publishes(name))
+		return 0;
+	return upload_publish(fs, up, name);
+}
+
+/* The process (thread group) of a thread: FUSE requests name the calling thread. */
+static pid_t task_tgid(pid_t tid)
+{
+	char path[64], line[128];
+	pid_t tgid = tid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	f = fopen(path, "re");
+	if (!f)
+		return tid;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
 }
 
 static struct open_file *open_file_new(void)
@@ -1380,6 +1416,15 @@ static int open_for_publish(struct fs *fs, fuse_req_t req, const struct principa
 	char name[CATALOG_NAME_MAX + 8];
 	int rc;
 
+	rc = catalog_product_get_by_id(fs->m.cat, n->id, &p);
+	if (rc)
+		goto out;
+	/* Only the current names publish; what versions/N holds stays as it was. */
+	if (n->kind == N_CONTRACT ? n->ver != p.contract_seq : n->ver != p.latest) {
+		rc = -EROFS;
+		goto out;
+	}
+	catalog_product_release(&p);
 	if (n->kind == N_CONTRACT) {
 		snprintf(name, sizeof(name), "contract.yaml");
 	} else {
@@ -1471,6 +1516,8 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->keep_cache = 1;
 	else
 		fi->direct_io = 1;
+	if (of->up)
+		of->opener = task_tgid(fuse_req_ctx(req)->pid);
 	fi->fh = (uintptr_t)of;
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		open_file_free(fs, of);
@@ -1591,8 +1638,14 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+
 	(void)ino;
-	open_file_free(fs_of(req), (struct open_file *)(uintptr_t)fi->fh);
+	/* Written after the opener's last close (by a child that kept the descriptor): published
+	 * now, though nobody sees the outcome but publish.log. */
+	if (of->up)
+		(void)flush_upload(fs_of(req), of->up);
+	open_file_free(fs_of(req), of);
 	fuse_reply_err(req, 0);
 }
 
@@ -1737,6 +1790,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		open_file_free(fs, of);
 		goto reply;
 	}
+	of->opener = task_tgid(fuse_req_ctx(req)->pid);
 	fi->fh = (uintptr_t)of;
 	fi->direct_io = 1;
 	if (fuse_reply_create(req, &e, fi) == -ENOENT)
@@ -1770,34 +1824,29 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	fuse_reply_write(req, (size_t)n);
 }
 
-/* Publishes an upload written since its last publish attempt, if its name publishes. Runs at
- * flush (every close) and fsync, so that close() and fsync() report a rejection. */
-static int flush_upload(struct fs *fs, struct upload *up)
-{
-	char name[NAME_MAX + 1];
-	int dirty;
-
-	pthread_mutex_lock(&fs->lock);
-	dirty = up->dirty;
-	snprintf(name, sizeof(name), "%s", up->name);
-	pthread_mutex_unlock(&fs->lock);
-	if (!dirty || !publish_name_publishes(name))
-		return 0;
-	return upload_publish(fs, up, name);
-}
-
+/*
+ * A close. Every close of a descriptor of the file sends one, also from children that inherited
+ * it (`{ cat a; cat b; } > TABLE.csv`): only the opening process's close publishes, so that
+ * close() fails when the publish is rejected, and a file written by several processes in turn is
+ * published once, whole. fsync publishes too.
+ */
 static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 
 	(void)ino;
-	fuse_reply_err(req, of->up ? -flush_upload(fs_of(req), of->up) : 0);
+	if (!of->up || task_tgid(fuse_req_ctx(req)->pid) != of->opener)
+		fuse_reply_err(req, 0);
+	else
+		fuse_reply_err(req, -flush_upload(fs_of(req), of->up));
 }
 
 static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	(void)datasync;
-	fs_flush(req, ino, fi);
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+
+	(void)ino, (void)datasync;
+	fuse_reply_err(req, of->up ? -flush_upload(fs_of(req), of->up) : 0);
 }
 
 /* Whether name exists in the directory for the caller: what cannot be removed must say EPERM,

@@ -37,6 +37,10 @@ struct publish {
 	struct catalog_product prod;
 	struct mesh_policy policy;
 	struct contract current;
+	char *current_yaml;
+	/* what an accepted upload changed that readers should know: breaking changes made with a
+	 * new major version, and whom they affect */
+	struct mfs_error note;
 	/* a contract.yaml in the upload: the tables are checked against it */
 	struct contract proposed;
 	struct strbuf proposed_yaml;
@@ -324,6 +328,9 @@ static int propose_contract(struct publish *pub, const char *name)
 	int rc;
 
 	strbuf_init(&down.names);
+	/* the current contract again (an exported version published back): no change */
+	if (!strcmp(pub->proposed_yaml.buf, pub->current_yaml))
+		return 0;
 	rc = contract_parse(&pub->proposed, pub->proposed_yaml.buf, pub->proposed_yaml.len, name,
 			    (const char *const *)pub->policy.pii_classes, pub->err);
 	if (rc)
@@ -351,12 +358,15 @@ static int propose_contract(struct publish *pub, const char *name)
 	}
 	if (rc == -EPERM || rc == -EINVAL)
 		compat_report_explain(&report, pub->err);
+	else if (!rc && compat_report_breaking(&report))
+		compat_report_explain(&report, &pub->note);
 	if (rc == -EPERM || (!rc && compat_report_breaking(&report))) {
 		int drc = catalog_downstream_all(pub->m->cat, pub->domain, pub->product,
 						 downstream_add, &down);
 
 		if (!drc && down.n)
-			mfs_error_add(pub->err, 0, "%s: downstream products affected: %s", name,
+			mfs_error_add(rc ? pub->err : &pub->note, 0,
+				      "%s: downstream products affected: %s", name,
 				      down.names.buf);
 	}
 out:
@@ -385,7 +395,7 @@ static int publish_entry_contract(struct publish *pub, const struct ingest_entry
 /* What every publish of the product needs: who may, the product, its contract, the policy, keys. */
 static int publish_prepare(struct publish *pub)
 {
-	char *yaml = NULL;
+	char *yaml;
 	int64_t seq;
 	int rc;
 
@@ -405,10 +415,10 @@ static int publish_prepare(struct publish *pub)
 	if (rc)
 		return mfs_error_set(pub->err, rc, "cannot read the contract of %s/%s: %s",
 				     pub->domain, pub->product, strerror(-rc));
+	pub->current_yaml = yaml;
 	/* Under the policy of today: a classification it adds to PII applies from now on. */
 	rc = contract_parse(&pub->current, yaml, strlen(yaml), "contract.yaml",
 			    (const char *const *)pub->policy.pii_classes, pub->err);
-	free(yaml);
 	if (rc)
 		return rc;
 	pub->contract = &pub->current;
@@ -428,9 +438,12 @@ static int publish_commit(struct publish *pub, struct publish_result *res)
 	struct strbuf search;
 	const char **tables = NULL;
 	int64_t seq, number = 0;
-	int rc;
+	int rc = 0;
 
 	strbuf_init(&search);
+	/* the current contract sent again, and nothing else: nothing changes */
+	if (pub->contract != &pub->proposed && !pub->ntables)
+		goto out;
 	rc = catalog_begin(pub->m->cat);
 	if (rc)
 		goto out;
@@ -481,7 +494,7 @@ static void publish_audit(struct publish *pub, int64_t version, int rc)
 	a.version = version;
 	a.view = "";
 	a.outcome = rc == -EACCES ? "denied" : rc ? "rejected" : "ok";
-	a.detail = rc && pub->err && pub->err->msg[0] ? pub->err->msg : "";
+	a.detail = rc && pub->err && pub->err->msg[0] ? pub->err->msg : rc ? "" : pub->note.msg;
 	/* Best effort: a full catalog must neither turn a publish into a failure after the fact
 	 * nor hide the reason of a rejection. The messages hold no PII (table/checks.h). */
 	(void)catalog_audit_add(pub->m->cat, &a);
@@ -492,6 +505,7 @@ static void publish_release(struct publish *pub)
 	sodium_memzero(pub->data_key, sizeof(pub->data_key));
 	sodium_memzero(pub->mask_key, sizeof(pub->mask_key));
 	free(pub->tables);
+	free(pub->current_yaml);
 	contract_release(&pub->current);
 	contract_release(&pub->proposed);
 	policy_release(&pub->policy);
