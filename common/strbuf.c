@@ -33,7 +33,9 @@ void strbuf_release_secure(struct strbuf *sb)
 void strbuf_reset(struct strbuf *sb)
 {
 	sb->len = 0;
-	sb->buf[0] = '\0';
+	/* never a write to the shared empty buffer, which other threads read */
+	if (sb->cap)
+		sb->buf[0] = '\0';
 }
 
 /* The capacity that holds n more bytes and the NUL: 0 if the buffer has room, SIZE_MAX if no

@@ -58,7 +58,9 @@ enum node_kind {
 	N_SEARCH,	/* .search/ */
 	N_SEARCH_QUERY, /* .search/TEXT/: id = slot in fs->queries, ver = its generation */
 	N_SEARCH_LINK,	/* .search/TEXT/DOMAIN.PRODUCT: id = product id */
-	N_KIND_LAST = N_SEARCH_LINK,
+	N_WRITABLE,	/* a publisher's own inode of a current table or contract: id = slot in
+			   fs->writables, ver = its generation */
+	N_KIND_LAST = N_WRITABLE,
 };
 
 /* Bits of an inode number: kind 6 | id 24 | ver 20 | tidx 13 | view 1. */
@@ -126,6 +128,19 @@ struct query {
 	uint32_t gen;
 };
 
+/*
+ * Publishers get inodes of their own for the current tables and contract.yaml: a writer's
+ * open and truncate act on the kernel's inode (its size, its page cache), and the inode of a
+ * published view is shared by all its readers, who must never see a writer's upload.
+ */
+#define MAX_WRITABLES 4096
+
+struct writable {
+	uid_t uid;
+	struct node target; /* N_TABLE or N_CONTRACT */
+	uint32_t gen;       /* 0: empty slot */
+};
+
 struct fs {
 	struct mesh m;
 	char *mesh_dir;
@@ -142,6 +157,9 @@ struct fs {
 	struct query queries[MAX_QUERIES];
 	uint32_t query_gen;
 	size_t query_next;
+	struct writable writables[MAX_WRITABLES];
+	uint32_t writable_gen;
+	size_t writable_next;
 	uid_t uid;
 	gid_t gid;
 };
@@ -518,6 +536,49 @@ static int search_link_target(struct fs *fs, int64_t product_id, char *out, size
 	return rc;
 }
 
+/* The writable inode of uid for target, made when there is none. */
+static void writable_node(struct fs *fs, uid_t uid, struct node *n)
+{
+	struct writable *w;
+	size_t slot;
+
+	for (slot = 0; slot < MAX_WRITABLES; slot++) {
+		w = &fs->writables[slot];
+		if (w->gen && w->uid == uid && !memcmp(&w->target, n, sizeof(*n)))
+			goto found;
+	}
+	slot = fs->writable_next;
+	fs->writable_next = (fs->writable_next + 1) % MAX_WRITABLES;
+	w = &fs->writables[slot];
+	w->uid = uid;
+	w->target = *n;
+	w->gen = (++fs->writable_gen & ((1U << INO_VER_BITS) - 1)) ?: ++fs->writable_gen;
+found:
+	memset(n, 0, sizeof(*n));
+	n->kind = N_WRITABLE;
+	n->id = (int64_t)slot;
+	n->ver = w->gen;
+}
+
+/* What a node shows: a writable inode shows its target. *writable says which it was. */
+static int node_target(struct fs *fs, const struct node *n, struct node *target, int *writable)
+{
+	const struct writable *w;
+
+	*writable = n->kind == N_WRITABLE;
+	if (!*writable) {
+		*target = *n;
+		return 0;
+	}
+	if (n->id < 0 || n->id >= MAX_WRITABLES)
+		return -ENOENT;
+	w = &fs->writables[n->id];
+	if (!w->gen || w->gen != (uint32_t)n->ver)
+		return -ESTALE;
+	*target = w->target;
+	return 0;
+}
+
 /* Attributes of node n as pr sees it; *timeout says how long the kernel may keep them. */
 static int node_stat(struct fs *fs, const struct principal *pr, const struct node *n,
 		     fuse_ino_t ino, struct stat *st, double *timeout)
@@ -531,6 +592,17 @@ static int node_stat(struct fs *fs, const struct principal *pr, const struct nod
 
 	strbuf_init(&doc);
 	*timeout = TIMEOUT_LISTING;
+	if (n->kind == N_WRITABLE) {
+		struct node t;
+		int writable;
+
+		rc = node_target(fs, n, &t, &writable);
+		if (!rc)
+			rc = node_stat(fs, pr, &t, ino, st, timeout);
+		if (!rc)
+			st->st_mode = (st->st_mode & ~07777U) | 0644;
+		goto out;
+	}
 	switch (n->kind) {
 	case N_ROOT:
 	case N_SEARCH:
@@ -610,6 +682,7 @@ static int node_stat(struct fs *fs, const struct principal *pr, const struct nod
 		}
 		break;
 	}
+out:
 	catalog_domain_release(&d);
 	catalog_product_release(&p);
 	catalog_version_release(&v);
@@ -752,6 +825,9 @@ static int node_lookup(struct fs *fs, const struct principal *pr, const struct n
 		} else {
 			rc = lookup_table(fs, pr, &p, p.latest, name, child);
 		}
+		if (!rc && (child->kind == N_TABLE || child->kind == N_CONTRACT) &&
+		    acl_allowed(fs->m.cat, pr, PRIV_PUBLISH, p.domain, p.name) == 1)
+			writable_node(fs, pr->uid, child);
 		break;
 	case N_VERSIONS:
 		child->id = parent->id;
@@ -820,6 +896,7 @@ static double entry_timeout(const struct node *child)
 	case N_PUBLISH_LOG:
 	case N_SEARCH_QUERY:
 	case N_SEARCH_LINK:
+	case N_WRITABLE:
 		return 0;
 	case N_VERSION:
 		return TIMEOUT_IMMUTABLE;
@@ -1406,10 +1483,10 @@ static struct open_file *open_file_new(void)
 	return of;
 }
 
-/* Opens for writing the name a table or contract inode stands for: a new upload that replaces
- * it when published. Only as a whole (O_TRUNC): published versions are never modified. */
+/* Opens for writing the name a table or contract inode stands for: a new, empty upload that
+ * replaces it as a whole when published; published versions are never modified. */
 static int open_for_publish(struct fs *fs, fuse_req_t req, const struct principal *pr,
-			    const struct node *n, int flags, struct open_file *of)
+			    const struct node *n, struct open_file *of)
 {
 	struct catalog_product p = {0};
 	struct catalog_version v = {0};
@@ -1438,10 +1515,6 @@ static int open_for_publish(struct fs *fs, fuse_req_t req, const struct principa
 	rc = may_publish(fs, pr, n->id, name, &p);
 	if (rc)
 		goto out;
-	if (!(flags & O_TRUNC)) {
-		rc = -EPERM;
-		goto out;
-	}
 	rc = upload_new(fs, n->id, name, fuse_req_ctx(req), 0, &of->up);
 	if (!rc)
 		of->up->opens++;
@@ -1470,13 +1543,38 @@ static int open_upload(struct fs *fs, const struct principal *pr, const struct n
 	return rc;
 }
 
+/*
+ * A write to a shared inode of a table or contract: one of a past version (EROFS), or the
+ * current one reached by someone who may not publish (EACCES, audited) or by a publisher
+ * through versions/ (EROFS: TABLE.csv is the name that publishes).
+ */
+static int refuse_write(struct fs *fs, const struct principal *pr, const struct node *n)
+{
+	struct catalog_product p = {0};
+	struct catalog_version v = {0};
+	char name[CATALOG_NAME_MAX + 8] = "contract.yaml";
+	int rc;
+
+	rc = catalog_product_get_by_id(fs->m.cat, n->id, &p);
+	if (!rc && (n->kind == N_CONTRACT ? n->ver == p.contract_seq : n->ver == p.latest)) {
+		if (n->kind == N_TABLE && !catalog_version_get(fs->m.cat, n->id, n->ver, &v) &&
+		    n->tidx < v.ntables)
+			snprintf(name, sizeof(name), "%s.csv", v.tables[n->tidx].name);
+		catalog_product_release(&p);
+		rc = may_publish(fs, pr, n->id, name, &p);
+	}
+	catalog_product_release(&p);
+	catalog_version_release(&v);
+	return rc ? rc : -EROFS;
+}
+
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 	const struct principal *pr;
 	struct open_file *of;
-	struct node n;
-	int rc, writing = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
+	struct node n, t;
+	int rc, writable, writing = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
 
 	rc = ino_decode(ino, &n);
 	if (rc) {
@@ -1490,12 +1588,18 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	pthread_mutex_lock(&fs->lock);
 	pr = fs_principal(fs, req);
-	if (!pr)
+	rc = node_target(fs, &n, &t, &writable);
+	n = t;
+	if (!rc && !pr)
 		rc = -EACCES;
+	if (rc)
+		;
 	else if (n.kind == N_UPLOAD)
 		rc = open_upload(fs, pr, &n, fi->flags, of);
+	else if (writing && writable)
+		rc = open_for_publish(fs, req, pr, &n, of);
 	else if (writing && (n.kind == N_TABLE || n.kind == N_CONTRACT))
-		rc = open_for_publish(fs, req, pr, &n, fi->flags, of);
+		rc = refuse_write(fs, pr, &n);
 	else if (writing)
 		rc = is_document(n.kind) ? -EPERM : -EISDIR;
 	else if (n.kind == N_TABLE)
@@ -1696,14 +1800,16 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 {
 	struct fs *fs = fs_of(req);
 	char value[128];
-	struct node n;
+	struct node n, t;
 	size_t len;
-	int rc;
+	int rc, writable;
 
 	rc = ino_decode(ino, &n);
 	if (!rc) {
 		pthread_mutex_lock(&fs->lock);
-		rc = xattr_value(fs, &n, name, value, sizeof(value));
+		rc = node_target(fs, &n, &t, &writable);
+		if (!rc)
+			rc = xattr_value(fs, &t, name, value, sizeof(value));
 		pthread_mutex_unlock(&fs->lock);
 	}
 	if (rc) {
@@ -1721,12 +1827,19 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 
 static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
+	struct fs *fs = fs_of(req);
 	struct strbuf names;
-	struct node n;
-	int rc;
+	struct node n, t;
+	int rc, writable;
 
 	strbuf_init(&names);
 	rc = ino_decode(ino, &n);
+	if (!rc) {
+		pthread_mutex_lock(&fs->lock);
+		rc = node_target(fs, &n, &t, &writable);
+		pthread_mutex_unlock(&fs->lock);
+		n = t;
+	}
 	for (size_t i = 0;
 	     !rc && n.kind == N_TABLE && i < sizeof(xattr_names) / sizeof(*xattr_names); i++)
 		rc = strbuf_add(&names, xattr_names[i], strlen(xattr_names[i]) + 1);
@@ -1947,6 +2060,36 @@ reply:
 	fuse_reply_err(req, -rc);
 }
 
+/*
+ * The upload an open(O_TRUNC) of a table or contract has just started: the kernel sends the
+ * truncate after the open, without the handle, so it is the caller's newest upload of that name.
+ */
+static struct upload *upload_truncated(struct fs *fs, const struct principal *pr,
+				       const struct node *n)
+{
+	struct catalog_version v = {0};
+	struct upload *found = NULL;
+	char name[CATALOG_NAME_MAX + 8] = "contract.yaml";
+
+	if (n->kind == N_TABLE) {
+		if (catalog_version_get(fs->m.cat, n->id, n->ver, &v) || n->tidx >= v.ntables) {
+			catalog_version_release(&v);
+			return NULL;
+		}
+		snprintf(name, sizeof(name), "%s.csv", v.tables[n->tidx].name);
+		catalog_version_release(&v);
+	}
+	for (size_t i = 0; i < MAX_UPLOADS; i++) {
+		struct upload *up = fs->uploads[i];
+
+		if (up && !up->linked && up->opens && up->uid == pr->uid &&
+		    up->product_id == n->id && !strcmp(up->name, name) &&
+		    (!found || up->gen > found->gen))
+			found = up;
+	}
+	return found;
+}
+
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
@@ -1954,19 +2097,32 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	const struct principal *pr;
 	struct upload *up = NULL;
 	struct stat st;
-	struct node n;
-	int rc;
+	struct node n, t;
+	double timeout;
+	int rc, writable;
 
 	rc = ino_decode(ino, &n);
 	if (rc)
 		goto reply;
 	pthread_mutex_lock(&fs->lock);
 	pr = fs_principal(fs, req);
+	rc = node_target(fs, &n, &t, &writable);
+	if (rc) {
+		pthread_mutex_unlock(&fs->lock);
+		goto reply;
+	}
 	/* an open file's handle is an open_file only for files, never for directories */
-	if (fi && (n.kind == N_TABLE || n.kind == N_CONTRACT || n.kind == N_UPLOAD))
+	if (fi && (t.kind == N_TABLE || t.kind == N_CONTRACT || t.kind == N_UPLOAD))
 		up = ((struct open_file *)(uintptr_t)fi->fh)->up;
 	if (!up && n.kind == N_UPLOAD)
 		up = upload_at(fs, &n);
+	if (!up && pr && writable)
+		up = upload_truncated(fs, pr, &t);
+	/* ftruncate of a published table opened for writing, before any write: that would
+	 * modify a version, not replace it */
+	if (fi && up && writable && !up->dirty && !staging_size(up->st) &&
+	    (to_set & FUSE_SET_ATTR_SIZE))
+		up = NULL;
 	if (!pr)
 		rc = -EACCES;
 	else if (!up || up->uid != pr->uid)
@@ -1974,7 +2130,10 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	else if ((to_set & FUSE_SET_ATTR_UID && attr->st_uid != up->uid) ||
 		 (to_set & FUSE_SET_ATTR_GID && attr->st_gid != up->gid))
 		rc = -EPERM;
-	if (!rc && (to_set & FUSE_SET_ATTR_SIZE)) {
+	/* A truncate that changes nothing (the O_TRUNC of `: > TABLE.csv`) leaves nothing to
+	 * publish. */
+	if (!rc && (to_set & FUSE_SET_ATTR_SIZE) &&
+	    (uint64_t)attr->st_size != staging_size(up->st)) {
 		rc = staging_truncate(up->st, (uint64_t)attr->st_size);
 		up->dirty = 1;
 	}
@@ -1983,7 +2142,13 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	if (!rc && (to_set & FUSE_SET_ATTR_MTIME))
 		up->mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? (int64_t)time(NULL)
 							       : (int64_t)attr->st_mtime;
-	if (!rc)
+	/*
+	 * The inode of a published table is shared by all its readers: the kernel takes the size
+	 * of this reply for it, so a writer's truncate of its upload must not shrink their view.
+	 */
+	if (!rc && n.kind != N_UPLOAD)
+		rc = node_stat(fs, pr, &n, ino, &st, &timeout);
+	else if (!rc)
 		upload_stat(fs, up, ino, &st);
 	pthread_mutex_unlock(&fs->lock);
 reply:
@@ -2132,10 +2297,10 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	/* Large requests: a table is read in few round trips. */
 	conn->max_readahead = conn->max_readahead < 1048576 ? conn->max_readahead : 1048576;
 	conn->time_gran = 1000000000;
-	/* open(O_TRUNC) of a table starts a new upload; a separate truncate would look like an
-	 * attempt to modify a published version. */
-	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
-		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* No FUSE_CAP_ATOMIC_O_TRUNC: with it, the kernel empties the inode of the published
+	 * table, shared by all its readers, on a writer's open(O_TRUNC). Without it the truncate
+	 * comes as a setattr on the writer's handle, whose reply keeps the readers' size. */
+	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 	/* Masked views are replied straight from the segment files. */
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;

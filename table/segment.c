@@ -17,38 +17,57 @@
  *   16-byte segment id (the same as in the file header)
  *   u32 number of columns
  *   per column: u16 name length | name | u8 flags (1: PII) | u8 mask (enum mask_kind)
- *   u32 header line length (the header line starts right after the file header)
+ *   u32 header line length (the header line starts right after the file header) |
+ *   u32 CRC32C of the header line
  *   u64 rows | u64 masked view size | u64 plain view size (both include the header line)
  *   u64 number of groups
  *   per group: u64 file offset of its masked bytes | u32 masked length | u32 plain length |
- *              u32 rows | per PII column, in column order: u64 chunk offset | u64 chunk length
+ *              u32 rows | u32 CRC32C of its masked bytes |
+ *              per PII column, in column order: u64 chunk offset | u64 chunk length
  * Groups and their chunks follow each other without gaps, from the end of the header line to the
  * index. A reader checks all of this before it trusts any of it.
+ *
+ * Integrity. The trailer's CRC32C covers the index and is checked before the index is parsed;
+ * the header line is checked at open. A group's masked bytes are checked before any of them is
+ * returned, by segment_read in either view or by segment_masked_extents: a bit per group in
+ * struct segment records that it was done, so that each group is read for checking once per open
+ * segment, however many readers share it. The plain view checks the masked bytes it splices into
+ * on every decode, as it holds them anyway. CRC32C catches accidental damage only (see
+ * common/crc32c.h); sealed chunks carry their own authentication.
  */
 #include "table/segment.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "acl/seal.h"
+#include "common/crc32c.h"
 
 #define SEGMENT_MAGIC	      "MSEG"
 #define SEGMENT_END	      "MSEGEND\n"
 #define SEGMENT_FORMAT	      1
 #define SEGMENT_ID_BYTES      16
 #define SEGMENT_HEAD	      (4 + 2 + 2 + SEGMENT_ID_BYTES)
-#define SEGMENT_TRAILER	      (8 + 4 + 8)
+#define SEGMENT_TRAILER	      (8 + 4 + 4 + 8)
 #define SEGMENT_CELL_HEAD     12
-#define SEGMENT_GROUP_HEAD    (8 + 4 + 4 + 4)
+#define SEGMENT_GROUP_HEAD    (8 + 4 + 4 + 4 + 4)
 #define SEGMENT_CHUNK_ENTRY   (8 + 8)
 #define SEGMENT_MAX_COLUMNS   65535
 #define SEGMENT_DEFAULT_ROWS  8192
 #define SEGMENT_DEFAULT_BYTES (1024 * 1024)
+/* Bytes read at a time when a group is checked straight from the file: fits a core's L2 cache. */
+#define SEGMENT_CHECK_BYTES (64 * 1024)
+/* Locks that make readers needing the same unchecked group wait for one check, not repeat it. */
+#define SEGMENT_CHECK_LOCKS 16
+/* Bits in a word of the bitmap of checked groups. */
+#define SEGMENT_WORD_BITS (sizeof(unsigned long) * CHAR_BIT)
 
 /* ---- helpers ---- */
 
@@ -156,7 +175,7 @@ struct segment_writer {
 	size_t npii;
 	size_t group_rows, group_bytes;
 	uint64_t off; /* bytes written so far */
-	uint32_t header_len;
+	uint32_t header_len, header_crc;
 	uint64_t rows, masked_size, plain_size, ngroups;
 	int failed; /* the first error after which the segment cannot be completed */
 	/* the open group */
@@ -292,6 +311,7 @@ int segment_writer_open(struct segment_writer **out, struct store *st,
 		goto out;
 	}
 	w->header_len = (uint32_t)head.len;
+	w->header_crc = crc32c(0, head.buf, head.len);
 	w->masked_size = w->plain_size = head.len;
 
 	rc = store_writer_open(st, &w->sw);
@@ -377,6 +397,7 @@ static int segment_group_close(struct segment_writer *w)
 	put_u32(entry + 8, (uint32_t)w->masked.len);
 	put_u32(entry + 12, (uint32_t)w->group_plain);
 	put_u32(entry + 16, (uint32_t)w->group_nrows);
+	put_u32(entry + 20, crc32c(0, w->masked.buf, w->masked.len));
 	rc = strbuf_add(&w->groups, entry, sizeof(entry));
 	if (rc)
 		return rc;
@@ -503,6 +524,8 @@ static int segment_index_build(struct segment_writer *w, struct strbuf *ix)
 	if (!rc)
 		rc = add_u32(ix, w->header_len);
 	if (!rc)
+		rc = add_u32(ix, w->header_crc);
+	if (!rc)
 		rc = add_u64(ix, w->rows);
 	if (!rc)
 		rc = add_u64(ix, w->masked_size);
@@ -546,7 +569,8 @@ int segment_writer_finish(struct segment_writer *w, struct segment_info *info,
 	index_off = w->off;
 	put_u64(trailer, index_off);
 	put_u32(trailer + 8, (uint32_t)ix.len);
-	memcpy(trailer + 12, SEGMENT_END, 8);
+	put_u32(trailer + 12, crc32c(0, ix.buf, ix.len));
+	memcpy(trailer + 16, SEGMENT_END, 8);
 	rc = segment_write(w, ix.buf, ix.len);
 	if (!rc)
 		rc = segment_write(w, trailer, sizeof(trailer));
@@ -585,6 +609,7 @@ struct segment_group {
 	uint64_t off;	      /* of its masked bytes in the blob */
 	uint64_t view_off[2]; /* where it starts in each view */
 	uint32_t len[2];      /* its length in each view */
+	uint32_t crc;	      /* CRC32C of its masked bytes */
 };
 
 struct segment_chunk {
@@ -603,6 +628,16 @@ struct segment {
 	struct segment_group *groups;
 	size_t ngroups;
 	struct segment_chunk *chunks; /* ngroups × npii */
+	/*
+	 * Bit g: group g's masked bytes matched their CRC. Readers of a const segment set bits as
+	 * they check groups, from many threads at once, hence atomics; a bit guards no other
+	 * memory, so relaxed order is enough.
+	 */
+	atomic_ulong *checked;
+	/* Lock g % SEGMENT_CHECK_LOCKS is held while group g is checked from the file, so that
+	 * readers of one group (the kernel's readahead sends several) check it once. */
+	pthread_mutex_t *check_locks;
+	size_t nlocks; /* initialized */
 };
 
 struct segment_cache {
@@ -695,6 +730,10 @@ void segment_close(struct segment *seg)
 	free(seg->binding);
 	free(seg->groups);
 	free(seg->chunks);
+	free(seg->checked);
+	for (i = 0; i < seg->nlocks; i++)
+		pthread_mutex_destroy(&seg->check_locks[i]);
+	free(seg->check_locks);
 	free(seg);
 }
 
@@ -751,7 +790,7 @@ static const char *segment_parse_groups(struct segment *seg, struct cursor *c, u
 	struct segment_group *g;
 	struct segment_chunk *ch;
 	uint32_t grows;
-	size_t i, k;
+	size_t i, k, words;
 
 	seg->rows = cursor_u64(c);
 	seg->size[SEGMENT_MASKED] = cursor_u64(c);
@@ -765,8 +804,12 @@ static const char *segment_parse_groups(struct segment *seg, struct cursor *c, u
 	seg->ngroups = (size_t)ngroups;
 	seg->groups = calloc(ngroups ? ngroups : 1, sizeof(*seg->groups));
 	seg->chunks = calloc(ngroups && seg->npii ? ngroups * seg->npii : 1, sizeof(*seg->chunks));
-	if (!seg->groups || !seg->chunks)
+	words = seg->ngroups / SEGMENT_WORD_BITS + 1;
+	seg->checked = malloc(words * sizeof(*seg->checked));
+	if (!seg->groups || !seg->chunks || !seg->checked)
 		return segment_oom;
+	for (i = 0; i < words; i++)
+		atomic_init(&seg->checked[i], 0);
 	pos = SEGMENT_HEAD + (uint64_t)seg->header_len;
 	view[0] = view[1] = seg->header_len;
 	for (i = 0; i < seg->ngroups; i++) {
@@ -775,6 +818,7 @@ static const char *segment_parse_groups(struct segment *seg, struct cursor *c, u
 		g->len[SEGMENT_MASKED] = cursor_u32(c);
 		g->len[SEGMENT_PLAIN] = cursor_u32(c);
 		grows = cursor_u32(c);
+		g->crc = cursor_u32(c);
 		assert(!c->bad);
 		if (g->off != pos || !g->len[0] || !g->len[1] || !grows)
 			return "bad group";
@@ -805,12 +849,32 @@ static const char *segment_parse_groups(struct segment *seg, struct cursor *c, u
 	return NULL;
 }
 
-/* Reads and checks the file header, trailer and index; NULL on success, else what is wrong. */
+/* Checks the header line against its CRC; NULL on success, else what is wrong. */
+static const char *segment_check_header(struct segment *seg, uint32_t crc)
+{
+	const char *why = NULL;
+	uint8_t *line;
+
+	line = malloc(seg->header_len);
+	if (!line)
+		return segment_oom;
+	if (blob_read(seg->blob, line, seg->header_len, SEGMENT_HEAD))
+		why = "unreadable header line";
+	else if (crc32c(0, line, seg->header_len) != crc)
+		why = "header line damaged (CRC mismatch)";
+	free(line);
+	return why;
+}
+
+/*
+ * Reads and checks the file header, trailer, index and header line; NULL on success, else what
+ * is wrong.
+ */
 static const char *segment_parse(struct segment *seg, uint8_t **index)
 {
 	uint8_t head[SEGMENT_HEAD], trailer[SEGMENT_TRAILER];
 	uint64_t size, index_off;
-	uint32_t index_len;
+	uint32_t index_len, header_crc;
 	struct cursor c;
 	const char *why;
 
@@ -820,7 +884,7 @@ static const char *segment_parse(struct segment *seg, uint8_t **index)
 	if (blob_read(seg->blob, head, sizeof(head), 0) ||
 	    blob_read(seg->blob, trailer, sizeof(trailer), size - SEGMENT_TRAILER))
 		return "unreadable";
-	if (memcmp(head, SEGMENT_MAGIC, 4) || memcmp(trailer + 12, SEGMENT_END, 8))
+	if (memcmp(head, SEGMENT_MAGIC, 4) || memcmp(trailer + 16, SEGMENT_END, 8))
 		return "bad magic";
 	if (get_u16(head + 4) != SEGMENT_FORMAT || get_u16(head + 6))
 		return "unknown format";
@@ -835,6 +899,9 @@ static const char *segment_parse(struct segment *seg, uint8_t **index)
 		return segment_oom;
 	if (blob_read(seg->blob, *index, index_len, index_off))
 		return "unreadable index";
+	/* Before parsing: damage can be well-formed (a letter of a name, a mask kind). */
+	if (crc32c(0, *index, index_len) != get_u32(trailer + 12))
+		return "index damaged (CRC mismatch)";
 	c.p = *index;
 	c.left = index_len;
 	c.bad = 0;
@@ -844,9 +911,13 @@ static const char *segment_parse(struct segment *seg, uint8_t **index)
 	if (why)
 		return why;
 	seg->header_len = cursor_u32(&c);
+	header_crc = cursor_u32(&c);
 	if (c.bad || !seg->header_len || seg->header_len > index_off - SEGMENT_HEAD)
 		return "bad header line";
-	return segment_parse_groups(seg, &c, index_off);
+	why = segment_parse_groups(seg, &c, index_off);
+	if (why)
+		return why;
+	return segment_check_header(seg, header_crc);
 }
 
 int segment_open(struct segment **out, struct store *st, const char *id, const char *binding,
@@ -861,9 +932,17 @@ int segment_open(struct segment **out, struct store *st, const char *id, const c
 	if (!seg)
 		return mfs_error_set(err, ENOMEM, "out of memory");
 	seg->binding = strdup(binding);
-	if (!seg->binding) {
+	seg->check_locks = malloc(SEGMENT_CHECK_LOCKS * sizeof(*seg->check_locks));
+	if (!seg->binding || !seg->check_locks) {
 		rc = mfs_error_set(err, ENOMEM, "out of memory");
 		goto out;
+	}
+	for (; seg->nlocks < SEGMENT_CHECK_LOCKS; seg->nlocks++) {
+		rc = pthread_mutex_init(&seg->check_locks[seg->nlocks], NULL);
+		if (rc) {
+			rc = mfs_error_set(err, rc, "segment: %s", strerror(rc));
+			goto out;
+		}
 	}
 	rc = store_blob_open(st, id, &seg->blob);
 	if (rc) {
@@ -933,6 +1012,67 @@ static size_t segment_find_group(const struct segment *seg, enum segment_view vi
 			hi = mid;
 	}
 	return lo;
+}
+
+static int segment_checked(const struct segment *seg, size_t g)
+{
+	return (atomic_load_explicit(&seg->checked[g / SEGMENT_WORD_BITS], memory_order_relaxed) >>
+		(g % SEGMENT_WORD_BITS)) &
+	       1;
+}
+
+/* Compares the CRC a reader computed over group g's masked bytes with the index's: 0 (and g is
+ * checked from now on) or -EIO. */
+static int segment_check(const struct segment *seg, size_t g, uint32_t crc)
+{
+	if (crc != seg->groups[g].crc)
+		return -EIO;
+	atomic_fetch_or_explicit(&seg->checked[g / SEGMENT_WORD_BITS],
+				 1UL << (g % SEGMENT_WORD_BITS), memory_order_relaxed);
+	return 0;
+}
+
+/*
+ * Checks group g's masked bytes in the file unless this open segment did already: 0, -EIO or
+ * -ENOMEM. The file is read a piece at a time into a buffer that stays in cache for the CRC: one
+ * copy from the page cache per group and open segment, and the bytes are then in cache for the
+ * reply. Read rather than mapped: through a mapping, a disk error would be a SIGBUS that takes
+ * the daemon down, instead of -EIO for one read.
+ */
+static int segment_check_file(const struct segment *seg, size_t g)
+{
+	const struct segment_group *grp = &seg->groups[g];
+	uint32_t crc = 0, done, n;
+	pthread_mutex_t *lock;
+	uint8_t *buf = NULL;
+	int rc = 0;
+
+	if (segment_checked(seg, g))
+		return 0;
+	lock = &seg->check_locks[g % SEGMENT_CHECK_LOCKS];
+	pthread_mutex_lock(lock);
+	/* Another reader may have checked it while this one waited. */
+	if (segment_checked(seg, g))
+		goto out;
+	buf = malloc(SEGMENT_CHECK_BYTES);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (done = 0; done < grp->len[SEGMENT_MASKED]; done += n) {
+		n = grp->len[SEGMENT_MASKED] - done;
+		if (n > SEGMENT_CHECK_BYTES)
+			n = SEGMENT_CHECK_BYTES;
+		rc = blob_read(seg->blob, buf, n, grp->off + done);
+		if (rc)
+			goto out;
+		crc = crc32c(crc, buf, n);
+	}
+	rc = segment_check(seg, g, crc);
+out:
+	pthread_mutex_unlock(lock);
+	free(buf);
+	return rc;
 }
 
 /* One PII column's cell records while they are merged. */
@@ -1051,6 +1191,10 @@ static int segment_decode(struct segment *seg, size_t g, segment_key_fn keyfn, v
 		goto out;
 	masked.len = grp->len[SEGMENT_MASKED];
 	masked.buf[masked.len] = '\0';
+	/* Always, not once: these are the very bytes spliced, and they are in cache. */
+	rc = segment_check(seg, g, crc32c(0, masked.buf, masked.len));
+	if (rc)
+		goto out;
 	for (k = 0; k < seg->npii; k++) {
 		ch = &seg->chunks[g * seg->npii + k];
 		strbuf_reset(&chunk);
@@ -1173,8 +1317,14 @@ static int read_piece(const struct segment *seg, size_t g, uint64_t pos, size_t 
 	struct read_ctx *r = ctx;
 	int rc;
 
-	if (r->view == SEGMENT_MASKED || g == SIZE_MAX)
+	if (g == SIZE_MAX)
 		return blob_read(seg->blob, r->buf + done, n, masked_file_off(seg, g, pos));
+	if (r->view == SEGMENT_MASKED) {
+		rc = segment_check_file(seg, g);
+		if (!rc)
+			rc = blob_read(seg->blob, r->buf + done, n, masked_file_off(seg, g, pos));
+		return rc;
+	}
 	rc = segment_decode((struct segment *)seg, g, r->keyfn, r->keyctx, r->cache);
 	if (!rc)
 		memcpy(r->buf + done, r->cache->plain.buf + pos, n);
@@ -1185,8 +1335,8 @@ ssize_t segment_read(struct segment *seg, enum segment_view view, void *buf, siz
 		     uint64_t off, segment_key_fn keyfn, void *keyctx, struct segment_cache *cache)
 {
 	struct segment_cache local = {0};
-	struct read_ctx r = {.buf = buf, .keyfn = keyfn, .keyctx = keyctx,
-			     .cache = cache ? cache : &local};
+	struct read_ctx r = {
+	    .buf = buf, .keyfn = keyfn, .keyctx = keyctx, .cache = cache ? cache : &local};
 	ssize_t rc;
 
 	strbuf_init(&local.plain);
@@ -1206,8 +1356,14 @@ static int extent_piece(const struct segment *seg, size_t g, uint64_t pos, size_
 			void *ctx)
 {
 	struct extent_ctx *e = ctx;
+	int rc;
 
 	(void)done;
+	if (g != SIZE_MAX) {
+		rc = segment_check_file(seg, g);
+		if (rc)
+			return rc;
+	}
 	return e->cb(masked_file_off(seg, g, pos), n, e->ctx);
 }
 

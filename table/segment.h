@@ -14,7 +14,13 @@
  *   the header line (group -1: same bytes in both views)
  *   for each group: its masked bytes, then one sealed chunk per PII column
  *   index (see segment.c)
- *   u64 index offset | u32 index length | "MSEGEND\n"
+ *   u64 index offset | u32 index length | u32 CRC32C of the index | "MSEGEND\n"
+ *
+ * Every byte a reader is given is checked first: the index against the CRC in the trailer and
+ * the header line against the CRC in the index when the segment opens, each group's masked bytes
+ * against their CRC in the index before any of them is returned (once per open segment), and the
+ * sealed chunks by their AEAD. A damaged part gives -EIO for the reads that touch it, and only
+ * for them. CRCs catch accidental damage; tampering is for `meshfs verify` and the AEAD.
  */
 #ifndef MESHFS_SEGMENT_H
 #define MESHFS_SEGMENT_H
@@ -98,15 +104,18 @@ uint64_t segment_view_size(const struct segment *seg, enum segment_view view);
  * Reads len bytes of view at off into buf: exactly the bytes a sequential read would give there;
  * short only at the end of the view. The plain view needs keys (keyfn) and opens the chunks of the
  * groups it touches; cache (may be NULL) keeps the last decoded group for the next read.
- * Returns bytes read, or -EIO if a chunk does not authenticate (nothing partial is returned).
+ * Returns bytes read, or -EIO if a chunk does not authenticate or a group's bytes do not match
+ * their CRC (nothing partial is returned).
  */
 ssize_t segment_read(struct segment *seg, enum segment_view view, void *buf, size_t len,
 		     uint64_t off, segment_key_fn keyfn, void *keyctx, struct segment_cache *cache);
 
 /*
  * Where bytes [off, off + len) of the masked view lie in the segment's file: calls cb with each
- * (file offset, length) in order, so that a reply can be spliced straight from the file. Returns
- * the bytes covered (short only at the end of the view) or cb's error.
+ * (file offset, length) in order, so that a reply can be spliced straight from the file. The
+ * groups touched are checked against their CRCs first (reading them, unless this open segment
+ * checked them before). Returns the bytes covered (short only at the end of the view), -EIO if a
+ * group is damaged, or cb's error.
  */
 ssize_t segment_masked_extents(const struct segment *seg, uint64_t off, size_t len,
 			       int (*cb)(uint64_t file_off, size_t n, void *ctx), void *ctx);

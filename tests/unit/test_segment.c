@@ -6,10 +6,14 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -21,6 +25,8 @@
 
 #define BINDING "sales/orders/customers"
 #define KEY_ID	7
+#define HEAD	24 /* the file header: magic, format, reserved, segment id */
+#define TRAILER 24 /* index offset and length, its CRC, end magic */
 
 struct fixture {
 	char dir[64];
@@ -586,7 +592,7 @@ static void test_tampered_chunk(void **state)
 	g0_masked = e.row_masked[0] + e.row_masked[1] + e.row_masked[2];
 	g0_plain = e.row_plain[0] + e.row_plain[1] + e.row_plain[2];
 	/* The first chunk of group 0 follows its masked bytes. */
-	chunk = 24 + e.header_len + g0_masked;
+	chunk = HEAD + e.header_len + g0_masked;
 	at[0] = chunk + SEAL_HEADER + 3; /* ciphertext */
 	at[1] = chunk + 1;		 /* key id */
 	at[2] = chunk + SEAL_HEADER - 1; /* nonce */
@@ -657,7 +663,7 @@ static void test_forged_cells(void **state)
 	bytes = blob_bytes(fx, info.id, &len);
 	buf = malloc(e.plain.len);
 	assert_non_null(buf);
-	chunk = 24 + e.header_len + e.row_masked[0] + e.row_masked[1] + e.row_masked[2];
+	chunk = HEAD + e.header_len + e.row_masked[0] + e.row_masked[1] + e.row_masked[2];
 	/* Group 0 of "email": two cells (row 3 is empty), so the chunk holds two records. */
 	chunk_len = SEAL_OVERHEAD + 2 * 12 + strlen("ann@example.com") + strlen("bob@example.com");
 	strbuf_init(&ad);
@@ -770,7 +776,7 @@ static void test_bad_blobs(void **state)
 	struct segment *seg = NULL;
 	struct mfs_error err;
 	char *bytes, junk[512];
-	size_t len, cut[] = {0, 1, 23, 24, 44, 100}, i;
+	size_t len, cut[] = {0, 1, 23, 24, 47, 48, 100}, i;
 	size_t flip[] = {0, 3, 4, 5, 6, 7, 8, 23};
 
 	write_table(fx, &people, 3, 0, &info);
@@ -786,7 +792,7 @@ static void test_bad_blobs(void **state)
 		expect_bad(fx, bytes, len);
 		bytes[flip[i]] ^= 1;
 	}
-	for (i = len - 20; i < len; i++) {
+	for (i = len - TRAILER; i < len; i++) {
 		bytes[i] ^= 0x40;
 		expect_bad(fx, bytes, len);
 		bytes[i] ^= 0x40;
@@ -794,8 +800,8 @@ static void test_bad_blobs(void **state)
 	randombytes_buf(junk, sizeof(junk));
 	expect_bad(fx, junk, sizeof(junk));
 	/* Right magic at both ends, garbage between. */
-	memcpy(junk, bytes, 24);
-	memcpy(junk + sizeof(junk) - 20, bytes + len - 20, 20);
+	memcpy(junk, bytes, HEAD);
+	memcpy(junk + sizeof(junk) - TRAILER, bytes + len - TRAILER, TRAILER);
 	expect_bad(fx, junk, sizeof(junk));
 	free(bytes);
 
@@ -808,56 +814,442 @@ static void test_bad_blobs(void **state)
 	assert_null(seg);
 }
 
+/* The offset of the index, from the trailer. */
+static size_t index_offset(const char *bytes, size_t len)
+{
+	size_t off = 0, i;
+
+	for (i = 0; i < 8; i++)
+		off |= (size_t)(unsigned char)bytes[len - TRAILER + i] << (8 * i);
+	assert_true(off >= HEAD && off < len - TRAILER);
+	return off;
+}
+
 /*
- * Any single damaged byte of the index: the segment either does not open (-EIO) or, when the
- * damage happens to be well-formed (a mask kind, a letter of a name), reads without crashing and
- * gives whole answers or -EIO.
+ * Any single damaged byte of the index, even one that would parse (a letter of a column name, a
+ * mask kind, a group's CRC): the index's CRC no longer matches and the segment does not open.
  */
 static void test_damaged_index(void **state)
 {
 	struct fixture *fx = *state;
-	struct keyctx k = {.key = fx->data_key, .id = KEY_ID};
 	struct segment_info info;
-	struct segment *seg;
-	struct mfs_error err;
-	char id[STORE_ID_HEX + 1], *bytes, *buf;
-	size_t len, index_off, i, opened = 0;
-	uint64_t size;
-	ssize_t n;
-	int rc, v;
+	char *bytes;
+	size_t len, index_off, i;
 
 	write_table(fx, &people, 3, 0, &info);
 	bytes = blob_bytes(fx, info.id, &len);
-	index_off = 0;
-	for (i = 0; i < 8; i++)
-		index_off |= (size_t)(unsigned char)bytes[len - 20 + i] << (8 * i);
-	buf = malloc(info.plain_size + info.masked_size);
+	index_off = index_offset(bytes, len);
+	for (i = index_off; i < len - TRAILER; i++) {
+		bytes[i] ^= 0x01;
+		expect_bad(fx, bytes, len);
+		bytes[i] ^= 0x01;
+	}
+	free(bytes);
+}
+
+/* Any damaged byte of the header line: the segment does not open. */
+static void test_damaged_header(void **state)
+{
+	struct fixture *fx = *state;
+	struct segment_info info;
+	struct segment *seg = NULL;
+	struct mfs_error err;
+	struct expected e;
+	char id[STORE_ID_HEX + 1], *bytes;
+	size_t len, i;
+
+	expected_build(fx, &people, &e);
+	write_table(fx, &people, 3, 0, &info);
+	bytes = blob_bytes(fx, info.id, &len);
+	assert_memory_equal(bytes + HEAD, e.masked.buf, e.header_len);
+	for (i = 0; i < e.header_len; i++) {
+		bytes[HEAD + i] ^= 0x08;
+		expect_bad(fx, bytes, len);
+		bytes[HEAD + i] ^= 0x08;
+	}
+	/* The message says what is wrong. */
+	bytes[HEAD + 1] ^= 0x08;
+	put_blob(fx, bytes, len, id);
+	mfs_error_clear(&err);
+	assert_int_equal(segment_open(&seg, fx->st, id, BINDING, &err), -EIO);
+	assert_non_null(strstr(err.msg, "header line"));
+	free(bytes);
+	expected_release(&e);
+}
+
+/* Extents of the masked view, read back from segment_fd. */
+struct extents {
+	int fd;
+	char *buf;
+	size_t len;
+	size_t calls;
+	int fail; /* what the callback returns on its second call; 0 for nothing */
+};
+
+static int collect_extent(uint64_t file_off, size_t n, void *ctx)
+{
+	struct extents *x = ctx;
+
+	if (x->fail && x->calls == 1)
+		return x->fail;
+	assert_int_equal(pread(x->fd, x->buf + x->len, n, (off_t)file_off), n);
+	x->len += n;
+	x->calls++;
+	return 0;
+}
+
+/* segment_masked_extents over [off, off + len): what it returns; x->buf gets the bytes. */
+static ssize_t extents_read(struct segment *seg, struct extents *x, uint64_t off, size_t len)
+{
+	x->fd = segment_fd(seg);
+	assert_true(x->fd >= 0);
+	x->len = 0;
+	x->calls = 0;
+	return segment_masked_extents(seg, off, len, collect_extent, x);
+}
+
+static void test_masked_extents(void **state)
+{
+	struct fixture *fx = *state;
+	struct segment_info info;
+	struct extents x = {0};
+	struct expected e;
+	struct segment *seg;
+	size_t i, off, len;
+
+	expected_build(fx, &people, &e);
+	write_table(fx, &people, 3, 0, &info);
+	seg = open_ok(fx, info.id, BINDING);
+	x.buf = malloc(e.masked.len);
+	assert_non_null(x.buf);
+	/* The whole view: the header line and four groups, in order. */
+	assert_int_equal(extents_read(seg, &x, 0, e.masked.len + 10), e.masked.len);
+	assert_int_equal(x.calls, 5);
+	assert_int_equal(x.len, e.masked.len);
+	assert_memory_equal(x.buf, e.masked.buf, e.masked.len);
+	for (i = 0; i < 2000; i++) {
+		off = randombytes_uniform((uint32_t)e.masked.len);
+		len = 1 + randombytes_uniform((uint32_t)(e.masked.len - off));
+		assert_int_equal(extents_read(seg, &x, off, len), len);
+		assert_int_equal(x.len, len);
+		assert_memory_equal(x.buf, e.masked.buf + off, len);
+	}
+	assert_int_equal(extents_read(seg, &x, e.masked.len, 10), 0);
+	assert_int_equal(x.calls, 0);
+	/* The callback's error stops the walk. */
+	x.fail = -E2BIG;
+	assert_int_equal(extents_read(seg, &x, 0, e.masked.len), -E2BIG);
+	assert_int_equal(x.calls, 1);
+	segment_close(seg);
+	free(x.buf);
+	expected_release(&e);
+}
+
+/*
+ * A flipped byte in a group's masked bytes: every read touching that group fails with -EIO in
+ * both views and in segment_masked_extents, whichever comes first on an open segment, and keeps
+ * failing; the header line and the other groups read as before.
+ */
+static void test_damaged_group(void **state)
+{
+	struct fixture *fx = *state;
+	struct keyctx k = {.key = fx->data_key, .id = KEY_ID};
+	struct segment_cache *cache = segment_cache_new();
+	struct segment_info info;
+	struct extents x = {0};
+	struct expected e;
+	struct segment *seg;
+	char id[STORE_ID_HEX + 1], *bytes, *buf, *at;
+	size_t len, m1, m2, p1, p2, g1, first;
+	int round;
+
+	assert_non_null(cache);
+	expected_build(fx, &people, &e);
+	write_table(fx, &people, 3, 0, &info);
+	bytes = blob_bytes(fx, info.id, &len);
+	buf = malloc(e.plain.len + 1);
+	x.buf = malloc(e.masked.len);
 	assert_non_null(buf);
-	for (i = index_off; i < len - 20; i++) {
-		bytes[i] ^= 0x01;
-		put_blob(fx, bytes, len, id);
-		bytes[i] ^= 0x01;
-		seg = NULL;
-		mfs_error_clear(&err);
-		rc = segment_open(&seg, fx->st, id, BINDING, &err);
-		if (rc) {
-			assert_int_equal(rc, -EIO);
-			continue;
+	assert_non_null(x.buf);
+	/* Group 1 is rows 3 to 5: [m1, m2) of the masked view, [p1, p2) of the plain one. */
+	m1 = e.header_len + e.row_masked[0] + e.row_masked[1] + e.row_masked[2];
+	g1 = e.row_masked[3] + e.row_masked[4] + e.row_masked[5];
+	m2 = m1 + g1;
+	p1 = e.header_len + e.row_plain[0] + e.row_plain[1] + e.row_plain[2];
+	p2 = p1 + e.row_plain[3] + e.row_plain[4] + e.row_plain[5];
+	at = memmem(bytes, len, e.masked.buf + m1, g1);
+	assert_non_null(at);
+	at[g1 / 2] ^= 0x04;
+	put_blob(fx, bytes, len, id);
+
+	/* Each round starts on a fresh open with a different kind of read. */
+	for (round = 0; round < 3; round++) {
+		seg = open_ok(fx, id, BINDING);
+		switch (round) {
+		case 0:
+			first = segment_read(seg, SEGMENT_MASKED, buf, 1, m1, test_key, &k, NULL);
+			break;
+		case 1:
+			first = segment_read(seg, SEGMENT_PLAIN, buf, 1, p1, test_key, &k, cache);
+			break;
+		default:
+			first = extents_read(seg, &x, m1, 1);
+			assert_int_equal(x.calls, 0);
+			break;
 		}
-		opened++;
-		for (v = 0; v < 2; v++) {
-			size = segment_view_size(seg, (enum segment_view)v);
-			assert_true(size <= info.plain_size + info.masked_size);
-			n = segment_read(seg, (enum segment_view)v, buf, size, 0, test_key, &k,
-					 NULL);
-			assert_true(n == (ssize_t)size || n == -EIO);
-		}
+		assert_int_equal(first, -EIO);
+		/* Any read touching group 1, in any view, again and again. */
+		assert_int_equal(
+		    segment_read(seg, SEGMENT_MASKED, buf, 1, m2 - 1, test_key, &k, NULL), -EIO);
+		assert_int_equal(
+		    segment_read(seg, SEGMENT_MASKED, buf, 6, m1 - 3, test_key, &k, NULL), -EIO);
+		assert_int_equal(
+		    segment_read(seg, SEGMENT_MASKED, buf, e.masked.len, 0, test_key, &k, NULL),
+		    -EIO);
+		assert_int_equal(
+		    segment_read(seg, SEGMENT_PLAIN, buf, p2 - p1, p1, test_key, &k, cache), -EIO);
+		assert_int_equal(
+		    segment_read(seg, SEGMENT_PLAIN, buf, e.plain.len, 0, test_key, &k, NULL),
+		    -EIO);
+		assert_int_equal(extents_read(seg, &x, m1 + 1, 2), -EIO);
+		assert_int_equal(extents_read(seg, &x, 0, e.masked.len), -EIO);
+		assert_int_equal(segment_read(seg, SEGMENT_MASKED, buf, 1, m1, test_key, &k, NULL),
+				 -EIO);
+		/* Everything else reads as it should. */
+		assert_int_equal(segment_read(seg, SEGMENT_MASKED, buf, m1, 0, test_key, &k, NULL),
+				 m1);
+		assert_memory_equal(buf, e.masked.buf, m1);
+		assert_int_equal(
+		    segment_read(seg, SEGMENT_MASKED, buf, e.masked.len, m2, test_key, &k, cache),
+		    e.masked.len - m2);
+		assert_memory_equal(buf, e.masked.buf + m2, e.masked.len - m2);
+		assert_int_equal(segment_read(seg, SEGMENT_PLAIN, buf, p1, 0, test_key, &k, cache),
+				 p1);
+		assert_memory_equal(buf, e.plain.buf, p1);
+		assert_int_equal(
+		    segment_read(seg, SEGMENT_PLAIN, buf, e.plain.len, p2, test_key, &k, NULL),
+		    e.plain.len - p2);
+		assert_memory_equal(buf, e.plain.buf + p2, e.plain.len - p2);
+		assert_int_equal(extents_read(seg, &x, 0, m1), m1);
+		assert_memory_equal(x.buf, e.masked.buf, m1);
+		assert_int_equal(extents_read(seg, &x, m2, e.masked.len), e.masked.len - m2);
+		assert_memory_equal(x.buf, e.masked.buf + m2, e.masked.len - m2);
 		segment_close(seg);
 	}
-	/* Most of the index is offsets, lengths and counts: those must all be caught. */
-	assert_true(opened < (len - 20 - index_off) / 2);
-	free(buf);
 	free(bytes);
+	free(buf);
+	free(x.buf);
+	segment_cache_free(cache);
+	expected_release(&e);
+}
+
+/* The same without PII: the plain view is the masked bytes, checked the same way. */
+static void test_damaged_group_no_pii(void **state)
+{
+	static const struct segment_column cols[] = {{.name = "sku"}, {.name = "label"}};
+	static const char *const values[] = {"a1", "plain", "b2", "with,comma", "c3", "last"};
+	const struct table t = {.columns = cols, .ncolumns = 2, .values = values, .nrows = 3};
+	struct fixture *fx = *state;
+	struct segment_info info;
+	struct expected e;
+	struct segment *seg;
+	char id[STORE_ID_HEX + 1], *bytes, buf[64], *at;
+	size_t len, m1;
+
+	expected_build(fx, &t, &e);
+	write_table(fx, &t, 1, 0, &info);
+	bytes = blob_bytes(fx, info.id, &len);
+	m1 = e.header_len + e.row_masked[0];
+	at = memmem(bytes, len, e.masked.buf + m1, e.row_masked[1]);
+	assert_non_null(at);
+	at[0] ^= 0x20;
+	put_blob(fx, bytes, len, id);
+	seg = open_ok(fx, id, BINDING);
+	assert_int_equal(segment_read(seg, SEGMENT_PLAIN, buf, 1, m1, NULL, NULL, NULL), -EIO);
+	assert_int_equal(segment_read(seg, SEGMENT_MASKED, buf, 2, m1 - 1, NULL, NULL, NULL), -EIO);
+	assert_int_equal(segment_read(seg, SEGMENT_PLAIN, buf, m1, 0, NULL, NULL, NULL), m1);
+	assert_memory_equal(buf, e.plain.buf, m1);
+	assert_int_equal(segment_read(seg, SEGMENT_PLAIN, buf, sizeof(buf), m1 + e.row_masked[1],
+				      NULL, NULL, NULL),
+			 e.row_masked[2]);
+	assert_memory_equal(buf, e.plain.buf + m1 + e.row_masked[1], e.row_masked[2]);
+	segment_close(seg);
+	free(bytes);
+	expected_release(&e);
+}
+
+/* Damages one byte of blob id in place, as a failing disk would under an open segment. */
+static void damage_in_place(const struct fixture *fx, const char *id, size_t off)
+{
+	char path[sizeof(fx->dir) + STORE_ID_HEX + 3];
+	unsigned char c;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%.2s/%.*s", fx->dir, id, STORE_ID_HEX - 2, id + 2);
+	assert_int_equal(chmod(path, 0600), 0);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &c, 1, (off_t)off), 1);
+	c ^= 0x10;
+	assert_int_equal(pwrite(fd, &c, 1, (off_t)off), 1);
+	assert_int_equal(close(fd), 0);
+}
+
+/*
+ * A group's bytes are read for checking once per open segment, not on every read (that is what
+ * keeps reads fast); the plain view checks the bytes it splices every time it decodes a group.
+ */
+static void test_checked_once(void **state)
+{
+	struct fixture *fx = *state;
+	struct keyctx k = {.key = fx->data_key, .id = KEY_ID};
+	struct segment_info info;
+	struct expected e;
+	struct segment *seg, *fresh;
+	char *bytes, buf[16];
+	size_t len, m1, p1;
+
+	expected_build(fx, &people, &e);
+	write_table(fx, &people, 3, 0, &info);
+	bytes = blob_bytes(fx, info.id, &len);
+	m1 = e.header_len + e.row_masked[0] + e.row_masked[1] + e.row_masked[2];
+	p1 = e.header_len + e.row_plain[0] + e.row_plain[1] + e.row_plain[2];
+	seg = open_ok(fx, info.id, BINDING);
+	assert_int_equal(segment_read(seg, SEGMENT_MASKED, buf, 4, m1, test_key, &k, NULL), 4);
+	/* The group's first byte, "4" of row 3, changes on disk under the open segment. */
+	damage_in_place(
+	    fx, info.id,
+	    (size_t)((char *)memmem(bytes, len, e.masked.buf + m1, e.row_masked[3]) - bytes));
+	assert_int_equal(segment_read(seg, SEGMENT_MASKED, buf, 4, m1, test_key, &k, NULL), 4);
+	assert_memory_not_equal(buf, e.masked.buf + m1, 1);
+	assert_memory_equal(buf + 1, e.masked.buf + m1 + 1, 3);
+	assert_int_equal(segment_read(seg, SEGMENT_PLAIN, buf, 4, p1, test_key, &k, NULL), -EIO);
+	fresh = open_ok(fx, info.id, BINDING);
+	assert_int_equal(segment_read(fresh, SEGMENT_MASKED, buf, 4, m1, test_key, &k, NULL), -EIO);
+	segment_close(fresh);
+	segment_close(seg);
+	free(bytes);
+	expected_release(&e);
+}
+
+/* One reader thread of test_threads: its own cache, the segment and the truth shared. */
+struct reader {
+	struct segment *seg;
+	const struct expected *e;
+	struct keyctx k;
+	uint64_t bad[2][2]; /* per view: the damaged group's [start, end) */
+	int failures;	    /* reads that did not give what they should */
+};
+
+static void *reader_thread(void *arg)
+{
+	struct reader *r = arg;
+	struct segment_cache *cache = segment_cache_new();
+	struct extents x = {0};
+	const struct strbuf *want;
+	size_t i, off, len, v;
+	char *buf;
+	ssize_t n, expect;
+
+	buf = malloc(r->e->plain.len + r->e->masked.len);
+	x.buf = malloc(r->e->masked.len);
+	if (!cache || !buf || !x.buf) {
+		r->failures++;
+		goto out;
+	}
+	x.fd = segment_fd(r->seg);
+	for (i = 0; i < 3000; i++) {
+		v = i % 3; /* 2: masked through extents */
+		want = v == SEGMENT_PLAIN ? &r->e->plain : &r->e->masked;
+		off = randombytes_uniform((uint32_t)want->len);
+		len = 1 + randombytes_uniform(i % 5 ? 2000 : (uint32_t)want->len);
+		if (len > want->len - off)
+			len = want->len - off;
+		expect =
+		    off < r->bad[v % 2][1] && off + len > r->bad[v % 2][0] ? -EIO : (ssize_t)len;
+		if (v == 2) {
+			x.len = x.calls = 0;
+			n = segment_masked_extents(r->seg, off, len, collect_extent, &x);
+		} else {
+			n = segment_read(r->seg, (enum segment_view)v, buf, len, off, test_key,
+					 &r->k, i % 2 ? cache : NULL);
+		}
+		if (n != expect || (n > 0 && memcmp(v == 2 ? x.buf : buf, want->buf + off, len)))
+			r->failures++;
+	}
+out:
+	segment_cache_free(cache);
+	free(buf);
+	free(x.buf);
+	return NULL;
+}
+
+/*
+ * Many threads reading one open segment at once, each with its own cache, in both views and
+ * through extents, as the FUSE daemon does: groups are checked concurrently (the bitmap spans
+ * several words), a damaged group gives -EIO to every reader and never a wrong byte, the others
+ * read exactly.
+ */
+static void test_threads(void **state)
+{
+	struct fixture *fx = *state;
+	const size_t nrows = 2000, group_rows = 7, damaged = 150;
+	char **values = calloc(nrows * 6, sizeof(char *));
+	struct table t = {.columns = people_columns, .ncolumns = 6, .nrows = nrows};
+	struct segment_info info;
+	struct reader r[6];
+	pthread_t th[6];
+	struct expected e;
+	struct segment *seg;
+	char id[STORE_ID_HEX + 1], *bytes, *at;
+	size_t len, i, v, row;
+	uint64_t bad[2][2];
+
+	assert_non_null(values);
+	for (i = 0; i < nrows; i++) {
+		assert_true(asprintf(&values[i * 6], "%zu", i) > 0);
+		assert_true(asprintf(&values[i * 6 + 1], "user%zu@example.com", i) > 0);
+		assert_true(asprintf(&values[i * 6 + 2], "Name %zu", i) > 0);
+		values[i * 6 + 3] = strdup(i % 3 ? "Paris" : "a,b");
+		values[i * 6 + 4] = strdup(i % 2 ? "4111111111111111" : "");
+		assert_non_null(values[i * 6 + 3]);
+		assert_non_null(values[i * 6 + 4]);
+		assert_true(asprintf(&values[i * 6 + 5], "s%zu", i * 7) > 0);
+	}
+	t.values = (const char *const *)values;
+	expected_build(fx, &t, &e);
+	write_table(fx, &t, group_rows, 0, &info);
+	/* Where the damaged group lies in each view. */
+	for (v = 0; v < 2; v++) {
+		bad[v][0] = e.header_len;
+		for (row = 0; row < damaged * group_rows; row++)
+			bad[v][0] += v ? e.row_plain[row] : e.row_masked[row];
+		bad[v][1] = bad[v][0];
+		for (; row < (damaged + 1) * group_rows; row++)
+			bad[v][1] += v ? e.row_plain[row] : e.row_masked[row];
+	}
+	bytes = blob_bytes(fx, info.id, &len);
+	at = memmem(bytes, len, e.masked.buf + bad[0][0], bad[0][1] - bad[0][0]);
+	assert_non_null(at);
+	at[3] ^= 0x01;
+	put_blob(fx, bytes, len, id);
+	seg = open_ok(fx, id, BINDING);
+	for (i = 0; i < 6; i++) {
+		r[i] =
+		    (struct reader){.seg = seg, .e = &e, .k = {.key = fx->data_key, .id = KEY_ID}};
+		memcpy(r[i].bad, bad, sizeof(bad));
+		assert_int_equal(pthread_create(&th[i], NULL, reader_thread, &r[i]), 0);
+	}
+	for (i = 0; i < 6; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(r[i].failures, 0);
+	}
+	segment_close(seg);
+	free(bytes);
+	expected_release(&e);
+	for (i = 0; i < nrows * 6; i++)
+		free(values[i]);
+	free(values);
 }
 
 static int count_blob(const char *id, void *ctx)
@@ -920,6 +1312,12 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_wrong_binding_and_key, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_blobs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_damaged_index, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_damaged_header, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_masked_extents, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_damaged_group, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_damaged_group_no_pii, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_checked_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_abort_and_misuse, setup, teardown),
 	};
 
