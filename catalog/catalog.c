@@ -175,6 +175,10 @@ static const char *const migrations[] = {
 	/* 3: how many quality rules of severity warning failed in a version (for meshfs status) */
 	"ALTER TABLE versions ADD COLUMN warnings INTEGER NOT NULL DEFAULT 0;"
 	"PRAGMA user_version = 3;",
+
+	/* 4: a principal's recent rows on one object (publish.log), without scanning the rest */
+	"CREATE INDEX audit_principal_object ON audit (principal, object, at);"
+	"PRAGMA user_version = 4;",
 };
 /* clang-format on */
 
@@ -234,6 +238,7 @@ enum stmt_id {
 	ST_GRANT_LIST_ALL,
 	ST_AUDIT_INSERT,
 	ST_AUDIT_LIST,
+	ST_AUDIT_RECENT,
 	ST_POLICY_INSERT,
 	ST_POLICY_GET,
 	ST_KEY_DEACTIVATE,
@@ -381,6 +386,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_AUDIT_LIST] = "SELECT id, at, principal, action, object, version, view, outcome, "
 		"detail FROM audit WHERE (at, id) > (?1, ?2) "
 		"AND (?3 IS NULL OR principal = ?3) ORDER BY at, id LIMIT ?4",
+	/* the newest first: the caller takes the last `limit` and gives them oldest first */
+	[ST_AUDIT_RECENT] = "SELECT id, at, principal, action, object, version, view, outcome, "
+		"detail FROM audit WHERE principal = ?1 AND object >= ?2 AND object < ?3 "
+		"AND action IN ('publish', 'reject') ORDER BY at DESC, id DESC LIMIT ?4",
 	[ST_POLICY_INSERT] = "INSERT INTO policies (yaml, set_at, set_by) VALUES (?1, ?2, ?3)",
 	[ST_POLICY_GET] = "SELECT yaml, seq FROM policies ORDER BY seq DESC LIMIT 1",
 	/* Domain ids start at 1: a bound 0 stands for the mask key's NULL domain. */
@@ -2092,6 +2101,44 @@ int catalog_audit_list(struct catalog *cat, int64_t since, const char *principal
 		n = r.n;
 		rows_release(&r);
 	} while (!rc && n == AUDIT_BATCH);
+	return rc;
+}
+
+int catalog_audit_recent(struct catalog *cat, const char *principal, const char *prefix,
+			 size_t limit, int (*cb)(const struct catalog_audit *a, void *ctx),
+			 void *ctx)
+{
+	struct catalog_audit a;
+	struct rows r;
+	char *end;
+	size_t len = strlen(prefix);
+	int rc;
+
+	/* the objects that start with prefix: from prefix up to prefix with its last byte + 1 */
+	if (!len || (unsigned char)prefix[len - 1] == 0xff)
+		return -EINVAL;
+	end = strdup(prefix);
+	if (!end)
+		return -ENOMEM;
+	end[len - 1]++;
+	rc = collect(cat, ST_AUDIT_RECENT, &r, "ttti", principal, prefix, end,
+		     (int64_t)(limit ? limit : INT64_MAX));
+	free(end);
+	if (rc)
+		return rc;
+	for (size_t i = r.n; !rc && i-- > 0;) {
+		a.id = rows_int(&r, i, 0);
+		a.at = rows_int(&r, i, 1);
+		a.principal = rows_text(&r, i, 2);
+		a.action = rows_text(&r, i, 3);
+		a.object = rows_text(&r, i, 4);
+		a.version = rows_int(&r, i, 5);
+		a.view = rows_text(&r, i, 6);
+		a.outcome = rows_text(&r, i, 7);
+		a.detail = rows_text(&r, i, 8);
+		rc = cb(&a, ctx);
+	}
+	rows_release(&r);
 	return rc;
 }
 

@@ -226,6 +226,12 @@ int catalog_audit_add(struct catalog *cat, const struct catalog_audit *a);
 int catalog_audit_list(struct catalog *cat, int64_t since, const char *principal,
 		       int (*cb)(const struct catalog_audit *a, void *ctx), void *ctx);
 
+/* The newest limit (0: all) publish and reject rows of principal on objects starting with
+ * prefix, given oldest first. */
+int catalog_audit_recent(struct catalog *cat, const char *principal, const char *prefix,
+			 size_t limit, int (*cb)(const struct catalog_audit *a, void *ctx),
+			 void *ctx);
+
 /* ---- keys (wrapped by the master key; see acl/keys.h) ---- */
 /* kind: "mask" or "data"; domain NULL for "mask". The new key becomes the active one of its kind
  * and domain. */

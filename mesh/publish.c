@@ -629,6 +629,9 @@ int publish_name_publishes(const char *name)
 	return !strcmp(name, "contract.yaml") || ingest_name_kind(name, NULL, NULL, NULL);
 }
 
+/* Attempts publish.log shows. */
+#define PUBLISH_LOG_ROWS 200
+
 struct log_rows {
 	struct strbuf *out;
 	const char *prefix; /* "DOMAIN/PRODUCT/" */
@@ -641,9 +644,6 @@ static int log_row(const struct catalog_audit *a, void *ctx)
 	char when[RENDER_TIME_LEN];
 	int rc;
 
-	if (strncmp(a->object, l->prefix, l->prefix_len) ||
-	    (strcmp(a->action, "publish") && strcmp(a->action, "reject")))
-		return 0;
 	render_time(a->at, when);
 	rc = strbuf_addf(l->out, "%s %s %s", when, a->object + l->prefix_len,
 			 strcmp(a->action, "reject") ? "accepted" : "REJECTED");
@@ -670,9 +670,9 @@ int publish_log_render(struct mesh *m, const struct principal *p, const char *do
 
 	snprintf(prefix, sizeof(prefix), "%s/%s/", domain, product);
 	l.prefix_len = strlen(prefix);
-	rc = strbuf_addf(out, "# Your publish attempts on %s/%s (as %s)\n", domain, product,
-			 p->name);
+	rc = strbuf_addf(out, "# Your last publish attempts on %s/%s (as %s)\n", domain,
+			 product, p->name);
 	if (!rc)
-		rc = catalog_audit_list(m->cat, 0, p->name, log_row, &l);
+		rc = catalog_audit_recent(m->cat, p->name, prefix, PUBLISH_LOG_ROWS, log_row, &l);
 	return rc;
 }

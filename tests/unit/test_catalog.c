@@ -209,7 +209,7 @@ static void test_migrations(void **state)
 	sqlite3 *db;
 
 	db_path(f, path, sizeof(path));
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 3);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 4);
 	sql_text(path, "PRAGMA journal_mode", mode, sizeof(mode));
 	assert_string_equal(mode, "wal");
 	assert_int_equal(
@@ -226,7 +226,7 @@ static void test_migrations(void **state)
 	sql_exec(path, "PRAGMA user_version = 7");
 	assert_int_equal(catalog_open(&cat, f->dir, 0, &err), -ENOTSUP);
 	assert_non_null(strstr(err.msg, "newer"));
-	sql_exec(path, "PRAGMA user_version = 3");
+	sql_exec(path, "PRAGMA user_version = 4");
 	assert_int_equal(catalog_open(&f->cat, f->dir, 0, NULL), 0);
 
 	/* An empty database (schema version 0) is brought up to date on open. */
@@ -241,7 +241,7 @@ static void test_migrations(void **state)
 	assert_int_equal(catalog_open(&cat, dir2, 0, &err), 0);
 	assert_int_equal(catalog_team_create(cat, "t1"), 0);
 	catalog_close(cat);
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 3);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 4);
 	remove_dir(dir2);
 }
 
