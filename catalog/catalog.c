@@ -1054,6 +1054,16 @@ int catalog_data_version(struct catalog *cat, int64_t *out)
 	return rc ? 0 : -EIO;
 }
 
+int catalog_change_stamp(struct catalog *cat, uint64_t *out)
+{
+	int64_t others;
+	int rc = catalog_data_version(cat, &others);
+
+	if (!rc)
+		*out = (uint64_t)others << 32 ^ (uint64_t)sqlite3_total_changes64(cat->db);
+	return rc;
+}
+
 int catalog_begin(struct catalog *cat)
 {
 	return tx_begin(cat);

@@ -30,6 +30,9 @@ int catalog_open(struct catalog **out, const char *mesh_dir, int flags, struct m
 void catalog_close(struct catalog *cat);
 /* A number that changes whenever another connection commits (PRAGMA data_version). */
 int catalog_data_version(struct catalog *cat, int64_t *out);
+/* A number that changes whenever the catalog does, through this connection or another: for
+ * caches of what is derived from it. */
+int catalog_change_stamp(struct catalog *cat, uint64_t *out);
 /* Explicit transactions, for multi-step changes (BEGIN IMMEDIATE). They nest (inner levels are
  * savepoints), also with the functions below that make several changes in one transaction. A
  * commit that fails has rolled back; a rollback outside any transaction does nothing. */

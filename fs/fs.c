@@ -135,6 +135,30 @@ struct query {
  */
 #define MAX_WRITABLES 4096
 
+/* Versions never change once recorded: the daemon keeps the last ones it read. */
+#define VERSION_CACHE 512
+
+struct cached_version {
+	int64_t product_id; /* 0: empty */
+	struct catalog_version v;
+	uint64_t used;
+};
+
+/*
+ * Sizes of generated documents, for stat: rendering one costs catalog queries, and ls -l of a
+ * product directory stats its README and publish.log. Valid while the catalog has not changed,
+ * within the second (freshness depends on the time).
+ */
+#define DOC_CACHE 1024
+
+struct cached_doc {
+	struct node n;
+	uid_t uid;
+	uint64_t stamp;
+	int64_t at;
+	size_t size; /* 0 with at == 0: empty slot */
+};
+
 struct writable {
 	uid_t uid;
 	struct node target; /* N_TABLE or N_CONTRACT */
@@ -158,6 +182,9 @@ struct fs {
 	uint32_t query_gen;
 	size_t query_next;
 	struct writable writables[MAX_WRITABLES];
+	struct cached_version versions[VERSION_CACHE];
+	uint64_t version_clock;
+	struct cached_doc docs[DOC_CACHE];
 	uint32_t writable_gen;
 	size_t writable_next;
 	uid_t uid;
@@ -247,6 +274,55 @@ static const struct principal *fs_principal(struct fs *fs, fuse_req_t req)
 		return NULL;
 	slot->at = now;
 	return &slot->p;
+}
+
+/* ---- caches of what the catalog says (under fs->lock) ---- */
+
+static int version_copy(struct catalog_version *dst, const struct catalog_version *src)
+{
+	*dst = *src;
+	dst->checks = strdup(src->checks);
+	dst->tables = malloc((src->ntables ? src->ntables : 1) * sizeof(*dst->tables));
+	if (!dst->checks || !dst->tables) {
+		free(dst->checks);
+		free(dst->tables);
+		memset(dst, 0, sizeof(*dst));
+		return -ENOMEM;
+	}
+	memcpy(dst->tables, src->tables, src->ntables * sizeof(*dst->tables));
+	return 0;
+}
+
+/* catalog_version_get, from the cache where it can: a version never changes. */
+static int fs_version_get(struct fs *fs, int64_t product_id, int64_t number,
+			  struct catalog_version *out)
+{
+	struct cached_version *slot = &fs->versions[0];
+	int rc;
+
+	if (!number)
+		return catalog_version_get(fs->m.cat, product_id, number, out);
+	for (size_t i = 0; i < VERSION_CACHE; i++) {
+		struct cached_version *c = &fs->versions[i];
+
+		if (c->product_id == product_id && c->v.number == number) {
+			c->used = ++fs->version_clock;
+			return version_copy(out, &c->v);
+		}
+		if (c->used < slot->used)
+			slot = c;
+	}
+	rc = catalog_version_get(fs->m.cat, product_id, number, out);
+	if (rc)
+		return rc;
+	if (slot->product_id)
+		catalog_version_release(&slot->v);
+	slot->product_id = 0;
+	if (!version_copy(&slot->v, out)) {
+		slot->product_id = product_id;
+		slot->used = ++fs->version_clock;
+	}
+	return 0;
 }
 
 /* ---- the segment pool: open segments shared by every open file of the same blob ---- */
@@ -374,6 +450,47 @@ static int node_render(struct fs *fs, const struct principal *pr, const struct n
 	default:
 		return -EINVAL;
 	}
+}
+
+static struct cached_doc *doc_slot(struct fs *fs, const struct node *n, uid_t uid)
+{
+	uint64_t h = (uint64_t)n->kind * 0x9E3779B97F4A7C15ULL ^ (uint64_t)n->id * 0xC2B2AE3D27D4EB4FULL ^
+		     (uint64_t)n->ver * 0x165667B19E3779F9ULL ^ uid;
+
+	return &fs->docs[(h ^ h >> 29) % DOC_CACHE];
+}
+
+/* The size of a rendered document if the cache knows it; else renders it and remembers. */
+static int doc_size(struct fs *fs, const struct principal *pr, const struct node *n,
+		    size_t *size)
+{
+	/* publish.log is the caller's own; the other documents are the same for everyone */
+	uid_t uid = n->kind == N_PUBLISH_LOG ? pr->uid : 0;
+	struct cached_doc *c = doc_slot(fs, n, uid);
+	int64_t now = (int64_t)time(NULL);
+	struct strbuf doc;
+	uint64_t stamp;
+	int rc;
+
+	rc = catalog_change_stamp(fs->m.cat, &stamp);
+	if (rc)
+		return rc;
+	if (c->at == now && c->stamp == stamp && c->uid == uid && !memcmp(&c->n, n, sizeof(*n))) {
+		*size = c->size;
+		return 0;
+	}
+	strbuf_init(&doc);
+	rc = node_render(fs, pr, n, &doc);
+	if (!rc) {
+		*size = doc.len;
+		c->n = *n;
+		c->uid = uid;
+		c->stamp = stamp;
+		c->at = now;
+		c->size = doc.len;
+	}
+	strbuf_release(&doc);
+	return rc;
 }
 
 static int is_document(enum node_kind k)
@@ -586,11 +703,9 @@ static int node_stat(struct fs *fs, const struct principal *pr, const struct nod
 	struct catalog_domain d = {0};
 	struct catalog_product p = {0};
 	struct catalog_version v = {0};
-	struct strbuf doc;
 	char num[2 * CATALOG_NAME_MAX + 16];
 	int rc = 0;
 
-	strbuf_init(&doc);
 	*timeout = TIMEOUT_LISTING;
 	if (n->kind == N_WRITABLE) {
 		struct node t;
@@ -631,7 +746,7 @@ static int node_stat(struct fs *fs, const struct principal *pr, const struct nod
 			stat_fill(st, ino, S_IFDIR | 0555, 0, p.updated_at, fs);
 		break;
 	case N_VERSION:
-		rc = catalog_version_get(fs->m.cat, n->id, n->ver, &v);
+		rc = fs_version_get(fs, n->id, n->ver, &v);
 		if (!rc) {
 			stat_fill(st, ino, S_IFDIR | 0555, 0, v.published_at, fs);
 			*timeout = TIMEOUT_IMMUTABLE;
@@ -655,7 +770,7 @@ static int node_stat(struct fs *fs, const struct principal *pr, const struct nod
 		break;
 	}
 	case N_TABLE:
-		rc = catalog_version_get(fs->m.cat, n->id, n->ver, &v);
+		rc = fs_version_get(fs, n->id, n->ver, &v);
 		if (!rc && n->tidx >= v.ntables)
 			rc = -ENOENT;
 		if (!rc) {
@@ -667,9 +782,11 @@ static int node_stat(struct fs *fs, const struct principal *pr, const struct nod
 			*timeout = TIMEOUT_IMMUTABLE;
 		}
 		break;
-	default:
+	default: {
+		size_t size;
+
 		assert(is_document(n->kind));
-		rc = node_render(fs, pr, n, &doc);
+		rc = doc_size(fs, pr, n, &size);
 		if (!rc) {
 			int64_t mtime = fs->started;
 
@@ -677,16 +794,16 @@ static int node_stat(struct fs *fs, const struct principal *pr, const struct nod
 				rc = catalog_product_get_by_id(fs->m.cat, n->id, &p);
 				mtime = p.updated_at;
 			}
-			stat_fill(st, ino, S_IFREG | 0444, doc.len, mtime, fs);
+			stat_fill(st, ino, S_IFREG | 0444, size, mtime, fs);
 			*timeout = n->kind == N_CONTRACT ? TIMEOUT_IMMUTABLE : 0;
 		}
 		break;
+	}
 	}
 out:
 	catalog_domain_release(&d);
 	catalog_product_release(&p);
 	catalog_version_release(&v);
-	strbuf_release(&doc);
 	return rc;
 }
 
@@ -731,7 +848,7 @@ static int lookup_table(struct fs *fs, const struct principal *pr, const struct 
 	if (!rc && !number)
 		rc = -ENOENT;
 	if (!rc)
-		rc = catalog_version_get(fs->m.cat, p->id, number, &v);
+		rc = fs_version_get(fs, p->id, number, &v);
 	if (rc)
 		goto out;
 	rc = -ENOENT;
@@ -849,7 +966,7 @@ static int node_lookup(struct fs *fs, const struct principal *pr, const struct n
 		if (rc)
 			break;
 		if (!strcmp(name, "contract.yaml")) {
-			rc = catalog_version_get(fs->m.cat, parent->id, parent->ver, &v);
+			rc = fs_version_get(fs, parent->id, parent->ver, &v);
 			child->kind = N_CONTRACT;
 			child->id = parent->id;
 			child->ver = v.contract_seq;
@@ -1066,7 +1183,7 @@ static int list_tables(struct fs *fs, const struct principal *pr, const struct c
 	char name[CATALOG_NAME_MAX + 4];
 	int rc;
 
-	rc = catalog_version_get(fs->m.cat, p->id, number, &v);
+	rc = fs_version_get(fs, p->id, number, &v);
 	for (size_t i = 0; !rc && i < v.ntables; i++) {
 		struct node n = {.kind = N_TABLE, .id = p->id, .ver = number, .tidx = (unsigned)i};
 
@@ -1176,7 +1293,7 @@ static int dir_build(struct fs *fs, const struct principal *pr, const struct nod
 	case N_VERSION:
 		rc = catalog_product_get_by_id(fs->m.cat, dn->id, &p);
 		if (!rc)
-			rc = catalog_version_get(fs->m.cat, dn->id, dn->ver, &v);
+			rc = fs_version_get(fs, dn->id, dn->ver, &v);
 		n.kind = N_CONTRACT;
 		n.ver = v.contract_seq;
 		if (!rc)
@@ -1291,7 +1408,7 @@ static int open_table(struct fs *fs, const struct principal *pr, const struct no
 
 	rc = catalog_product_get_by_id(fs->m.cat, n->id, &p);
 	if (!rc)
-		rc = catalog_version_get(fs->m.cat, n->id, n->ver, &v);
+		rc = fs_version_get(fs, n->id, n->ver, &v);
 	if (!rc && n->tidx >= v.ntables)
 		rc = -ENOENT;
 	if (rc)
@@ -1505,7 +1622,7 @@ static int open_for_publish(struct fs *fs, fuse_req_t req, const struct principa
 	if (n->kind == N_CONTRACT) {
 		snprintf(name, sizeof(name), "contract.yaml");
 	} else {
-		rc = catalog_version_get(fs->m.cat, n->id, n->ver, &v);
+		rc = fs_version_get(fs, n->id, n->ver, &v);
 		if (!rc && n->tidx >= v.ntables)
 			rc = -ENOENT;
 		if (rc)
@@ -1557,7 +1674,7 @@ static int refuse_write(struct fs *fs, const struct principal *pr, const struct 
 
 	rc = catalog_product_get_by_id(fs->m.cat, n->id, &p);
 	if (!rc && (n->kind == N_CONTRACT ? n->ver == p.contract_seq : n->ver == p.latest)) {
-		if (n->kind == N_TABLE && !catalog_version_get(fs->m.cat, n->id, n->ver, &v) &&
+		if (n->kind == N_TABLE && !fs_version_get(fs, n->id, n->ver, &v) &&
 		    n->tidx < v.ntables)
 			snprintf(name, sizeof(name), "%s.csv", v.tables[n->tidx].name);
 		catalog_product_release(&p);
@@ -1687,6 +1804,59 @@ static int reply_masked(fuse_req_t req, struct segment *seg, size_t size, off_t 
 	return 0;
 }
 
+/* Each FUSE thread's reply buffer, kept between requests: no allocation and no fresh pages
+ * to fault in for every read. What held plaintext is zeroed after each reply. */
+struct reply_buffer {
+	char *buf;
+	size_t cap;
+};
+
+static pthread_key_t reply_key;
+static pthread_once_t reply_once = PTHREAD_ONCE_INIT;
+
+static void reply_buffer_free(void *p)
+{
+	struct reply_buffer *b = p;
+
+	if (b->cap)
+		sodium_memzero(b->buf, b->cap);
+	free(b->buf);
+	free(b);
+}
+
+static void reply_key_make(void)
+{
+	if (pthread_key_create(&reply_key, reply_buffer_free))
+		abort();
+}
+
+static char *reply_buffer(size_t size)
+{
+	struct reply_buffer *b;
+	char *p;
+
+	pthread_once(&reply_once, reply_key_make);
+	b = pthread_getspecific(reply_key);
+	if (!b) {
+		b = calloc(1, sizeof(*b));
+		if (!b || pthread_setspecific(reply_key, b)) {
+			free(b);
+			return NULL;
+		}
+	}
+	if (size > b->cap) {
+		p = malloc(size);
+		if (!p)
+			return NULL;
+		if (b->cap)
+			sodium_memzero(b->buf, b->cap);
+		free(b->buf);
+		b->buf = p;
+		b->cap = size;
+	}
+	return b->buf;
+}
+
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -1694,50 +1864,43 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 	ssize_t got;
 	char *buf;
-	int plain;
+	int secret;
 
 	(void)ino;
-	if (of->up) {
-		buf = malloc(size ? size : 1);
-		got = buf ? staging_pread(of->up->st, buf, size, (uint64_t)off) : -ENOMEM;
-		if (got < 0)
-			fuse_reply_err(req, (int)-got);
-		else
-			fuse_reply_buf(req, buf, (size_t)got);
-		if (buf)
-			sodium_memzero(buf, size);
-		free(buf);
-		return;
-	}
-	if (!of->ps) {
+	if (!of->up && !of->ps) {
 		size_t start = (size_t)off < of->doc.len ? (size_t)off : of->doc.len;
 		size_t len = of->doc.len - start < size ? of->doc.len - start : size;
 
 		fuse_reply_buf(req, of->doc.buf + start, len);
 		return;
 	}
-	if (of->view == SEGMENT_MASKED && reply_masked(req, of->ps->seg, size, off) != -E2BIG)
+	if (of->ps && of->view == SEGMENT_MASKED &&
+	    reply_masked(req, of->ps->seg, size, off) != -E2BIG)
 		return;
-	buf = malloc(size ? size : 1);
+	buf = reply_buffer(size ? size : 1);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (of->cache)
-		pthread_mutex_lock(&of->cache_lock);
-	got = segment_read(of->ps->seg, of->view, buf, size, (uint64_t)off, fs_segment_key, fs,
-			   of->cache);
-	if (of->cache)
-		pthread_mutex_unlock(&of->cache_lock);
 	/* Once replied to, the file may be released (and of freed) by another thread. */
-	plain = of->view == SEGMENT_PLAIN;
+	secret = of->up || of->view == SEGMENT_PLAIN;
+	if (of->up) {
+		got = staging_pread(of->up->st, buf, size, (uint64_t)off);
+	} else {
+		if (of->cache)
+			pthread_mutex_lock(&of->cache_lock);
+		got = segment_read(of->ps->seg, of->view, buf, size, (uint64_t)off,
+				   fs_segment_key, fs, of->cache);
+		if (of->cache)
+			pthread_mutex_unlock(&of->cache_lock);
+	}
 	if (got < 0)
 		fuse_reply_err(req, (int)-got);
 	else
 		fuse_reply_buf(req, buf, (size_t)got);
-	if (plain)
-		sodium_memzero(buf, size);
-	free(buf);
+	/* a failed read may have filled part of the buffer */
+	if (secret)
+		sodium_memzero(buf, got > 0 ? (size_t)got : size);
 }
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1770,7 +1933,7 @@ static int xattr_value(struct fs *fs, const struct node *n, const char *name, ch
 
 	if (n->kind != N_TABLE)
 		return -ENODATA;
-	rc = catalog_version_get(fs->m.cat, n->id, n->ver, &v);
+	rc = fs_version_get(fs, n->id, n->ver, &v);
 	if (!rc && n->tidx >= v.ntables)
 		rc = -ENOENT;
 	if (rc)
@@ -1805,6 +1968,9 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	int rc, writable;
 
 	rc = ino_decode(ino, &n);
+	/* ls -l asks every file for security and ACL attributes: answered without the lock */
+	if (!rc && strncmp(name, "user.meshfs.", 12))
+		rc = -ENODATA;
 	if (!rc) {
 		pthread_mutex_lock(&fs->lock);
 		rc = node_target(fs, &n, &t, &writable);
@@ -2072,7 +2238,7 @@ static struct upload *upload_truncated(struct fs *fs, const struct principal *pr
 	char name[CATALOG_NAME_MAX + 8] = "contract.yaml";
 
 	if (n->kind == N_TABLE) {
-		if (catalog_version_get(fs->m.cat, n->id, n->ver, &v) || n->tidx >= v.ntables) {
+		if (fs_version_get(fs, n->id, n->ver, &v) || n->tidx >= v.ntables) {
 			catalog_version_release(&v);
 			return NULL;
 		}
@@ -2340,6 +2506,9 @@ static void fs_release_all(struct fs *fs)
 		segment_close(fs->pool[i].seg);
 	for (size_t i = 0; i < MAX_QUERIES; i++)
 		free(fs->queries[i].text);
+	for (size_t i = 0; i < VERSION_CACHE; i++)
+		if (fs->versions[i].product_id)
+			catalog_version_release(&fs->versions[i].v);
 	for (size_t i = 0; i < MAX_UPLOADS; i++) {
 		if (fs->uploads[i]) {
 			staging_free(fs->uploads[i]->st);
