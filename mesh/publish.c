@@ -9,6 +9,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ struct publish {
 	const struct principal *p;
 	const char *domain, *product;
 	const char *upload; /* its file name */
+	char spill_dir[PATH_MAX]; /* MESH/staging: where uniqueness checks spill their digests */
 	const char *label;  /* what messages call a single-table upload */
 	int archive;
 	struct mfs_error *err;
@@ -191,7 +193,8 @@ static int publish_rows(struct publish *pub, struct table_run *t, struct rows *r
 			t->row[i] = f[t->order[i]];
 		rc = table_checks_row(checks, t->row, rows_line(r));
 		if (rc < 0)
-			return rc;
+			return mfs_error_set(pub->err, rc, "%s: cannot check the table: %s", t->entry,
+					     strerror(-rc));
 		if (rc > 0)
 			return 0; /* enough problems: the report says them */
 		rc = segment_writer_add(w, t->row, t->tb->ncolumns);
@@ -206,7 +209,8 @@ static int publish_rows(struct publish *pub, struct table_run *t, struct rows *r
 static int publish_entry_table(struct publish *pub, const struct ingest_entry *e, struct ingest *in)
 {
 	const struct contract_table *tb = contract_table(pub->contract, e->table);
-	struct check_policy cpol = {.detectors = (const char *const *)pub->policy.detectors};
+	struct check_policy cpol = {.detectors = (const char *const *)pub->policy.detectors,
+				    .spill_dir = pub->spill_dir};
 	struct segment_params params = {0};
 	struct table_checks *checks = NULL;
 	struct segment_writer *w = NULL;
@@ -257,6 +261,9 @@ static int publish_entry_table(struct publish *pub, const struct ingest_entry *e
 	rc = table_checks_finish(checks, &report);
 	checks = NULL;
 	have_report = !rc;
+	if (rc)
+		mfs_error_set(pub->err, rc, "%s: cannot check the table: %s", t.entry,
+			      strerror(-rc));
 	if (!rc)
 		rc = check_report_error(&report, pub->err);
 	if (rc)
@@ -604,6 +611,7 @@ int publish_upload(struct mesh *m, const struct principal *p, const char *domain
 	int rc;
 
 	ingest_name_kind(name, NULL, NULL, &pub.archive);
+	snprintf(pub.spill_dir, sizeof(pub.spill_dir), "%s/staging", m->dir);
 	memset(res, 0, sizeof(*res));
 	strbuf_init(&pub.proposed_yaml);
 	strbuf_init(&pub.summary);

@@ -7,6 +7,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <locale.h>
 #include <regex.h>
 #include <stdarg.h>
@@ -57,8 +58,9 @@ struct column {
 	regex_t re;
 	int has_re;
 	enum format format;
-	struct uniq *seen; /* values seen, for unique or duplicateValues */
-	int unique;	   /* a repeated value is an error */
+	struct uniq *seen;	/* values seen, for unique or duplicateValues */
+	unsigned long seen_col; /* where they start: see seen_at */
+	int unique;		/* a repeated value is an error */
 	const struct detector *detect[DETECTOR_COUNT];
 	size_t ndetect;		      /* 0 once the column is flagged */
 	const struct detector *found; /* what flagged it */
@@ -79,6 +81,7 @@ struct table_checks {
 	size_t *key; /* primary key columns */
 	size_t nkey;
 	struct uniq *key_seen;
+	unsigned long key_col;	 /* where the first key column's values start: see seen_at */
 	struct strbuf key_names; /* "order_id, line" */
 	struct strbuf tuple;	 /* length-prefixed values of a key; may hold PII */
 	size_t nenabled;	 /* detectors the policy enables */
@@ -578,6 +581,19 @@ static int in_list(char *const *list, size_t n, const char *s)
 	return 0;
 }
 
+/*
+ * Keeps the byte column where the values added to a set start while it is the same for all (as
+ * for the first column of a CSV file), 0 once it differs: a duplicate found at the end, in runs
+ * the set spilled, is known by its line only.
+ */
+static void seen_at(unsigned long *col, unsigned long at)
+{
+	if (*col == ULONG_MAX)
+		*col = at;
+	else if (*col != at)
+		*col = 0;
+}
+
 static int check_value(struct table_checks *c, struct column *k, const struct csv_field *v,
 		       unsigned long line)
 {
@@ -609,6 +625,7 @@ static int check_value(struct table_checks *c, struct column *k, const struct cs
 		rc = uniq_add(k->seen, v->data, v->len, line, &first);
 		if (rc < 0)
 			return rc;
+		seen_at(&k->seen_col, v->col);
 		dup = !rc;
 		if (dup && k->unique)
 			problem_add(c, 0, 0, v->line, v->col, "unique",
@@ -670,16 +687,21 @@ static int check_key(struct table_checks *c, const struct csv_field *values, uns
 			null = 1;
 			continue;
 		}
-		rc = tuple_add(&c->tuple, v);
-		if (rc)
+		/* A key of one column is its value: no tuple, and the set may keep ascending
+		 * integers as such (table/uniq.h). */
+		if (c->nkey > 1 && (rc = tuple_add(&c->tuple, v)))
 			return rc;
 	}
 	if (null)
 		return 0;
-	rc = uniq_add(c->key_seen, c->tuple.buf, c->tuple.len, line, &first);
+	v = &values[c->key[0]];
+	if (c->nkey == 1)
+		rc = uniq_add(c->key_seen, v->data, v->len, line, &first);
+	else
+		rc = uniq_add(c->key_seen, c->tuple.buf, c->tuple.len, line, &first);
 	if (rc < 0)
 		return rc;
-	v = &values[c->key[0]];
+	seen_at(&c->key_col, v->col);
 	if (!rc)
 		problem_add(c, 0, 0, v->line, v->col, "primaryKey",
 			    "the primary key (%s) must be unique: the same key is on line %lu",
@@ -969,6 +991,74 @@ static int summary_pii(struct table_checks *c, struct strbuf *sum)
 	return strbuf_addstr(sum, found ? "\n" : "passed\n");
 }
 
+/*
+ * Ends set u: *total values were repeated apart, in runs it spilled. When they are errors
+ * (unique), dups gets the first *n of them by line; problem_add would drop the others, the report
+ * being full of errors after CHECK_PROBLEMS_MAX more, so they are only counted.
+ */
+static int finish_set(struct table_checks *c, struct uniq *u, int unique, struct uniq_dup *dups,
+		      size_t *n, uint64_t *total)
+{
+	int rc = uniq_finish(u, dups, unique ? CHECK_PROBLEMS_MAX : 0, total);
+
+	*n = 0;
+	if (rc || !unique)
+		return rc;
+	*n = *total < CHECK_PROBLEMS_MAX ? (size_t)*total : CHECK_PROBLEMS_MAX;
+	c->rep.errors += *total - *n;
+	c->rep.dropped += *total - *n;
+	return 0;
+}
+
+/* The duplicates the sets find at the end, as problems and in the duplicateValues counts. */
+static int finish_sets(struct table_checks *c)
+{
+	struct uniq_dup dups[CHECK_PROBLEMS_MAX];
+	struct column *k;
+	struct rule *r;
+	uint64_t total;
+	size_t i, j, n;
+	int rc;
+
+	/* The rows not read have nothing to be compared with. */
+	if (c->stopped)
+		return 0;
+	if (c->key_seen) {
+		rc = finish_set(c, c->key_seen, 1, dups, &n, &total);
+		if (rc)
+			return rc;
+		for (j = 0; j < n; j++)
+			problem_add(
+			    c, 0, 0, dups[j].line, c->key_col, "primaryKey",
+			    "the primary key (%s) must be unique: the same key is on line %lu",
+			    c->key_names.buf, dups[j].first);
+	}
+	for (i = 0; i < c->tb->ncolumns; i++) {
+		k = &c->cols[i];
+		if (!k->seen)
+			continue;
+		rc = finish_set(c, k->seen, k->unique, dups, &n, &total);
+		if (rc)
+			return rc;
+		for (j = 0; j < n; j++)
+			problem_add(c, 0, 0, dups[j].line, k->seen_col, "unique",
+				    "column '%s' must be unique: the same value is on line %lu",
+				    k->def->name, dups[j].first);
+		for (r = k->rules; r < k->rules + k->nrules; r++)
+			if (r->metric == METRIC_DUPLICATE)
+				r->count += total;
+	}
+	for (r = c->rules + c->nrules - c->ntable_rules; r < c->rules + c->nrules; r++) {
+		if (!r->seen)
+			continue;
+		rc = finish_set(c, r->seen, 0, dups, &n, &total);
+		if (rc)
+			return rc;
+		r->count += total;
+	}
+	return 0;
+}
+
 int table_checks_finish(struct table_checks *c, struct check_report *out)
 {
 	struct check_report *r = &c->rep;
@@ -976,7 +1066,9 @@ int table_checks_finish(struct table_checks *c, struct check_report *out)
 	size_t i, j;
 	int rc;
 
-	rc = summary_values(c, &r->summary);
+	rc = finish_sets(c);
+	if (!rc)
+		rc = summary_values(c, &r->summary);
 	if (!rc)
 		rc = summary_pii(c, &r->summary);
 	for (i = 0; !rc && i < c->nrules; i++)
@@ -1139,8 +1231,7 @@ static int setup_rule(struct table_checks *c, struct rule *r, const struct quali
 		return 0;
 	r->nprops = q->nproperties ? q->nproperties : tb->ncolumns;
 	r->props = calloc(r->nprops, sizeof(*r->props));
-	r->seen = uniq_new();
-	if (!r->props || !r->seen)
+	if (!r->props)
 		return -ENOMEM;
 	for (i = 0; i < r->nprops; i++) {
 		r->props[i] = q->nproperties ? column_index(tb, q->properties[i]) : i;
@@ -1157,8 +1248,8 @@ static int setup_column(struct table_checks *c, struct column *k, const struct c
 			struct mfs_error *err)
 {
 	char where[96];
-	int rc, duplicates = 0;
 	size_t i;
+	int rc;
 
 	k->def = def;
 	if (def->pattern) {
@@ -1176,12 +1267,6 @@ static int setup_column(struct table_checks *c, struct column *k, const struct c
 		rc = setup_rule(c, &k->rules[i], &def->quality[i], def, err);
 		if (rc)
 			return rc;
-		duplicates |= k->rules[i].metric == METRIC_DUPLICATE;
-	}
-	if (k->unique || duplicates) {
-		k->seen = uniq_new();
-		if (!k->seen)
-			return -ENOMEM;
 	}
 	if (!def->pii) {
 		memcpy(k->detect, c->enabled, c->nenabled * sizeof(c->enabled[0]));
@@ -1189,6 +1274,57 @@ static int setup_column(struct table_checks *c, struct column *k, const struct c
 	}
 	k->detect_valid =
 	    def->type == LT_STRING || def->type == LT_INTEGER || def->type == LT_NUMBER;
+	return 0;
+}
+
+static int column_needs_set(const struct column *k)
+{
+	for (size_t i = 0; i < k->nrules; i++)
+		if (k->rules[i].metric == METRIC_DUPLICATE)
+			return 1;
+	return k->unique;
+}
+
+/*
+ * The uniqueness sets, sharing the policy's memory: the primary key's, those of the columns that
+ * are unique or count duplicateValues, and those of the table-level duplicateValues rules. The
+ * values of a column that is not PII may be kept as ascending integers; a tuple never is one.
+ */
+static int setup_sets(struct table_checks *c, const struct check_policy *policy)
+{
+	const char *dir = policy ? policy->spill_dir : NULL;
+	size_t memory = policy && policy->uniq_memory ? policy->uniq_memory : CHECK_UNIQ_MEMORY;
+	size_t i, n = c->nkey ? 1 : 0;
+	struct rule *r, *table_rules = c->rules + c->nrules - c->ntable_rules;
+	struct column *k;
+
+	for (i = 0; i < c->tb->ncolumns; i++)
+		n += (size_t)column_needs_set(&c->cols[i]);
+	for (r = table_rules; r < c->rules + c->nrules; r++)
+		n += r->metric == METRIC_DUPLICATE;
+	if (!n)
+		return 0;
+	memory /= n;
+	c->key_col = ULONG_MAX;
+	if (c->nkey) {
+		k = &c->cols[c->key[0]];
+		c->key_seen =
+		    uniq_new(memory, dir, c->nkey == 1 && !k->def->pii ? UNIQ_INTEGERS : 0);
+		if (!c->key_seen)
+			return -ENOMEM;
+	}
+	for (i = 0; i < c->tb->ncolumns; i++) {
+		k = &c->cols[i];
+		k->seen_col = ULONG_MAX;
+		if (!column_needs_set(k))
+			continue;
+		k->seen = uniq_new(memory, dir, k->def->pii ? 0 : UNIQ_INTEGERS);
+		if (!k->seen)
+			return -ENOMEM;
+	}
+	for (r = table_rules; r < c->rules + c->nrules; r++)
+		if (r->metric == METRIC_DUPLICATE && !(r->seen = uniq_new(memory, dir, 0)))
+			return -ENOMEM;
 	return 0;
 }
 
@@ -1231,10 +1367,6 @@ int table_checks_new(struct table_checks **out, const struct contract_table *tb,
 			goto out;
 		c->key[c->nkey++] = i;
 	}
-	if (c->nkey && !(c->key_seen = uniq_new())) {
-		rc = -ENOMEM;
-		goto out;
-	}
 	for (i = 0; i < tb->ncolumns; i++) {
 		c->cols[i].rules = c->rules + c->nrules;
 		c->cols[i].nrules = tb->columns[i].nquality;
@@ -1251,6 +1383,9 @@ int table_checks_new(struct table_checks **out, const struct contract_table *tb,
 		if (rc)
 			goto out;
 	}
+	rc = setup_sets(c, policy);
+	if (rc)
+		goto out;
 	*out = c;
 	return 0;
 out:

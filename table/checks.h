@@ -36,12 +36,19 @@
 
 /* Problems a report keeps; reaching this many errors also ends the checks. */
 #define CHECK_PROBLEMS_MAX 50
+/* Memory of the uniqueness sets of one table, together, unless the policy says otherwise. */
+#define CHECK_UNIQ_MEMORY ((size_t)4 << 20)
 
 /* What the mesh policy asks of every publish. A NULL policy means the defaults. */
 struct check_policy {
 	/* NULL-terminated detector names (email, phone, card, iban, national_id); NULL: all of
 	 * them; an empty list: none. */
 	const char *const *detectors;
+	/* Where the uniqueness sets spill keyed digests past their memory (table/uniq.h), in
+	 * unlinked files; NULL: $TMPDIR, else /tmp. */
+	const char *spill_dir;
+	/* Memory of the table's uniqueness sets together; 0: CHECK_UNIQ_MEMORY. */
+	size_t uniq_memory;
 };
 
 struct check_problem {
@@ -88,12 +95,15 @@ int table_checks_new(struct table_checks **out, const struct contract_table *tb,
  * Checks one row: values holds one field per contract column, in contract order; line is where
  * the record starts. Returns 0 to go on (problems may have been recorded), 1 when
  * CHECK_PROBLEMS_MAX errors are recorded and reading on is pointless (from then on rows are not
- * checked, and the quality rules are not run), or -ENOMEM.
+ * checked, and the quality rules are not run), -ENOMEM, or another -errno when a uniqueness set
+ * cannot spill to disk.
  */
 int table_checks_row(struct table_checks *c, const struct csv_field *values, unsigned long line);
 /*
  * Runs the table-level rules, fills out (release it with check_report_release) and frees c,
- * also on failure. Returns 0 or -ENOMEM; whether the table passed is check_report_errno's to say.
+ * also on failure. Values repeated far apart, in runs a uniqueness set spilled, are found here:
+ * their problems come after those of the rows. Returns 0, -ENOMEM, or another -errno when the
+ * spilled runs cannot be read; whether the table passed is check_report_errno's to say.
  */
 int table_checks_finish(struct table_checks *c, struct check_report *out);
 /* Frees c without a report. NULL is fine. */

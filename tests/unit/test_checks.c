@@ -492,7 +492,7 @@ static void test_bad_setup(void **state)
 		 "            mustBe: 0\n",
 	};
 	static const char *const unknown[] = {"email", "ssn", NULL};
-	struct check_policy pol = {unknown};
+	struct check_policy pol = {.detectors = unknown};
 	struct mfs_error err;
 	size_t i;
 
@@ -741,7 +741,7 @@ static void test_undeclared_pii(void **state)
 				  "4111111111111111,x,e@example.com,ok,\n";
 	static const char *const only_card[] = {"card", NULL};
 	static const char *const none[] = {NULL};
-	struct check_policy card = {only_card}, off = {none};
+	struct check_policy card = {.detectors = only_card}, off = {.detectors = none};
 	const struct check_problem *p;
 	struct run r;
 
