@@ -361,6 +361,10 @@ static int pool_get(struct fs *fs, const char *id, const char *binding, struct p
 		fuse_log(FUSE_LOG_ERR, "meshfs: segment %s: %s\n", id, err.msg);
 		goto out;
 	}
+	/* Readers mostly go front to back, and a masked read skips the sealed chunks between
+	 * groups, which the kernel's readahead would otherwise take for random access. */
+	if (segment_fd(free_slot->seg) >= 0)
+		(void)posix_fadvise(segment_fd(free_slot->seg), 0, 0, POSIX_FADV_SEQUENTIAL);
 	snprintf(free_slot->id, sizeof(free_slot->id), "%s", id);
 	free_slot->refs = 1;
 	free_slot->used = ++fs->pool_clock;
