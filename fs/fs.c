@@ -2504,6 +2504,42 @@ static const struct fuse_lowlevel_ops fs_ops = {
     .statfs = fs_statfs,
 };
 
+/*
+ * The daemon's log. In the foreground it is standard error; in the background, where standard
+ * error is gone, MESH/meshfs.log: publishes and their rejections with the reasons (which never
+ * hold PII values, see table/checks.h), refused writes, problems.
+ */
+static FILE *daemon_log;
+
+static void daemon_log_write(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	char when[RENDER_TIME_LEN];
+
+	if (level > FUSE_LOG_INFO)
+		return;
+	render_time((int64_t)time(NULL), when);
+	flockfile(daemon_log);
+	fprintf(daemon_log, "%s [%d] ", when, (int)getpid());
+	vfprintf(daemon_log, fmt, ap);
+	fflush(daemon_log);
+	funlockfile(daemon_log);
+}
+
+static void daemon_log_open(const char *mesh_dir)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/meshfs.log", mesh_dir);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || !(daemon_log = fdopen(fd, "a"))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	fuse_set_log_func(daemon_log_write);
+}
+
 static void fs_release_all(struct fs *fs)
 {
 	for (size_t i = 0; i < SEGMENT_POOL; i++)
@@ -2606,6 +2642,8 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 		goto out;
 	}
 	mounted = 1;
+	if (!o->foreground)
+		daemon_log_open(mesh_dir);
 	if (fuse_daemonize(o->foreground)) {
 		rc = mfs_error_set(err, EIO, "cannot go to the background");
 		goto out;
