@@ -135,6 +135,22 @@ struct query {
  */
 #define MAX_WRITABLES 4096
 
+/*
+ * Access decisions, for lookups and listings that ask them for every entry: valid while the
+ * catalog has not changed, and no longer than a principal's cached groups.
+ */
+#define DECISION_CACHE 4096
+
+struct cached_decision {
+	uid_t uid;
+	gid_t gid;
+	enum privilege priv;
+	int64_t product_id; /* the product decided on; 0: empty slot */
+	uint64_t stamp;
+	int64_t at;
+	int allowed;
+};
+
 /* Versions never change once recorded: the daemon keeps the last ones it read. */
 #define VERSION_CACHE 512
 
@@ -185,6 +201,7 @@ struct fs {
 	struct cached_version versions[VERSION_CACHE];
 	uint64_t version_clock;
 	struct cached_doc docs[DOC_CACHE];
+	struct cached_decision decisions[DECISION_CACHE];
 	uint32_t writable_gen;
 	size_t writable_next;
 	uid_t uid;
@@ -277,6 +294,32 @@ static const struct principal *fs_principal(struct fs *fs, fuse_req_t req)
 }
 
 /* ---- caches of what the catalog says (under fs->lock) ---- */
+
+/* acl_allowed on a product, from the cache while the catalog stays the same. */
+static int fs_allowed(struct fs *fs, const struct principal *pr, enum privilege priv,
+		      const struct catalog_product *p)
+{
+	uint64_t h = ((uint64_t)pr->uid * 0x9E3779B97F4A7C15ULL) ^
+		     ((uint64_t)p->id * 0xC2B2AE3D27D4EB4FULL) ^ ((uint64_t)priv << 7);
+	struct cached_decision *c = &fs->decisions[(h ^ h >> 31) % DECISION_CACHE];
+	int64_t now = (int64_t)time(NULL);
+	uint64_t stamp;
+	int rc;
+
+	rc = catalog_change_stamp(fs->m.cat, &stamp);
+	if (rc)
+		return rc;
+	if (c->product_id == p->id && c->uid == pr->uid && c->gid == pr->gid && c->priv == priv &&
+	    c->stamp == stamp && now - c->at < PRINCIPAL_TTL)
+		return c->allowed;
+	rc = acl_allowed(fs->m.cat, pr, priv, p->domain, p->name);
+	if (rc < 0)
+		return rc;
+	*c = (struct cached_decision){.uid = pr->uid, .gid = pr->gid, .priv = priv,
+				      .product_id = p->id, .stamp = stamp, .at = now,
+				      .allowed = rc};
+	return rc;
+}
 
 static int version_copy(struct catalog_version *dst, const struct catalog_version *src)
 {
@@ -820,7 +863,7 @@ static int table_view(struct fs *fs, const struct principal *pr, const struct ca
 	*view = SEGMENT_MASKED;
 	if (!t->has_pii)
 		return 0;
-	rc = acl_allowed(fs->m.cat, pr, PRIV_UNMASK, p->domain, p->name);
+	rc = fs_allowed(fs, pr, PRIV_UNMASK, p);
 	if (rc < 0)
 		return rc;
 	if (rc)
@@ -947,7 +990,7 @@ static int node_lookup(struct fs *fs, const struct principal *pr, const struct n
 			rc = lookup_table(fs, pr, &p, p.latest, name, child);
 		}
 		if (!rc && (child->kind == N_TABLE || child->kind == N_CONTRACT) &&
-		    acl_allowed(fs->m.cat, pr, PRIV_PUBLISH, p.domain, p.name) == 1)
+		    fs_allowed(fs, pr, PRIV_PUBLISH, &p) == 1)
 			writable_node(fs, pr->uid, child);
 		break;
 	case N_VERSIONS:
@@ -1418,8 +1461,7 @@ static int open_table(struct fs *fs, const struct principal *pr, const struct no
 	if (rc)
 		goto out;
 	t = &v.tables[n->tidx];
-	rc = acl_allowed(fs->m.cat, pr, n->view == SEGMENT_PLAIN ? PRIV_UNMASK : PRIV_READ,
-			 p.domain, p.name);
+	rc = fs_allowed(fs, pr, n->view == SEGMENT_PLAIN ? PRIV_UNMASK : PRIV_READ, &p);
 	if (rc == 0)
 		rc = -EACCES;
 	if (rc < 0)
