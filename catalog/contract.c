@@ -216,6 +216,19 @@ static int get_string(struct parser *p, const struct ytree_node *map, const char
 	return ytree_string(&p->t, v, key, out);
 }
 
+/* A regular expression at key: bounded, so that compiling it later cannot exhaust memory. */
+static int get_pattern(struct parser *p, const struct ytree_node *map, char **out)
+{
+	const struct ytree_node *v = NULL;
+	const char *why;
+	int rc = get_string(p, map, "pattern", 0, out, &v);
+
+	if (rc || !*out)
+		return rc;
+	why = check_pattern_bounded(*out);
+	return why ? ytree_fail(&p->t, v, "pattern is too large to run: %s", why) : 0;
+}
+
 /* A meshfs name at key; what names the kind of name in messages. */
 static int get_name(struct parser *p, const struct ytree_node *map, const char *key,
 		    const char *what, char **out)
@@ -475,7 +488,7 @@ static int walk_options(struct parser *p, const struct ytree_node *opts,
 	if (!rc)
 		rc = get_length(p, opts, "maxLength", &col->max_length);
 	if (!rc)
-		rc = get_string(p, opts, "pattern", 0, &col->pattern, NULL);
+		rc = get_pattern(p, opts, &col->pattern);
 	if (!rc)
 		rc = get_string(p, opts, "format", 0, &col->format, NULL);
 	if (rc)
@@ -753,7 +766,7 @@ static int rule_arguments(struct parser *p, const struct ytree_node *item,
 			rc = ytree_strings(&p->t, v, "arguments.validValues", &r->valid_values,
 					   &r->nvalid);
 		if (!rc && args)
-			rc = get_string(p, args, "pattern", 0, &r->pattern, NULL);
+			rc = get_pattern(p, args, &r->pattern);
 		if (!rc && !v && !r->pattern)
 			rc = ytree_fail(
 			    &p->t, item,

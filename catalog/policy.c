@@ -1,4 +1,5 @@
 #include "catalog/policy.h"
+#include "table/check.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -310,6 +311,9 @@ static int walk_pattern(struct ytree *t, const struct ytree_node *naming, const 
 		return rc;
 	if (v->kind != YTREE_SCALAR || !v->text[0])
 		return ytree_fail(t, v, "naming.%s must be a regular expression", key);
+	if (check_pattern_bounded(v->text))
+		return ytree_fail(t, v, "naming.%s: regular expression too large: %s", key,
+				  check_pattern_bounded(v->text));
 	code = regcomp(re, v->text, REG_EXTENDED | REG_NOSUB);
 	if (code) {
 		regerror(code, re, why, sizeof(why));

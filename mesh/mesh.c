@@ -246,7 +246,7 @@ static int orphan_check(const char *id, void *ctx)
 	struct orphan_walk *w = ctx;
 	const char *key = id;
 
-	if (bsearch(&key, w->live->ids, w->live->n, sizeof(char *), cmp_str))
+	if (w->live->n && bsearch(&key, w->live->ids, w->live->n, sizeof(char *), cmp_str))
 		return 0;
 	return referenced_add(id, &w->dead);
 }
@@ -270,7 +270,8 @@ int mesh_orphans(struct mesh *m, int remove, int (*cb)(const char *id, void *ctx
 	rc = catalog_segment_list(m->cat, referenced_add, &live);
 	if (rc)
 		goto out;
-	qsort(live.ids, live.n, sizeof(char *), cmp_str);
+	if (live.n) /* qsort's array may not be NULL, even empty */
+		qsort(live.ids, live.n, sizeof(char *), cmp_str);
 	rc = store_list(m->store, orphan_check, &w);
 	if (rc)
 		goto out;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages meshfs needs to build, run and test, if any is missing.
+# Installs the Debian packages meshfs needs to build, run and test, if any is missing (clang and
+# its runtime libraries for the fuzz targets and their sanitizers, see scripts/fuzz.sh).
 set -euo pipefail
 
 packages=(
@@ -7,6 +8,7 @@ packages=(
 	libfuse3-dev fuse3 libsqlite3-dev libsodium-dev libyaml-dev libarchive-dev libcmocka-dev
 	attr util-linux procps
 	rsync nano vim-tiny xz-utils bzip2 zstd zip
+	clang libclang-rt-dev
 )
 
 missing=()

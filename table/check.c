@@ -1,5 +1,8 @@
 #include "table/check.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include <assert.h>
 #include <stdint.h>
 
@@ -261,4 +264,69 @@ const char *check_type(enum logical_type t, const char *value, size_t len)
 	}
 	assert(!"unknown logical type");
 	return "unknown type";
+}
+
+#define PATTERN_MAX	   1000
+#define PATTERN_COUNT_MAX  255
+#define PATTERN_DEPTH_MAX  32
+
+const char *check_pattern_bounded(const char *pattern)
+{
+	/* counted[d]: the group open at depth d holds a counted repetition */
+	int counted[PATTERN_DEPTH_MAX + 1] = {0};
+	int depth = 0, last_counted = 0; /* the atom before a '{' holds a counted repetition */
+	const char *p;
+
+	if (strlen(pattern) > PATTERN_MAX)
+		return "longer than 1000 bytes";
+	for (p = pattern; *p; p++) {
+		switch (*p) {
+		case '\\':
+			if (p[1])
+				p++;
+			last_counted = 0;
+			break;
+		case '[':
+			/* a bracket expression: skip to its end ("[]…]" and "[^]…]" hold a ']') */
+			p += p[1] == '^' ? 2 : 1;
+			if (*p == ']')
+				p++;
+			while (*p && *p != ']')
+				p++;
+			if (!*p)
+				return NULL; /* regcomp reports the unbalanced bracket */
+			last_counted = 0;
+			break;
+		case '(':
+			if (++depth > PATTERN_DEPTH_MAX)
+				return "groups nested too deep";
+			counted[depth] = 0;
+			last_counted = 0;
+			break;
+		case ')':
+			last_counted = depth > 0 ? counted[depth] : 0;
+			if (depth > 0 && counted[depth--])
+				counted[depth] = 1;
+			break;
+		case '{': {
+			unsigned long a = 0, b = 0;
+			char *end;
+
+			a = strtoul(p + 1, &end, 10);
+			if (*end == ',')
+				b = strtoul(end + 1, &end, 10);
+			if (a > PATTERN_COUNT_MAX || b > PATTERN_COUNT_MAX)
+				return "a repetition count over 255";
+			if (last_counted)
+				return "a counted repetition of a counted repetition";
+			counted[depth] = 1;
+			last_counted = 1;
+			break;
+		}
+		default:
+			last_counted = 0;
+			break;
+		}
+	}
+	return NULL;
 }

@@ -15,4 +15,12 @@
  */
 const char *check_type(enum logical_type t, const char *value, size_t len);
 
+/*
+ * Whether a regular expression (POSIX ERE) is small enough to compile: glibc's regcomp expands
+ * counted repetition, so '((a{1000}){1000}){100}' would take gigabytes. Returns NULL if it is
+ * fine, else why not: over 1,000 bytes, a count over 255, or a counted repetition of something
+ * that holds one already.
+ */
+const char *check_pattern_bounded(const char *pattern);
+
 #endif

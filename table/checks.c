@@ -353,6 +353,8 @@ static int pattern_compile(regex_t *re, const char *pattern, const char *table, 
 
 	strbuf_init(&ere);
 	rc = pattern_translate(&ere, pattern, &why);
+	if (!rc && (why = check_pattern_bounded(ere.buf)))
+		rc = -EINVAL;
 	if (!rc) {
 		e = regcomp(re, ere.buf, REG_EXTENDED | REG_NOSUB);
 		if (e == REG_ESPACE) {

@@ -231,14 +231,16 @@ static int csv_read_quoted(struct csv_reader *r, struct csv_field *f, struct mfs
 		p = r->in + r->in_pos;
 		q = memchr(p, '"', r->in_len - r->in_pos);
 		run = q ? (size_t)(q - p) : r->in_len - r->in_pos;
+		/* The field's limit applies to the bytes before a NUL too, as it does when they
+		 * come in smaller reads: the same input always gives the same error. */
 		nul = memchr(p, '\0', run);
+		rc = csv_field_add(r, f, p, nul ? (size_t)(nul - p) : run, err);
+		if (rc)
+			return rc;
 		if (nul) {
 			csv_advance(r, p, (size_t)(nul - p));
 			return mfs_error_at(err, EINVAL, r->filename, r->line, r->col, "NUL byte");
 		}
-		rc = csv_field_add(r, f, p, run, err);
-		if (rc)
-			return rc;
 		csv_advance(r, p, run);
 		r->in_pos += run;
 		if (!q)

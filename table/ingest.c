@@ -274,6 +274,10 @@ static ssize_t ingest_pull(struct ingest *in, void *buf, size_t len)
 	if (n < 0)
 		return ingest_archive_fail(in);
 	if (!n) {
+		/* libarchive takes a failed read where another gzip member could start for the end
+		 * of the data: only the source says where the upload ends. */
+		if (in->source_errno)
+			return ingest_archive_fail(in);
 		in->entry_eof = 1;
 		return 0;
 	}
@@ -538,6 +542,8 @@ int ingest_next(struct ingest *in, struct ingest_entry *entry, struct mfs_error 
 	in->entry_eof = 0;
 	in->entry_contract = 0;
 	rc = in->archive ? ingest_next_member(in, entry) : ingest_next_single(in, entry);
+	if (!rc && in->source_errno)
+		rc = ingest_archive_fail(in);
 	if (rc > 0) {
 		in->in_entry = 1;
 		rc = ingest_peek(in);

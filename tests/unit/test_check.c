@@ -235,6 +235,27 @@ static void test_timestamp(void **state)
 	assert_string_equal(check_type(LT_TIMESTAMP, "2023-02-29T12:30", 16), "no such day");
 }
 
+static void test_pattern_bounded(void **state)
+{
+	static const char *const fine[] = {
+	    "^[A-Z]{2}[0-9]{2}$", "^SKU-[0-9]{4,8}$", "(ab)+c*", "^(a|b){3}$", "[{]{2}",
+	    "\\{1000\\}", "x{255}", "(a{2})+",
+	};
+	static const char *const refused[] = {
+	    "^((a{1000}){1000}){100}$", "(a{10}){10}", "x{256}", "x{1,300}", "((a){2}){3}",
+	};
+	char longer[1200];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(fine) / sizeof(*fine); i++)
+		assert_null(check_pattern_bounded(fine[i]));
+	for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++)
+		assert_non_null(check_pattern_bounded(refused[i]));
+	memset(longer, 'a', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	assert_non_null(check_pattern_bounded(longer));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +267,7 @@ int main(void)
 	    cmocka_unit_test(test_boolean),
 	    cmocka_unit_test(test_date),
 	    cmocka_unit_test(test_timestamp),
+	    cmocka_unit_test(test_pattern_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
