@@ -40,7 +40,10 @@ static ssize_t fd_source(void *ctx, void *buf, size_t len)
 	return n < 0 ? -errno : n;
 }
 
-/* Reads a whole (small) file: contracts. */
+/* Contracts are small: the same bound as for a contract proposed through the mount. */
+#define CONTRACT_MAX (1 << 20)
+
+/* Reads a whole contract file; -EFBIG past CONTRACT_MAX. */
 static int read_input(const char *path, struct strbuf *out)
 {
 	char buf[65536];
@@ -51,6 +54,10 @@ static int read_input(const char *path, struct strbuf *out)
 	if (fd < 0)
 		return fd;
 	while ((n = fd_source(&fd, buf, sizeof(buf))) > 0) {
+		if (out->len + (size_t)n > CONTRACT_MAX) {
+			rc = -EFBIG;
+			break;
+		}
 		rc = strbuf_add(out, buf, (size_t)n);
 		if (rc)
 			break;

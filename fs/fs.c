@@ -1462,6 +1462,10 @@ static int open_table(struct fs *fs, const struct principal *pr, const struct no
 		goto out;
 	t = &v.tables[n->tidx];
 	rc = fs_allowed(fs, pr, n->view == SEGMENT_PLAIN ? PRIV_UNMASK : PRIV_READ, &p);
+	/* unmask revoked between the lookup and this open: the name now stands for the masked
+	 * view, and ESTALE makes the kernel look it up again */
+	if (rc == 0 && n->view == SEGMENT_PLAIN && fs_allowed(fs, pr, PRIV_READ, &p) == 1)
+		rc = -ESTALE;
 	if (rc == 0)
 		rc = -EACCES;
 	if (rc < 0)
@@ -1656,15 +1660,8 @@ static int open_for_publish(struct fs *fs, fuse_req_t req, const struct principa
 	char name[CATALOG_NAME_MAX + 8];
 	int rc;
 
-	rc = catalog_product_get_by_id(fs->m.cat, n->id, &p);
-	if (rc)
-		goto out;
-	/* Only the current names publish; what versions/N holds stays as it was. */
-	if (n->kind == N_CONTRACT ? n->ver != p.contract_seq : n->ver != p.latest) {
-		rc = -EROFS;
-		goto out;
-	}
-	catalog_product_release(&p);
+	/* Only publishers' own inodes of TABLE.csv and contract.yaml come here: writing the name
+	 * starts an upload, even when another publish made a newer version since the lookup. */
 	if (n->kind == N_CONTRACT) {
 		snprintf(name, sizeof(name), "contract.yaml");
 	} else {
@@ -2272,36 +2269,6 @@ reply:
 	fuse_reply_err(req, -rc);
 }
 
-/*
- * The upload an open(O_TRUNC) of a table or contract has just started: the kernel sends the
- * truncate after the open, without the handle, so it is the caller's newest upload of that name.
- */
-static struct upload *upload_truncated(struct fs *fs, const struct principal *pr,
-				       const struct node *n)
-{
-	struct catalog_version v = {0};
-	struct upload *found = NULL;
-	char name[CATALOG_NAME_MAX + 8] = "contract.yaml";
-
-	if (n->kind == N_TABLE) {
-		if (fs_version_get(fs, n->id, n->ver, &v) || n->tidx >= v.ntables) {
-			catalog_version_release(&v);
-			return NULL;
-		}
-		snprintf(name, sizeof(name), "%s.csv", v.tables[n->tidx].name);
-		catalog_version_release(&v);
-	}
-	for (size_t i = 0; i < MAX_UPLOADS; i++) {
-		struct upload *up = fs->uploads[i];
-
-		if (up && !up->linked && up->opens && up->uid == pr->uid &&
-		    up->product_id == n->id && !strcmp(up->name, name) &&
-		    (!found || up->gen > found->gen))
-			found = up;
-	}
-	return found;
-}
-
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
@@ -2328,8 +2295,6 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		up = ((struct open_file *)(uintptr_t)fi->fh)->up;
 	if (!up && n.kind == N_UPLOAD)
 		up = upload_at(fs, &n);
-	if (!up && pr && writable)
-		up = upload_truncated(fs, pr, &t);
 	/* ftruncate of a published table opened for writing, before any write: that would
 	 * modify a version, not replace it */
 	if (fi && up && writable && !up->dirty && !staging_size(up->st) &&
@@ -2337,6 +2302,10 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		up = NULL;
 	if (!pr)
 		rc = -EACCES;
+	else if (!up && writable && !fi && (to_set & FUSE_SET_ATTR_SIZE) && !attr->st_size)
+		/* The truncate the kernel sends, without the handle, after open(O_TRUNC): the
+		 * upload that open started is empty already. The reply keeps the readers' size. */
+		rc = 0;
 	else if (!up || up->uid != pr->uid)
 		rc = -EPERM; /* published versions and the mesh's files are immutable */
 	else if ((to_set & FUSE_SET_ATTR_UID && attr->st_uid != up->uid) ||
@@ -2344,14 +2313,14 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		rc = -EPERM;
 	/* A truncate that changes nothing (the O_TRUNC of `: > TABLE.csv`) leaves nothing to
 	 * publish. */
-	if (!rc && (to_set & FUSE_SET_ATTR_SIZE) &&
+	if (!rc && up && (to_set & FUSE_SET_ATTR_SIZE) &&
 	    (uint64_t)attr->st_size != staging_size(up->st)) {
 		rc = staging_truncate(up->st, (uint64_t)attr->st_size);
 		up->dirty = 1;
 	}
-	if (!rc && (to_set & FUSE_SET_ATTR_MODE))
+	if (!rc && up && (to_set & FUSE_SET_ATTR_MODE))
 		up->mode = attr->st_mode & 07777;
-	if (!rc && (to_set & FUSE_SET_ATTR_MTIME))
+	if (!rc && up && (to_set & FUSE_SET_ATTR_MTIME))
 		up->mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? (int64_t)time(NULL)
 							       : (int64_t)attr->st_mtime;
 	/*

@@ -254,8 +254,11 @@ static int publish_entry_table(struct publish *pub, const struct ingest_entry *e
 	rc = segment_writer_open(&w, pub->m->store, &params, pub->err);
 	if (!rc)
 		rc = publish_rows(pub, &t, &r, checks, w);
-	if (rc == -EFBIG || (rc && ingest_error(in)[0]))
+	/* the reason a limit stopped the upload, rather than the reader's "read error" */
+	if (rc && ingest_error(in)[0]) {
+		mfs_error_clear(pub->err);
 		mfs_error_set(pub->err, rc, "%s", ingest_error(in));
+	}
 	if (rc)
 		goto out;
 	rc = table_checks_finish(checks, &report);
@@ -590,6 +593,10 @@ static int publish_run(struct publish *pub, csv_source_fn source, void *ctx,
 	}
 	if (!rc)
 		rc = publish_commit(pub, res);
+	/* Segments this publish stored are no version's: each holds a random id, so no other
+	 * publish can share its blob. Removed now rather than at the next mount start. */
+	for (size_t i = 0; rc && i < pub->ntables; i++)
+		(void)store_remove(pub->m->store, pub->tables[i].segment);
 out:
 	ingest_close(in);
 	mesh_unlock(lock);

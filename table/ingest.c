@@ -36,7 +36,7 @@
 #define INGEST_DEFAULT_ENTRY (64 * GiB)
 #define INGEST_DEFAULT_TOTAL (256 * GiB)
 #define INGEST_DEFAULT_COUNT 1000
-#define INGEST_DEFAULT_RATIO 1000
+#define INGEST_DEFAULT_RATIO 250
 #define INGEST_DEFAULT_YAML  (1 * MiB)
 /* The first bytes of each entry are looked at for the signature of an archive (a tar header's
  * magic sits at offset 257). */

@@ -30,7 +30,7 @@ struct ingest_limits {
 	uint64_t max_total_bytes;    /* decompressed bytes of all entries; default 256 GiB */
 	unsigned max_entries;	     /* entries in an archive, directories included; default 1000 */
 	unsigned max_ratio;	     /* decompressed bytes per compressed byte read, checked once
-					past 16 MiB decompressed; default 1000 */
+					past 16 MiB decompressed; default 250 */
 	uint64_t max_contract_bytes; /* bytes of contract.yaml; default 1 MiB */
 };
 
