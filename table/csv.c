@@ -307,6 +307,46 @@ static int csv_next_field(struct csv_reader *r, size_t n, struct mfs_error *err)
 	return 0;
 }
 
+/* Whether bytes are UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past
+ * U+10FFFF). ASCII, the common case, is checked eight bytes at a time. */
+static int utf8_valid(const char *text, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)text, *end = p + len;
+
+	while (p < end) {
+		uint64_t word;
+
+		if (end - p >= 8) {
+			memcpy(&word, p, 8);
+			if (!(word & 0x8080808080808080ULL)) {
+				p += 8;
+				continue;
+			}
+		}
+		if (*p < 0x80) {
+			p++;
+		} else if (*p >= 0xC2 && *p <= 0xDF) {
+			if (end - p < 2 || (p[1] & 0xC0) != 0x80)
+				return 0;
+			p += 2;
+		} else if (*p >= 0xE0 && *p <= 0xEF) {
+			if (end - p < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
+			    (*p == 0xE0 && p[1] < 0xA0) || (*p == 0xED && p[1] > 0x9F))
+				return 0;
+			p += 3;
+		} else if (*p >= 0xF0 && *p <= 0xF4) {
+			if (end - p < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
+			    (p[3] & 0xC0) != 0x80 || (*p == 0xF0 && p[1] < 0x90) ||
+			    (*p == 0xF4 && p[1] > 0x8F))
+				return 0;
+			p += 4;
+		} else {
+			return 0;
+		}
+	}
+	return 1;
+}
+
 int csv_reader_next(struct csv_reader *r, struct csv_field **fields, size_t *nfields,
 		    struct mfs_error *err)
 {
@@ -355,6 +395,9 @@ int csv_reader_next(struct csv_reader *r, struct csv_field **fields, size_t *nfi
 		end = i + 1 < n ? r->fields[i + 1].len : r->data.len;
 		r->fields[i].data = r->data.buf + r->fields[i].len;
 		r->fields[i].len = end - r->fields[i].len - 1;
+		if (!utf8_valid(r->fields[i].data, r->fields[i].len))
+			return mfs_error_at(err, EINVAL, r->filename, r->fields[i].line,
+					    r->fields[i].col, "not valid UTF-8 text");
 	}
 	*fields = r->fields;
 	*nfields = n;

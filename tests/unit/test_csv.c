@@ -192,8 +192,18 @@ static void test_bom(void **state)
 	       "b\n",
 	       "@1[1:1 1:a]\n@2[2:1 4:\xef\xbb\xbf"
 	       "b]\nend");
-	/* Shorter than a mark. */
-	EXPECT("\xef\xbb", "@1[1:1 2:\xef\xbb]\nend");
+	/* Shorter than a mark: not UTF-8. */
+	EXPECT("\xef\xbb", "error -22 t.csv:1:1: not valid UTF-8 text");
+}
+
+static void test_utf8(void **state)
+{
+	EXPECT("caf\xc3\xa9,\xe2\x82\xac,\xf0\x9f\x98\x80\n",
+	       "@1[1:1 5:caf\xc3\xa9][1:7 3:\xe2\x82\xac][1:11 4:\xf0\x9f\x98\x80]\nend");
+	EXPECT("ok\ncaf\xe9\n", "@1[1:1 2:ok]\nerror -22 t.csv:2:1: not valid UTF-8 text");
+	EXPECT("a,\xc0\xaf\n", "error -22 t.csv:1:3: not valid UTF-8 text");        /* overlong */
+	EXPECT("a,\xed\xa0\x80\n", "error -22 t.csv:1:3: not valid UTF-8 text");    /* surrogate */
+	EXPECT("a,\xf4\x90\x80\x80\n", "error -22 t.csv:1:3: not valid UTF-8 text"); /* > 10FFFF */
 }
 
 /* A long input crossing input buffer refills, with a field larger than the input buffer. */
@@ -306,6 +316,7 @@ int main(void)
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_bom),
+	    cmocka_unit_test(test_utf8),
 	    cmocka_unit_test(test_large),
 	    cmocka_unit_test(test_source_error),
 	    cmocka_unit_test(test_field_append),
