@@ -275,11 +275,18 @@ const char *check_pattern_bounded(const char *pattern)
 	/* counted[d]: the group open at depth d holds a counted repetition */
 	int counted[PATTERN_DEPTH_MAX + 1] = {0};
 	int depth = 0, last_counted = 0; /* the atom before a '{' holds a counted repetition */
+	int last_quantifier = 0;	 /* the character before was a repetition operator */
 	const char *p;
 
 	if (strlen(pattern) > PATTERN_MAX)
 		return "longer than 1000 bytes";
 	for (p = pattern; *p; p++) {
+		int quantifier = *p == '*' || *p == '+' || *p == '?' || *p == '{';
+
+		/* 'a++++' makes regcomp's memory grow with each operator */
+		if (quantifier && last_quantifier)
+			return "a repetition of a repetition";
+		last_quantifier = quantifier;
 		switch (*p) {
 		case '\\':
 			if (p[1])
@@ -321,6 +328,7 @@ const char *check_pattern_bounded(const char *pattern)
 				return "a counted repetition of a counted repetition";
 			counted[depth] = 1;
 			last_counted = 1;
+			p = end[0] == '}' ? end : p;
 			break;
 		}
 		default:

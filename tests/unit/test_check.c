@@ -243,6 +243,7 @@ static void test_pattern_bounded(void **state)
 	};
 	static const char *const refused[] = {
 	    "^((a{1000}){1000}){100}$", "(a{10}){10}", "x{256}", "x{1,300}", "((a){2}){3}",
+	    "a++++++++++++++++++++", "a*?", "a{2}*",
 	};
 	char longer[1200];
 
