@@ -206,6 +206,7 @@ struct fs {
 	size_t writable_next;
 	uid_t uid;
 	gid_t gid;
+	struct fuse_session *se; /* for notifications to the kernel */
 };
 
 struct dir_entry {
@@ -2128,8 +2129,8 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	struct fs *fs = fs_of(req);
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 	ssize_t n;
+	int inval;
 
-	(void)ino;
 	if (!of->up) {
 		fuse_reply_err(req, EBADF);
 		return;
@@ -2142,8 +2143,18 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	pthread_mutex_lock(&fs->lock);
 	of->up->dirty = 1;
 	of->up->mtime = (int64_t)time(NULL);
+	/* a table's or contract's name: written through an inode that readers may hold */
+	inval = !of->up->linked;
 	pthread_mutex_unlock(&fs->lock);
+	/* Once replied to, the file may be released (and of freed) by another thread. */
 	fuse_reply_write(req, (size_t)n);
+	/*
+	 * The kernel grows the inode's size to the end of a write. Through a publisher's own
+	 * inode of a table, its readers of the same user would then read past the published
+	 * bytes: dropping its attributes makes the kernel ask for them, and the size, again.
+	 */
+	if (inval && fs->se)
+		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
 /*
@@ -2639,6 +2650,7 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 	if (rc)
 		goto out;
 	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
+	fs->se = se;
 	if (!se) {
 		rc = mfs_error_set(err, EINVAL, "cannot start a FUSE session (bad -o option?)");
 		goto out;
