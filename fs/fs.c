@@ -764,6 +764,9 @@ static int node_stat(struct fs *fs, const struct principal *pr, const struct nod
 			rc = node_stat(fs, pr, &t, ino, st, timeout);
 		if (!rc)
 			st->st_mode = (st->st_mode & ~07777U) | 0644;
+		/* never kept: the kernel grows this inode's size when its user writes through it,
+		 * and with attributes expired it asks again before each read */
+		*timeout = 0;
 		goto out;
 	}
 	switch (n->kind) {
