@@ -31,6 +31,7 @@
 
 #include "acl/acl.h"
 #include "catalog/contract.h"
+#include "common/crc32c.h"
 #include "common/strbuf.h"
 #include "backends/staging.h"
 #include "mesh/mesh.h"
@@ -116,6 +117,8 @@ struct upload {
 	int dirty;
 	mode_t mode;
 	int64_t mtime;
+	struct writable *through; /* the publisher's inode it was opened through, if any */
+	uint32_t through_gen;
 };
 
 #define MAX_UPLOADS 1024
@@ -179,6 +182,7 @@ struct writable {
 	uid_t uid;
 	struct node target; /* N_TABLE or N_CONTRACT */
 	uint32_t gen;       /* 0: empty slot */
+	unsigned writers;   /* uploads opened through it and not yet released */
 };
 
 struct fs {
@@ -207,6 +211,8 @@ struct fs {
 	uid_t uid;
 	gid_t gid;
 	struct fuse_session *se; /* for notifications to the kernel */
+	int cache_dirs;		 /* the kernel may keep listings (fs_init) */
+	int no_opendir;		 /* ... and open directories without asking */
 };
 
 struct dir_entry {
@@ -218,6 +224,9 @@ struct dir_entry {
 struct dir_list {
 	struct dir_entry *e;
 	size_t n, cap;
+	/* may list differently for another caller: a table with PII (an inode per view), or
+	 * uploads, listed to their writers only */
+	int per_caller;
 };
 
 /* What an open file serves: either a segment view or a document rendered at open. */
@@ -631,6 +640,10 @@ static void upload_settle(struct fs *fs, struct upload *up)
 {
 	if (up->opens || up->linked)
 		return;
+	if (up->through && up->through->gen == up->through_gen) {
+		assert(up->through->writers > 0);
+		up->through->writers--;
+	}
 	for (size_t i = 0; i < MAX_UPLOADS; i++)
 		if (fs->uploads[i] == up)
 			fs->uploads[i] = NULL;
@@ -717,6 +730,7 @@ static void writable_node(struct fs *fs, uid_t uid, struct node *n)
 	w = &fs->writables[slot];
 	w->uid = uid;
 	w->target = *n;
+	w->writers = 0;
 	w->gen = (++fs->writable_gen & ((1U << INO_VER_BITS) - 1)) ?: ++fs->writable_gen;
 found:
 	memset(n, 0, sizeof(*n));
@@ -744,6 +758,9 @@ static int node_target(struct fs *fs, const struct node *n, struct node *target,
 	return 0;
 }
 
+static int dir_stamp(struct fs *fs, const struct principal *pr, const struct node *n,
+		     struct stat *st, double *timeout);
+
 /* Attributes of node n as pr sees it; *timeout says how long the kernel may keep them. */
 static int node_stat(struct fs *fs, const struct principal *pr, const struct node *n,
 		     fuse_ino_t ino, struct stat *st, double *timeout)
@@ -764,9 +781,10 @@ static int node_stat(struct fs *fs, const struct principal *pr, const struct nod
 			rc = node_stat(fs, pr, &t, ino, st, timeout);
 		if (!rc)
 			st->st_mode = (st->st_mode & ~07777U) | 0644;
-		/* never kept: the kernel grows this inode's size when its user writes through it,
-		 * and with attributes expired it asks again before each read */
-		*timeout = 0;
+		/* Not kept while written through: the kernel grows this inode's size as its user
+		 * writes, and with attributes expired it asks again before each read. */
+		if (!rc && fs->writables[n->id].writers)
+			*timeout = 0;
 		goto out;
 	}
 	switch (n->kind) {
@@ -811,7 +829,6 @@ static int node_stat(struct fs *fs, const struct principal *pr, const struct nod
 			stat_fill(st, ino, S_IFLNK | 0777,
 				  (uint64_t)snprintf(num, sizeof(num), "%lld", (long long)p.latest),
 				  p.updated_at, fs);
-		*timeout = 0;
 		break;
 	case N_UPLOAD: {
 		const struct upload *up = upload_at(fs, n);
@@ -846,11 +863,16 @@ static int node_stat(struct fs *fs, const struct principal *pr, const struct nod
 				mtime = p.updated_at;
 			}
 			stat_fill(st, ino, S_IFREG | 0444, size, mtime, fs);
-			*timeout = n->kind == N_CONTRACT ? TIMEOUT_IMMUTABLE : 0;
+			/* a size is only a hint: documents are read as rendered at open */
+			*timeout = n->kind == N_CONTRACT      ? TIMEOUT_IMMUTABLE
+				   : n->kind == N_PUBLISH_LOG ? 0
+							      : TIMEOUT_LISTING;
 		}
 		break;
 	}
 	}
+	if (!rc && S_ISDIR(st->st_mode))
+		rc = dir_stamp(fs, pr, n, st, timeout);
 out:
 	catalog_domain_release(&d);
 	catalog_product_release(&p);
@@ -1052,25 +1074,39 @@ static int node_lookup(struct fs *fs, const struct principal *pr, const struct n
 	return rc;
 }
 
-/* Whether lookups of this child may be cached: table names and the current contract resolve
- * differently as versions come and per caller, so never. */
-static double entry_timeout(const struct node *child)
+/*
+ * How long the kernel may keep the lookup of child in parent. Names in the mesh never go away and
+ * mostly always mean the same node, so most lookups may be kept; not the names that resolve
+ * differently as versions come or per caller: a product's current tables and contract (and a
+ * publisher's own inode of them), a table with PII in a version (one inode per view), uploads
+ * and search results.
+ */
+static double entry_timeout(struct fs *fs, const struct node *parent, const struct node *child)
 {
+	struct catalog_version v = {0};
+	double timeout = TIMEOUT_IMMUTABLE;
+
 	switch (child->kind) {
 	case N_TABLE:
+		if (parent->kind != N_VERSION || fs_version_get(fs, child->id, child->ver, &v) ||
+		    child->tidx >= v.ntables || v.tables[child->tidx].has_pii)
+			timeout = 0;
+		break;
 	case N_CONTRACT:
-	case N_LATEST:
+		if (parent->kind != N_VERSION)
+			timeout = 0;
+		break;
 	case N_UPLOAD:
-	case N_PUBLISH_LOG:
 	case N_SEARCH_QUERY:
 	case N_SEARCH_LINK:
 	case N_WRITABLE:
-		return 0;
-	case N_VERSION:
-		return TIMEOUT_IMMUTABLE;
+		timeout = 0;
+		break;
 	default:
-		return TIMEOUT_LISTING;
+		break;
 	}
+	catalog_version_release(&v);
+	return timeout;
 }
 
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -1092,8 +1128,9 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = ino_encode(&cn, &e.ino);
 	if (!rc)
 		rc = node_stat(fs, pr, &cn, e.ino, &e.attr, &e.attr_timeout);
+	if (!rc)
+		e.entry_timeout = entry_timeout(fs, &pn, &cn);
 	pthread_mutex_unlock(&fs->lock);
-	e.entry_timeout = rc ? 0 : entry_timeout(&cn);
 reply:
 	if (rc == -ENOENT) {
 		/* A negative entry with timeout 0: names appear as soon as the catalog has them. */
@@ -1190,14 +1227,12 @@ static int dir_add(struct dir_list *l, const char *name, const struct node *n, m
 	return 0;
 }
 
-static void dir_free(struct dir_list *l)
+static void dir_release(struct dir_list *l)
 {
-	if (!l)
-		return;
 	for (size_t i = 0; i < l->n; i++)
 		free(l->e[i].name);
 	free(l->e);
-	free(l);
+	memset(l, 0, sizeof(*l));
 }
 
 struct dir_fill {
@@ -1239,6 +1274,7 @@ static int list_tables(struct fs *fs, const struct principal *pr, const struct c
 		struct node n = {.kind = N_TABLE, .id = p->id, .ver = number, .tidx = (unsigned)i};
 
 		rc = table_view(fs, pr, p, &v.tables[i], &n.view);
+		l->per_caller |= v.tables[i].has_pii;
 		snprintf(name, sizeof(name), "%s.csv", v.tables[i].name);
 		/* in the top-level listing, the writer's upload of the same name stands in front */
 		if (!rc && !(number == p->latest && upload_find(fs, p->id, name, pr->uid)))
@@ -1322,7 +1358,10 @@ static int dir_build(struct fs *fs, const struct principal *pr, const struct nod
 		for (size_t i = 0; !rc && i < MAX_UPLOADS; i++) {
 			struct upload *up = fs->uploads[i];
 
-			if (!up || !up->linked || up->product_id != dn->id || up->uid != pr->uid)
+			if (!up || !up->linked || up->product_id != dn->id)
+				continue;
+			l->per_caller = 1;
+			if (up->uid != pr->uid)
 				continue;
 			upload_node(fs, up, &n);
 			rc = dir_add(l, up->name, &n, S_IFREG);
@@ -1363,67 +1402,118 @@ out:
 	return rc;
 }
 
+/*
+ * A directory's mtime carries in its nanoseconds a digest of its listing as the caller sees it.
+ * The kernel keeps a listing while the mtime stays the same: a new version, a new product or
+ * another caller's view changes it, and the kernel lists again. A listing that may differ
+ * between callers keeps no attributes, so that each caller's opendir asks.
+ */
+static int dir_stamp(struct fs *fs, const struct principal *pr, const struct node *n,
+		     struct stat *st, double *timeout)
+{
+	struct dir_list l = {0};
+	uint32_t crc = 0;
+	int rc;
+
+	rc = dir_build(fs, pr, n, &l);
+	for (size_t i = 0; !rc && i < l.n; i++) {
+		crc = crc32c(crc, l.e[i].name, strlen(l.e[i].name) + 1);
+		crc = crc32c(crc, &l.e[i].ino, sizeof(l.e[i].ino));
+	}
+	if (!rc) {
+		st->st_mtim.tv_nsec = (long)(crc % 1000000000U);
+		if (l.per_caller)
+			*timeout = 0;
+	}
+	dir_release(&l);
+	return rc;
+}
+
+/* Listings are built for each request, so an open has nothing to hold and, where the kernel
+ * can do without, is not asked for. */
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	const struct principal *pr;
-	struct dir_list *l;
 	struct node n;
 	int rc;
 
-	l = calloc(1, sizeof(*l));
-	if (!l) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
 	rc = ino_decode(ino, &n);
-	if (!rc) {
-		pthread_mutex_lock(&fs->lock);
-		pr = fs_principal(fs, req);
-		rc = pr ? dir_build(fs, pr, &n, l) : -EACCES;
-		pthread_mutex_unlock(&fs->lock);
-	}
+	if (!rc && fs->no_opendir)
+		rc = -ENOSYS;
 	if (rc) {
-		dir_free(l);
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	fi->fh = (uintptr_t)l;
-	if (fuse_reply_open(req, fi) == -ENOENT)
-		dir_free(l);
+	fi->cache_readdir = fi->keep_cache = fs->cache_dirs;
+	fuse_reply_open(req, fi);
+}
+
+/*
+ * Entries from off on, as the caller sees them; with plus, with their attributes: ls -l and find
+ * get a directory in one request instead of a lookup per name. Names that must be looked up
+ * each time go without theirs.
+ */
+static void dir_reply(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
+{
+	struct fs *fs = fs_of(req);
+	struct dir_list l = {0};
+	const struct principal *pr;
+	struct node dn, cn;
+	size_t used = 0;
+	char *buf;
+	int rc;
+
+	rc = ino_decode(ino, &dn);
+	buf = rc ? NULL : malloc(size);
+	if (!buf) {
+		fuse_reply_err(req, rc ? -rc : ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	pr = fs_principal(fs, req);
+	rc = pr ? dir_build(fs, pr, &dn, &l) : -EACCES;
+	for (size_t i = (size_t)off; !rc && i < l.n; i++) {
+		struct fuse_entry_param e = {.attr = {.st_ino = l.e[i].ino, .st_mode = l.e[i].mode}};
+		size_t need;
+
+		/* the kernel takes no attributes for . and .. */
+		if (plus && i >= 2 && !ino_decode(l.e[i].ino, &cn) &&
+		    !node_stat(fs, pr, &cn, l.e[i].ino, &e.attr, &e.attr_timeout)) {
+			e.entry_timeout = entry_timeout(fs, &dn, &cn);
+			if (e.entry_timeout > 0)
+				e.ino = l.e[i].ino;
+		}
+		if (!e.ino)
+			e.attr = (struct stat){.st_ino = l.e[i].ino, .st_mode = l.e[i].mode};
+		need = plus ? fuse_add_direntry_plus(req, buf + used, size - used, l.e[i].name, &e,
+						     (off_t)(i + 1))
+			    : fuse_add_direntry(req, buf + used, size - used, l.e[i].name, &e.attr,
+						(off_t)(i + 1));
+		if (need > size - used)
+			break;
+		used += need;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	dir_release(&l);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, buf, used);
+	free(buf);
 }
 
 static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	struct dir_list *l = (struct dir_list *)(uintptr_t)fi->fh;
-	char *buf;
-	size_t used = 0;
-
-	(void)ino;
-	buf = malloc(size);
-	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	for (size_t i = (size_t)off; i < l->n; i++) {
-		struct stat st = {.st_ino = l->e[i].ino, .st_mode = l->e[i].mode};
-		size_t need = fuse_add_direntry(req, buf + used, size - used, l->e[i].name, &st,
-						(off_t)(i + 1));
-
-		if (need > size - used)
-			break;
-		used += need;
-	}
-	fuse_reply_buf(req, buf, used);
-	free(buf);
+	(void)fi;
+	dir_reply(req, ino, size, off, 0);
 }
 
-static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
 {
-	(void)ino;
-	dir_free((struct dir_list *)(uintptr_t)fi->fh);
-	fuse_reply_err(req, 0);
+	(void)fi;
+	dir_reply(req, ino, size, off, 1);
 }
 
 /* ---- files ---- */
@@ -1543,6 +1633,23 @@ static ssize_t staging_source(void *ctx, void *buf, size_t len)
  * publish reads the whole upload, and the rest of the mount must go on. It uses a mesh handle of
  * its own (a catalog connection is for one thread at a time).
  */
+/*
+ * After a publish through the mount the kernel's listings of the product and of its versions are
+ * out of date: dropping their attributes makes it ask for their mtimes, which carry digests of
+ * the listings (dir_stamp), before it lists them again, so the writer's next ls sees the version.
+ */
+static void product_changed(struct fs *fs, int64_t product_id)
+{
+	struct node n = {.kind = N_PRODUCT, .id = product_id};
+	fuse_ino_t ino;
+
+	if (fs->se && !ino_encode(&n, &ino))
+		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	n.kind = N_VERSIONS;
+	if (fs->se && !ino_encode(&n, &ino))
+		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+}
+
 static int upload_publish(struct fs *fs, struct upload *up, const char *as_name)
 {
 	struct catalog_product p = {0};
@@ -1575,6 +1682,8 @@ out:
 	else
 		fuse_log(FUSE_LOG_INFO, "meshfs: %s/%s/%s by %s: version %lld\n", p.domain, p.name,
 			 as_name, pr.name, (long long)res.version);
+	if (!rc)
+		product_changed(fs, up->product_id);
 	if (opened)
 		mesh_close(&m);
 	principal_release(&pr);
@@ -1582,7 +1691,6 @@ out:
 	return rc;
 }
 
-/* Checks that the caller may publish to the product, for opens and creates. */
 /* Checks that the caller may publish to the product, for opens and creates; a refusal is
  * audited like any other (DESIGN §5), under the name being written. */
 static int may_publish(struct fs *fs, const struct principal *pr, int64_t product_id,
@@ -1657,7 +1765,7 @@ static struct open_file *open_file_new(void)
 /* Opens for writing the name a table or contract inode stands for: a new, empty upload that
  * replaces it as a whole when published; published versions are never modified. */
 static int open_for_publish(struct fs *fs, fuse_req_t req, const struct principal *pr,
-			    const struct node *n, struct open_file *of)
+			    const struct node *n, struct writable *w, struct open_file *of)
 {
 	struct catalog_product p = {0};
 	struct catalog_version v = {0};
@@ -1680,8 +1788,12 @@ static int open_for_publish(struct fs *fs, fuse_req_t req, const struct principa
 	if (rc)
 		goto out;
 	rc = upload_new(fs, n->id, name, fuse_req_ctx(req), 0, &of->up);
-	if (!rc)
+	if (!rc) {
 		of->up->opens++;
+		of->up->through = w;
+		of->up->through_gen = w->gen;
+		w->writers++;
+	}
 out:
 	catalog_product_release(&p);
 	catalog_version_release(&v);
@@ -1736,6 +1848,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 	const struct principal *pr;
+	struct writable *w;
 	struct open_file *of;
 	struct node n, t;
 	int rc, writable, writing = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
@@ -1753,6 +1866,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	pthread_mutex_lock(&fs->lock);
 	pr = fs_principal(fs, req);
 	rc = node_target(fs, &n, &t, &writable);
+	w = !rc && writable ? &fs->writables[n.id] : NULL;
 	n = t;
 	if (!rc && !pr)
 		rc = -EACCES;
@@ -1761,7 +1875,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	else if (n.kind == N_UPLOAD)
 		rc = open_upload(fs, pr, &n, fi->flags, of);
 	else if (writing && writable)
-		rc = open_for_publish(fs, req, pr, &n, of);
+		rc = open_for_publish(fs, req, pr, &n, w, of);
 	else if (writing && (n.kind == N_TABLE || n.kind == N_CONTRACT))
 		rc = refuse_write(fs, pr, &n);
 	else if (writing)
@@ -2015,8 +2129,14 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	int rc, writable;
 
 	rc = ino_decode(ino, &n);
-	/* ls -l asks every file for security and ACL attributes: answered without the lock */
-	if (!rc && strncmp(name, "user.meshfs.", 12))
+	/*
+	 * ls -l asks every file for its security label and ACL. Saying the namespace is not
+	 * supported, rather than that the file has no such attribute, lets it stop asking files of
+	 * this mount; the kernel forwards each question as a request.
+	 */
+	if (!rc && strncmp(name, "user.", 5))
+		rc = -EOPNOTSUPP;
+	else if (!rc && strncmp(name, "user.meshfs.", 12))
 		rc = -ENODATA;
 	if (!rc) {
 		pthread_mutex_lock(&fs->lock);
@@ -2488,7 +2608,15 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct fs *fs = userdata;
+
+	/* Listings kept by the kernel are checked against the directory's mtime (see
+	 * dir_stamp), which it asks for again only with this. */
+	fs->cache_dirs = (conn->want & FUSE_CAP_AUTO_INVAL_DATA) != 0;
+	if (fs->cache_dirs && (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT)) {
+		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
+		fs->no_opendir = 1;
+	}
 	/* Large requests: a table is read in few round trips. */
 	conn->max_readahead = conn->max_readahead < 1048576 ? conn->max_readahead : 1048576;
 	conn->time_gran = 1000000000;
@@ -2508,7 +2636,7 @@ static const struct fuse_lowlevel_ops fs_ops = {
     .readlink = fs_readlink,
     .opendir = fs_opendir,
     .readdir = fs_readdir,
-    .releasedir = fs_releasedir,
+    .readdirplus = fs_readdirplus,
     .open = fs_open,
     .read = fs_read,
     .release = fs_release,

@@ -337,6 +337,42 @@ ino_masked=$(as "$ANA" stat -c %i -- "$C/customers.csv")
 check "each view of the same name is its own inode (§7.5)" \
 	test -n "$ino_plain" -a -n "$ino_masked" -a "$ino_plain" != "$ino_masked"
 
+# Listings as each user sees them. The kernel keeps listings and checks them against the
+# directory's mtime, which carries a digest of the listing as its caller sees it: users taking
+# turns must each get their own, however quickly they follow each other.
+# listed_ino USER: the inode number ls -i lists for customers.csv, as USER.
+listed_ino()
+{
+	as "$1" ls -i -- "$C" | awk '$2 == "customers.csv" { print $1 }'
+}
+for round in 1 2; do
+	got_plain=$(listed_ino "$OWN")
+	got_masked=$(listed_ino "$ANA")
+	check "listing, round $round: each user's ls -i names the inode of their own view" \
+		test "$got_plain" = "$ino_plain" -a "$got_masked" = "$ino_masked"
+done
+as "$OWN" sh -c 'echo draft >"$1"' sh "$C/.draft.tmp"
+lists_draft()
+{
+	as "$1" ls -a -- "$C" | grep -qx '.draft.tmp'
+}
+hides_draft()
+{
+	! lists_draft "$1"
+}
+check "a private file is listed to its writer" lists_draft "$OWN"
+check "... and not to another user listing right after" hides_draft "$ANA"
+check "... and still to its writer listing after them" lists_draft "$OWN"
+as "$OWN" rm -f -- "$C/.draft.tmp"
+check "... until its writer removes it" hides_draft "$OWN"
+run_as "$ANA" getfattr -n security.selinux -- "$C/customers.csv"
+if [ "$RC" -ne 0 ] && err_has "Operation not supported"; then
+	pass "attributes outside user.* are not supported (ls -l stops asking for them)"
+else
+	fail "attributes outside user.* are not supported (ls -l stops asking for them)" \
+		"$(last_diag)"
+fi
+
 reads "a supplementary Unix group's unmask grant gives the plain view" "$GRP" \
 	"$C/customers.csv" "$T/customers-v1.csv"
 size_is "stat size through the group grant is the plain view's" "$GRP" "$C/customers.csv" \
