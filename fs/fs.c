@@ -181,7 +181,7 @@ struct cached_doc {
 struct writable {
 	uid_t uid;
 	struct node target; /* N_TABLE or N_CONTRACT */
-	uint32_t gen;       /* 0: empty slot */
+	uint32_t gen;	    /* 0: empty slot */
 	unsigned writers;   /* uploads opened through it and not yet released */
 };
 
@@ -232,7 +232,7 @@ struct dir_list {
 /* What an open file serves: either a segment view or a document rendered at open. */
 struct open_file {
 	struct upload *up; /* a file open for writing */
-	pid_t opener;      /* the process that opened it */
+	pid_t opener;	   /* the process that opened it */
 	struct pooled_segment *ps;
 	enum segment_view view;
 	/* reads of one open file may run on several threads at once; its cache is not shared */
@@ -325,8 +325,12 @@ static int fs_allowed(struct fs *fs, const struct principal *pr, enum privilege 
 	rc = acl_allowed(fs->m.cat, pr, priv, p->domain, p->name);
 	if (rc < 0)
 		return rc;
-	*c = (struct cached_decision){.uid = pr->uid, .gid = pr->gid, .priv = priv,
-				      .product_id = p->id, .stamp = stamp, .at = now,
+	*c = (struct cached_decision){.uid = pr->uid,
+				      .gid = pr->gid,
+				      .priv = priv,
+				      .product_id = p->id,
+				      .stamp = stamp,
+				      .at = now,
 				      .allowed = rc};
 	return rc;
 }
@@ -511,15 +515,15 @@ static int node_render(struct fs *fs, const struct principal *pr, const struct n
 
 static struct cached_doc *doc_slot(struct fs *fs, const struct node *n, uid_t uid)
 {
-	uint64_t h = (uint64_t)n->kind * 0x9E3779B97F4A7C15ULL ^ (uint64_t)n->id * 0xC2B2AE3D27D4EB4FULL ^
+	uint64_t h = (uint64_t)n->kind * 0x9E3779B97F4A7C15ULL ^
+		     (uint64_t)n->id * 0xC2B2AE3D27D4EB4FULL ^
 		     (uint64_t)n->ver * 0x165667B19E3779F9ULL ^ uid;
 
 	return &fs->docs[(h ^ h >> 29) % DOC_CACHE];
 }
 
 /* The size of a rendered document if the cache knows it; else renders it and remembers. */
-static int doc_size(struct fs *fs, const struct principal *pr, const struct node *n,
-		    size_t *size)
+static int doc_size(struct fs *fs, const struct principal *pr, const struct node *n, size_t *size)
 {
 	/* publish.log is the caller's own; the other documents are the same for everyone */
 	uid_t uid = n->kind == N_PUBLISH_LOG ? pr->uid : 0;
@@ -1473,7 +1477,8 @@ static void dir_reply(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, in
 	pr = fs_principal(fs, req);
 	rc = pr ? dir_build(fs, pr, &dn, &l) : -EACCES;
 	for (size_t i = (size_t)off; !rc && i < l.n; i++) {
-		struct fuse_entry_param e = {.attr = {.st_ino = l.e[i].ino, .st_mode = l.e[i].mode}};
+		struct fuse_entry_param e = {
+		    .attr = {.st_ino = l.e[i].ino, .st_mode = l.e[i].mode}};
 		size_t need;
 
 		/* the kernel takes no attributes for . and .. */
@@ -2050,8 +2055,8 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	} else {
 		if (of->cache)
 			pthread_mutex_lock(&of->cache_lock);
-		got = segment_read(of->ps->seg, of->view, buf, size, (uint64_t)off,
-				   fs_segment_key, fs, of->cache);
+		got = segment_read(of->ps->seg, of->view, buf, size, (uint64_t)off, fs_segment_key,
+				   fs, of->cache);
 		if (of->cache)
 			pthread_mutex_unlock(&of->cache_lock);
 	}
