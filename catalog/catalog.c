@@ -212,6 +212,8 @@ enum stmt_id {
 	ST_PRODUCT_GET,
 	ST_PRODUCT_GET_BY_ID,
 	ST_PRODUCT_LIST,
+	ST_PRODUCT_STATES,
+	ST_DOMAIN_COUNT,
 	ST_CONTRACT_MAXSEQ,
 	ST_CONTRACT_INSERT,
 	ST_CONTRACT_TABLE_INSERT,
@@ -307,6 +309,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PRODUCT_GET] = PRODUCT_SELECT "WHERE d.name = ?1 AND p.name = ?2",
 	[ST_PRODUCT_GET_BY_ID] = PRODUCT_SELECT "WHERE p.id = ?1",
 	[ST_PRODUCT_LIST] = PRODUCT_SELECT "WHERE ?1 IS NULL OR d.name = ?1 ORDER BY d.name, p.name",
+	[ST_PRODUCT_STATES] = "SELECT p.id, p.domain_id, "
+		"(SELECT max(seq) FROM contracts WHERE product_id = p.id), "
+		"(SELECT max(number) FROM versions WHERE product_id = p.id) "
+		"FROM products p ORDER BY p.id",
+	[ST_DOMAIN_COUNT] = "SELECT count(*) FROM domains",
 	[ST_CONTRACT_MAXSEQ] = "SELECT max(seq) FROM contracts WHERE product_id = ?1",
 	[ST_CONTRACT_INSERT] = "INSERT INTO contracts (product_id, seq, semver, description, "
 		"status, frequency_seconds, created_at, created_by, yaml) "
@@ -1052,6 +1059,92 @@ int catalog_data_version(struct catalog *cat, int64_t *out)
 	if (rc < 0)
 		return rc;
 	return rc ? 0 : -EIO;
+}
+
+void catalog_changes_init(struct catalog_changes *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+void catalog_changes_release(struct catalog_changes *c)
+{
+	free(c->products);
+	catalog_changes_init(c);
+}
+
+/* The state of every product, by id. */
+static int product_states(struct catalog *cat, struct catalog_product_state **out, size_t *n)
+{
+	struct catalog_product_state *a = NULL, *grown;
+	size_t cap = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	*n = 0;
+	rc = query(cat, ST_PRODUCT_STATES, &st, "");
+	if (rc)
+		return rc;
+	while ((rc = step(st)) == 1) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 256;
+			grown = realloc(a, cap * sizeof(*a));
+			if (!grown) {
+				rc = -ENOMEM;
+				break;
+			}
+			a = grown;
+		}
+		a[*n].id = sqlite3_column_int64(st, 0);
+		a[*n].domain_id = sqlite3_column_int64(st, 1);
+		a[*n].contract_seq = sqlite3_column_int64(st, 2);
+		a[*n].latest = sqlite3_column_int64(st, 3);
+		assert(!*n || a[*n].id > a[*n - 1].id);
+		(*n)++;
+	}
+	stmt_done(st);
+	if (rc)
+		free(a);
+	else
+		*out = a;
+	return rc;
+}
+
+int catalog_changes_poll(struct catalog *cat, struct catalog_changes *c,
+			 int (*cb)(enum catalog_change what, int64_t id, void *ctx), void *ctx)
+{
+	struct catalog_product_state *now = NULL;
+	int64_t version, ndomains = 0;
+	size_t n = 0, i, j;
+	int rc;
+
+	rc = catalog_data_version(cat, &version);
+	if (rc || (c->taken && version == c->data_version))
+		return rc;
+	rc = query_int(cat, ST_DOMAIN_COUNT, &ndomains, "");
+	if (rc >= 0)
+		rc = product_states(cat, &now, &n);
+	if (rc < 0)
+		return rc;
+	rc = 0;
+	if (c->taken && ndomains != c->ndomains)
+		rc = cb(CATALOG_DOMAINS, 0, ctx);
+	/* both by id, and products are never removed: a merge */
+	for (i = j = 0; c->taken && !rc && i < n; i++) {
+		while (j < c->nproducts && c->products[j].id < now[i].id)
+			j++;
+		if (j == c->nproducts || c->products[j].id != now[i].id)
+			rc = cb(CATALOG_DOMAIN, now[i].domain_id, ctx);
+		else if (c->products[j].latest != now[i].latest ||
+			 c->products[j].contract_seq != now[i].contract_seq)
+			rc = cb(CATALOG_PRODUCT, now[i].id, ctx);
+	}
+	free(c->products);
+	c->products = now;
+	c->nproducts = n;
+	c->ndomains = ndomains;
+	c->data_version = version;
+	c->taken = 1;
+	return rc;
 }
 
 int catalog_change_stamp(struct catalog *cat, uint64_t *out)

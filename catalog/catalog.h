@@ -30,6 +30,36 @@ int catalog_open(struct catalog **out, const char *mesh_dir, int flags, struct m
 void catalog_close(struct catalog *cat);
 /* A number that changes whenever another connection commits (PRAGMA data_version). */
 int catalog_data_version(struct catalog *cat, int64_t *out);
+
+/*
+ * What other connections (the CLI, other mounts) changed in the catalog that a listing of the
+ * mesh shows: new domains, new products, products with a new version or contract. Changes made
+ * through cat itself are not reported.
+ */
+enum catalog_change {
+	CATALOG_DOMAINS, /* a domain was made (id 0) */
+	CATALOG_DOMAIN,	 /* a product was made in domain id */
+	CATALOG_PRODUCT, /* product id has a new version or contract */
+};
+struct catalog_product_state {
+	int64_t id, domain_id, contract_seq, latest;
+};
+struct catalog_changes {
+	int taken;
+	int64_t data_version;
+	int64_t ndomains;
+	struct catalog_product_state *products; /* by id */
+	size_t nproducts;
+};
+void catalog_changes_init(struct catalog_changes *c);
+void catalog_changes_release(struct catalog_changes *c);
+/*
+ * The first call takes the catalog's state. Each later one, if another connection committed
+ * since, calls cb for each change since the state it took last, and takes the state again. A
+ * non-zero return of cb stops the calls and is returned; the new state is taken all the same.
+ */
+int catalog_changes_poll(struct catalog *cat, struct catalog_changes *c,
+			 int (*cb)(enum catalog_change what, int64_t id, void *ctx), void *ctx);
 /* A number that changes whenever the catalog does, through this connection or another: for
  * caches of what is derived from it. */
 int catalog_change_stamp(struct catalog *cat, uint64_t *out);

@@ -80,6 +80,9 @@ struct node {
 /* Attributes of immutable inodes may stay in the kernel's caches; generated ones may not. */
 #define TIMEOUT_IMMUTABLE 3600.0
 #define TIMEOUT_LISTING	  1.0
+/* Listings and versions/latest: the watcher thread drops them when the catalog changes. */
+#define TIMEOUT_WATCHED 60.0
+#define WATCH_MS	200
 
 #define SEGMENT_POOL	64
 #define PRINCIPAL_CACHE 32
@@ -136,7 +139,8 @@ struct query {
  * open and truncate act on the kernel's inode (its size, its page cache), and the inode of a
  * published view is shared by all its readers, who must never see a writer's upload.
  */
-#define MAX_WRITABLES 4096
+#define MAX_WRITABLES	4096
+#define WRITABLE_PROBES 8
 
 /*
  * Access decisions, for lookups and listings that ask them for every entry: valid while the
@@ -166,9 +170,11 @@ struct cached_version {
 /*
  * Sizes of generated documents, for stat: rendering one costs catalog queries, and ls -l of a
  * product directory stats its README and publish.log. Valid while the catalog has not changed,
- * within the second (freshness depends on the time).
+ * for DOC_TTL seconds: freshness depends on the time. A size is only a hint, as documents are
+ * read as rendered at open.
  */
-#define DOC_CACHE 1024
+#define DOC_CACHE 8192
+#define DOC_TTL	  10
 
 struct cached_doc {
 	struct node n;
@@ -183,6 +189,7 @@ struct writable {
 	struct node target; /* N_TABLE or N_CONTRACT */
 	uint32_t gen;	    /* 0: empty slot */
 	unsigned writers;   /* uploads opened through it and not yet released */
+	uint64_t made;
 };
 
 struct fs {
@@ -207,12 +214,16 @@ struct fs {
 	struct cached_doc docs[DOC_CACHE];
 	struct cached_decision decisions[DECISION_CACHE];
 	uint32_t writable_gen;
-	size_t writable_next;
+	uint64_t writables_made;
 	uid_t uid;
 	gid_t gid;
 	struct fuse_session *se; /* for notifications to the kernel */
 	int cache_dirs;		 /* the kernel may keep listings (fs_init) */
-	int no_opendir;		 /* ... and open directories without asking */
+	pthread_t watcher;	 /* watch_main */
+	pthread_mutex_t watch_lock;
+	pthread_cond_t watch_cond;
+	int watch_stop;
+	int no_opendir; /* ... and open directories without asking */
 };
 
 struct dir_entry {
@@ -536,7 +547,8 @@ static int doc_size(struct fs *fs, const struct principal *pr, const struct node
 	rc = catalog_change_stamp(fs->m.cat, &stamp);
 	if (rc)
 		return rc;
-	if (c->at == now && c->stamp == stamp && c->uid == uid && !memcmp(&c->n, n, sizeof(*n))) {
+	if (now - c->at < DOC_TTL && c->stamp == stamp && c->uid == uid &&
+	    !memcmp(&c->n, n, sizeof(*n))) {
 		*size = c->size;
 		return 0;
 	}
@@ -718,23 +730,32 @@ static int search_link_target(struct fs *fs, int64_t product_id, char *out, size
 	return rc;
 }
 
-/* The writable inode of uid for target, made when there is none. */
+/* The writable inode of uid for target, made when there is none: looked for in a few slots
+ * from a place the pair hashes to; when all are taken, the one made first is reused. */
 static void writable_node(struct fs *fs, uid_t uid, struct node *n)
 {
+	uint64_t h = (uint64_t)n->kind * 0x9E3779B97F4A7C15ULL ^
+		     (uint64_t)n->id * 0xC2B2AE3D27D4EB4FULL ^
+		     (uint64_t)n->ver * 0x165667B19E3779F9ULL ^ (uint64_t)n->tidx << 40 ^ uid;
+	size_t home = (size_t)((h ^ h >> 29) % MAX_WRITABLES), slot = home;
 	struct writable *w;
-	size_t slot;
 
-	for (slot = 0; slot < MAX_WRITABLES; slot++) {
-		w = &fs->writables[slot];
-		if (w->gen && w->uid == uid && !memcmp(&w->target, n, sizeof(*n)))
+	for (size_t i = 0; i < WRITABLE_PROBES; i++) {
+		size_t at = (home + i) % MAX_WRITABLES;
+
+		w = &fs->writables[at];
+		if (w->gen && w->uid == uid && !memcmp(&w->target, n, sizeof(*n))) {
+			slot = at;
 			goto found;
+		}
+		if (!w->gen || (fs->writables[slot].gen && w->made < fs->writables[slot].made))
+			slot = at;
 	}
-	slot = fs->writable_next;
-	fs->writable_next = (fs->writable_next + 1) % MAX_WRITABLES;
 	w = &fs->writables[slot];
 	w->uid = uid;
 	w->target = *n;
 	w->writers = 0;
+	w->made = ++fs->writables_made;
 	w->gen = (++fs->writable_gen & ((1U << INO_VER_BITS) - 1)) ?: ++fs->writable_gen;
 found:
 	memset(n, 0, sizeof(*n));
@@ -795,6 +816,7 @@ static int node_stat(struct fs *fs, const struct principal *pr, const struct nod
 	case N_ROOT:
 	case N_SEARCH:
 		stat_fill(st, ino, S_IFDIR | 0555, 0, fs->started, fs);
+		*timeout = TIMEOUT_WATCHED;
 		break;
 	case N_SEARCH_QUERY:
 		rc = query_at(fs, n) ? 0 : -ENOENT;
@@ -811,12 +833,14 @@ static int node_stat(struct fs *fs, const struct principal *pr, const struct nod
 		rc = catalog_domain_get_by_id(fs->m.cat, n->id, &d);
 		if (!rc)
 			stat_fill(st, ino, S_IFDIR | 0555, 0, d.created_at, fs);
+		*timeout = TIMEOUT_WATCHED;
 		break;
 	case N_PRODUCT:
 	case N_VERSIONS:
 		rc = catalog_product_get_by_id(fs->m.cat, n->id, &p);
 		if (!rc)
 			stat_fill(st, ino, S_IFDIR | 0555, 0, p.updated_at, fs);
+		*timeout = TIMEOUT_WATCHED;
 		break;
 	case N_VERSION:
 		rc = fs_version_get(fs, n->id, n->ver, &v);
@@ -833,6 +857,7 @@ static int node_stat(struct fs *fs, const struct principal *pr, const struct nod
 			stat_fill(st, ino, S_IFLNK | 0777,
 				  (uint64_t)snprintf(num, sizeof(num), "%lld", (long long)p.latest),
 				  p.updated_at, fs);
+		*timeout = TIMEOUT_WATCHED;
 		break;
 	case N_UPLOAD: {
 		const struct upload *up = upload_at(fs, n);
@@ -1638,21 +1663,24 @@ static ssize_t staging_source(void *ctx, void *buf, size_t len)
  * publish reads the whole upload, and the rest of the mount must go on. It uses a mesh handle of
  * its own (a catalog connection is for one thread at a time).
  */
-/*
- * After a publish through the mount the kernel's listings of the product and of its versions are
- * out of date: dropping their attributes makes it ask for their mtimes, which carry digests of
- * the listings (dir_stamp), before it lists them again, so the writer's next ls sees the version.
- */
-static void product_changed(struct fs *fs, int64_t product_id)
+/* Drops the kernel's attributes of a node, if it has its inode: it asks for them again, and a
+ * directory's mtime tells it whether the listing it kept is still right (dir_stamp). */
+static void node_changed(struct fs *fs, enum node_kind kind, int64_t id)
 {
-	struct node n = {.kind = N_PRODUCT, .id = product_id};
+	struct node n = {.kind = kind, .id = id};
 	fuse_ino_t ino;
 
 	if (fs->se && !ino_encode(&n, &ino))
 		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
-	n.kind = N_VERSIONS;
-	if (fs->se && !ino_encode(&n, &ino))
-		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+}
+
+/* After a publish: the product's listings and versions/latest are out of date. Called without
+ * fs->lock, so that the kernel can ask while it takes the notice. */
+static void product_changed(struct fs *fs, int64_t product_id)
+{
+	node_changed(fs, N_PRODUCT, product_id);
+	node_changed(fs, N_VERSIONS, product_id);
+	node_changed(fs, N_LATEST, product_id);
 }
 
 static int upload_publish(struct fs *fs, struct upload *up, const char *as_name)
@@ -2574,7 +2602,7 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	pthread_mutex_unlock(&fs->lock);
 	if (err.msg[0])
 		fuse_log(FUSE_LOG_WARNING, "meshfs: mkdir %s: %s\n", name, err.msg);
-	e.entry_timeout = TIMEOUT_LISTING;
+	e.entry_timeout = TIMEOUT_IMMUTABLE; /* domains and products are never removed */
 reply:
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -2632,6 +2660,89 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	/* Masked views are replied straight from the segment files. */
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
+}
+
+/* ---- changes made by others ---- */
+
+struct change_list {
+	struct change {
+		enum catalog_change what;
+		int64_t id;
+	} * a;
+	size_t n, cap;
+};
+
+static int change_add(enum catalog_change what, int64_t id, void *ctx)
+{
+	struct change_list *l = ctx;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct change *a = realloc(l->a, cap * sizeof(*a));
+
+		if (!a)
+			return -ENOMEM;
+		l->a = a;
+		l->cap = cap;
+	}
+	l->a[l->n].what = what;
+	l->a[l->n++].id = id;
+	return 0;
+}
+
+/*
+ * The kernel keeps listings and their attributes for TIMEOUT_WATCHED: what the CLI or another
+ * mount changes in the catalog reaches it within WATCH_MS, as this thread drops what changed.
+ */
+static void *watch_main(void *arg)
+{
+	struct fs *fs = arg;
+	struct change_list l = {0};
+	struct catalog_changes c;
+	struct timespec at;
+	int rc, last_rc = 0, stop = 0;
+
+	catalog_changes_init(&c);
+	while (!stop) {
+		pthread_mutex_lock(&fs->lock);
+		rc = catalog_changes_poll(fs->m.cat, &c, change_add, &l);
+		pthread_mutex_unlock(&fs->lock);
+		if (rc && rc != last_rc)
+			fuse_log(FUSE_LOG_WARNING, "meshfs: cannot follow catalog changes: %s\n",
+				 strerror(-rc));
+		last_rc = rc;
+		for (size_t i = 0; i < l.n; i++) {
+			if (l.a[i].what == CATALOG_DOMAINS)
+				node_changed(fs, N_ROOT, 0);
+			else if (l.a[i].what == CATALOG_DOMAIN)
+				node_changed(fs, N_DOMAIN, l.a[i].id);
+			else
+				product_changed(fs, l.a[i].id);
+		}
+		l.n = 0;
+		clock_gettime(CLOCK_REALTIME, &at);
+		at.tv_nsec += WATCH_MS * 1000000L;
+		at.tv_sec += at.tv_nsec / 1000000000L;
+		at.tv_nsec %= 1000000000L;
+		pthread_mutex_lock(&fs->watch_lock);
+		while (!fs->watch_stop &&
+		       pthread_cond_timedwait(&fs->watch_cond, &fs->watch_lock, &at) != ETIMEDOUT)
+			;
+		stop = fs->watch_stop;
+		pthread_mutex_unlock(&fs->watch_lock);
+	}
+	free(l.a);
+	catalog_changes_release(&c);
+	return NULL;
+}
+
+static void watch_stop(struct fs *fs)
+{
+	pthread_mutex_lock(&fs->watch_lock);
+	fs->watch_stop = 1;
+	pthread_cond_signal(&fs->watch_cond);
+	pthread_mutex_unlock(&fs->watch_lock);
+	pthread_join(fs->watcher, NULL);
 }
 
 static const struct fuse_lowlevel_ops fs_ops = {
@@ -2720,6 +2831,8 @@ static void fs_release_all(struct fs *fs)
 	mesh_close(&fs->m);
 	pthread_mutex_destroy(&fs->lock);
 	pthread_mutex_destroy(&fs->pool_lock);
+	pthread_mutex_destroy(&fs->watch_lock);
+	pthread_cond_destroy(&fs->watch_cond);
 }
 
 static int fs_args(const struct fs_options *o, struct fuse_args *args)
@@ -2753,6 +2866,8 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 		return -ENOMEM;
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_mutex_init(&fs->pool_lock, NULL);
+	pthread_mutex_init(&fs->watch_lock, NULL);
+	pthread_cond_init(&fs->watch_cond, NULL);
 	/* A core dump would write plaintext PII from memory to disk (DESIGN §7.4). */
 	prctl(PR_SET_DUMPABLE, 0);
 	fs->started = mesh_now();
@@ -2815,8 +2930,14 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 	}
 	if (removed)
 		fuse_log(FUSE_LOG_INFO, "meshfs: removed %lu orphaned blobs\n", removed);
+	rc = -pthread_create(&fs->watcher, NULL, watch_main, fs);
+	if (rc) {
+		fuse_log(FUSE_LOG_ERR, "meshfs: cannot start a thread: %s\n", strerror(-rc));
+		goto out;
+	}
 	rc = fuse_session_loop_mt(se, &loop);
 	rc = rc > 0 ? 0 : rc; /* a signal ended the loop: a clean stop */
+	watch_stop(fs);
 out:
 	if (mounted)
 		fuse_session_unmount(se);

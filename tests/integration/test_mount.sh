@@ -399,6 +399,8 @@ check "and the log still lists one version" test "$(log_versions <"$T/out")" -eq
 
 # A reader that opened version 1 before the publish must keep reading version 1.
 exec 7<"$O/orders.csv"
+# The kernel keeps this listing; the daemon must tell it when the CLI changes the catalog.
+ls "$O/versions" >/dev/null
 # The test clock puts version 2 an hour later, so that times cannot be mixed up.
 t2=$(($(date +%s) + 3600))
 MESHFS_NOW=$t2 mfs publish sales/orders/orders "$T/orders-v2.csv" -m "$MESH"
@@ -416,6 +418,17 @@ timeout 60 cat <&7 >"$T/got"
 exec 7<&-
 same_file "a file opened before the publish still reads version 1" "$T/got" "$T/orders-v1.csv"
 check "versions/latest -> 2" test "$(readlink "$O/versions/latest")" = 2
+# lists_within SECONDS DIR NAME: DIR lists NAME within SECONDS.
+lists_within()
+{
+	local i
+	for ((i = 0; i < $1 * 10; i++)); do
+		ls -- "$2" | grep -qx -- "$3" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "versions/ lists version 2 within 2 s of the CLI's publish" lists_within 2 "$O/versions" 2
 has_entries "versions/ lists 1, 2 and latest" "$O/versions" 1 2 latest
 read_to "$O/versions/1/orders.csv" "$T/got"
 same_file "versions/1/TABLE.csv keeps the old bytes" "$T/got" "$T/orders-v1.csv"

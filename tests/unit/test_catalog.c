@@ -692,6 +692,76 @@ static int version_cb(const struct catalog_version *v, void *ctx)
 	return 0;
 }
 
+struct changes_seen {
+	int domains;
+	int64_t domain, product;
+	int calls;
+};
+
+static int change_cb(enum catalog_change what, int64_t id, void *ctx)
+{
+	struct changes_seen *s = ctx;
+
+	s->calls++;
+	if (what == CATALOG_DOMAINS)
+		s->domains++;
+	else if (what == CATALOG_DOMAIN)
+		s->domain = id;
+	else
+		s->product = id;
+	return 0;
+}
+
+/* Another connection's changes are reported once each; the tracker's own connection's not. */
+static void test_changes(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog_contract_meta m = meta("yaml: 2\n", "v2", two_tables, 2);
+	struct catalog_changes c;
+	struct changes_seen s = {0};
+	struct catalog_table_version t;
+	struct catalog_domain d;
+	struct catalog *other;
+	int64_t id, number;
+
+	assert_int_equal(catalog_open(&other, f->dir, 0, NULL), 0);
+	catalog_changes_init(&c);
+	assert_int_equal(catalog_changes_poll(f->cat, &c, change_cb, &s), 0);
+	assert_int_equal(catalog_changes_poll(f->cat, &c, change_cb, &s), 0);
+	assert_int_equal(s.calls, 0);
+
+	id = make_product(other);
+	assert_int_equal(catalog_domain_get(f->cat, "orders", &d), 0);
+	assert_int_equal(catalog_changes_poll(f->cat, &c, change_cb, &s), 0);
+	assert_int_equal(s.domains, 1);
+	assert_int_equal(s.domain, d.id);
+	assert_int_equal(s.calls, 2);
+	catalog_domain_release(&d);
+
+	table(&t, "orders", 0x21, 5, 0);
+	assert_int_equal(catalog_put_version(other, id, &t, 1, "bob", NULL, 0, 3000, &number), 0);
+	assert_int_equal(catalog_changes_poll(f->cat, &c, change_cb, &s), 0);
+	assert_int_equal(s.product, id);
+	assert_int_equal(s.calls, 3);
+	assert_int_equal(catalog_changes_poll(f->cat, &c, change_cb, &s), 0);
+	assert_int_equal(s.calls, 3);
+
+	s.product = 0;
+	assert_int_equal(catalog_contract_add(other, id, &m, "bob", 4000, NULL), 0);
+	assert_int_equal(catalog_changes_poll(f->cat, &c, change_cb, &s), 0);
+	assert_int_equal(s.product, id);
+	assert_int_equal(s.calls, 4);
+
+	/* through the tracker's own connection: not reported */
+	assert_int_equal(catalog_put_version(f->cat, id, NULL, 0, "bob", NULL, 0, 5000, &number),
+			 0);
+	assert_int_equal(catalog_changes_poll(f->cat, &c, change_cb, &s), 0);
+	assert_int_equal(s.calls, 4);
+
+	catalog_changes_release(&c);
+	catalog_close(other);
+}
+
 static void test_versions(void **state)
 {
 	struct catalog *cat = ((struct fixture *)*state)->cat;
@@ -1199,6 +1269,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_data_version, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_nested_failure, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_integrity, setup, teardown),
