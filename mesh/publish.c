@@ -10,6 +10,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "catalog/policy.h"
 #include "common/strbuf.h"
 #include "mesh/render.h"
+#include "table/batch.h"
 #include "table/checks.h"
 #include "table/ingest.h"
 #include "table/jsonl.h"
@@ -35,9 +37,9 @@ struct publish {
 	struct mesh *m;
 	const struct principal *p;
 	const char *domain, *product;
-	const char *upload; /* its file name */
+	const char *upload;	  /* its file name */
 	char spill_dir[PATH_MAX]; /* MESH/staging: where uniqueness checks spill their digests */
-	const char *label;  /* what messages call a single-table upload */
+	const char *label;	  /* what messages call a single-table upload */
 	int archive;
 	struct mfs_error *err;
 	struct catalog_product prod;
@@ -165,12 +167,105 @@ static int blank_record(const struct csv_field *f, size_t n)
 	return n == 1 && !f[0].len && !f[0].quoted;
 }
 
-static int publish_rows(struct publish *pub, struct table_run *t, struct rows *r,
-			struct table_checks *checks, struct segment_writer *w)
+/*
+ * Rows go through in batches, on two threads: while the publishing thread reads the next batch
+ * and writes this one's segment groups, a checker thread checks this one. The result is the
+ * same as one row at a time: a batch is checked whole before the one after is handed over, and
+ * when reading fails, the rows before the failure are checked first, so that a table with enough
+ * problems before a broken line gets its report, not the broken line.
+ */
+#define BATCH_ROWS  4096
+#define BATCH_BYTES (1U << 20)
+
+struct checker {
+	struct table_checks *checks;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	const struct row_batch *pending; /* handed over, not yet checked */
+	int closing;
+	int rc; /* table_checks_row's first non-zero result */
+};
+
+static void *checker_main(void *arg)
+{
+	struct checker *c = arg;
+	const struct row_batch *b;
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (!c->pending && !c->closing)
+			pthread_cond_wait(&c->cond, &c->lock);
+		if (!c->pending)
+			break;
+		b = c->pending;
+		rc = c->rc;
+		pthread_mutex_unlock(&c->lock);
+		for (size_t i = 0; !rc && i < b->nrows; i++)
+			rc = table_checks_row(c->checks, row_batch_row(b, i), b->lines[i]);
+		pthread_mutex_lock(&c->lock);
+		c->rc = rc;
+		c->pending = NULL;
+		pthread_cond_broadcast(&c->cond);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* Hands a sealed batch (or NULL: nothing) over once the one before is checked; returns the
+ * result until then, and hands nothing over when it is not 0. */
+static int checker_give(struct checker *c, const struct row_batch *b)
+{
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	while (c->pending)
+		pthread_cond_wait(&c->cond, &c->lock);
+	rc = c->rc;
+	if (!rc && b && b->nrows) {
+		c->pending = b;
+		pthread_cond_broadcast(&c->cond);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+/* Reads the rows after the header into b, until it is full or the input ends: 1 if it is full,
+ * 0 at the end, or -errno with pub->err set. */
+static int batch_fill(struct publish *pub, struct table_run *t, struct rows *r, struct row_batch *b)
 {
 	struct csv_field *f;
 	size_t n;
 	int rc;
+
+	row_batch_reset(b);
+	while (b->nrows < BATCH_ROWS && b->data.len < BATCH_BYTES) {
+		rc = rows_next(r, &f, &n, pub->err);
+		if (rc <= 0)
+			return rc;
+		if (blank_record(f, n) && t->nfields > 1)
+			continue;
+		if (n != t->nfields)
+			return mfs_error_at(pub->err, EINVAL, t->entry, rows_line(r), 0,
+					    "expected %zu fields as in the header, found %zu",
+					    t->nfields, n);
+		for (size_t i = 0; i < t->tb->ncolumns; i++)
+			t->row[i] = f[t->order[i]];
+		if (row_batch_add(b, t->row, rows_line(r)))
+			return mfs_error_set(pub->err, ENOMEM, "out of memory");
+	}
+	return 1;
+}
+
+static int publish_rows(struct publish *pub, struct table_run *t, struct rows *r,
+			struct table_checks *checks, struct segment_writer *w)
+{
+	struct checker c = {.checks = checks};
+	struct row_batch b[2];
+	struct csv_field *f;
+	pthread_t thread;
+	size_t n, k = 0;
+	int rc, crc, more;
 
 	rc = rows_next(r, &f, &n, pub->err);
 	if (rc == 0)
@@ -182,27 +277,56 @@ static int publish_rows(struct publish *pub, struct table_run *t, struct rows *r
 	rc = table_header(t, f, n, pub->err);
 	if (rc)
 		return rc;
-	while ((rc = rows_next(r, &f, &n, pub->err)) > 0) {
-		if (blank_record(f, n) && t->nfields > 1)
-			continue;
-		if (n != t->nfields)
-			return mfs_error_at(pub->err, EINVAL, t->entry, rows_line(r), 0,
-					    "expected %zu fields as in the header, found %zu",
-					    t->nfields, n);
-		for (size_t i = 0; i < t->tb->ncolumns; i++)
-			t->row[i] = f[t->order[i]];
-		rc = table_checks_row(checks, t->row, rows_line(r));
-		if (rc < 0)
-			return mfs_error_set(pub->err, rc, "%s: cannot check the table: %s", t->entry,
-					     strerror(-rc));
-		if (rc > 0)
-			return 0; /* enough problems: the report says them */
-		rc = segment_writer_add(w, t->row, t->tb->ncolumns);
-		if (rc)
-			return mfs_error_set(pub->err, rc, "%s: cannot store the table: %s",
-					     t->entry, strerror(-rc));
+	row_batch_init(&b[0], t->tb->ncolumns);
+	row_batch_init(&b[1], t->tb->ncolumns);
+	pthread_mutex_init(&c.lock, NULL);
+	pthread_cond_init(&c.cond, NULL);
+	rc = -pthread_create(&thread, NULL, checker_main, &c);
+	if (rc) {
+		mfs_error_set(pub->err, rc, "%s: cannot start a thread: %s", t->entry,
+			      strerror(-rc));
+		goto out;
 	}
-	return rc;
+	/* b[k] is filled while the checker checks b[k ^ 1], which the segment has taken already */
+	do {
+		more = batch_fill(pub, t, r, &b[k]);
+		row_batch_seal(&b[k]);
+		crc = checker_give(&c, &b[k]);
+		rc = more < 0 ? more : 0;
+		if (crc || rc)
+			break;
+		for (size_t i = 0; !rc && i < b[k].nrows; i++)
+			rc = segment_writer_add(w, row_batch_row(&b[k], i), t->tb->ncolumns);
+		if (rc) {
+			mfs_error_set(pub->err, rc, "%s: cannot store the table: %s", t->entry,
+				      strerror(-rc));
+			break;
+		}
+		k ^= 1;
+	} while (more);
+	/* The rows before a failure are checked: enough problems among them win, as they would
+	 * have stopped the reading one row at a time. */
+	if (!crc)
+		crc = checker_give(&c, NULL);
+	pthread_mutex_lock(&c.lock);
+	c.closing = 1;
+	pthread_cond_broadcast(&c.cond);
+	pthread_mutex_unlock(&c.lock);
+	pthread_join(thread, NULL);
+	if (crc < 0) {
+		mfs_error_clear(pub->err);
+		rc = mfs_error_set(pub->err, crc, "%s: cannot check the table: %s", t->entry,
+				   strerror(-crc));
+	} else if (crc > 0) {
+		mfs_error_clear(pub->err);
+		rc = 0; /* enough problems: the report says them */
+	}
+out:
+	pthread_cond_destroy(&c.cond);
+	pthread_mutex_destroy(&c.lock);
+	row_batch_release(&b[0]);
+	row_batch_release(&b[1]);
+	return rc < 0 ? rc : 0;
 }
 
 /* Publishes one table entry: checks and a segment in one pass over its rows. */
@@ -388,8 +512,7 @@ static int propose_contract(struct publish *pub, const char *name)
 
 		if (!drc && down.n)
 			mfs_error_add(rc ? pub->err : &pub->note, 0,
-				      "%s: downstream products affected: %s", name,
-				      down.names.buf);
+				      "%s: downstream products affected: %s", name, down.names.buf);
 	}
 out:
 	compat_report_release(&report);
@@ -697,8 +820,8 @@ int publish_log_render(struct mesh *m, const struct principal *p, const char *do
 
 	snprintf(prefix, sizeof(prefix), "%s/%s/", domain, product);
 	l.prefix_len = strlen(prefix);
-	rc = strbuf_addf(out, "# Your last publish attempts on %s/%s (as %s)\n", domain,
-			 product, p->name);
+	rc = strbuf_addf(out, "# Your last publish attempts on %s/%s (as %s)\n", domain, product,
+			 p->name);
 	if (!rc)
 		rc = catalog_audit_recent(m->cat, p->name, prefix, PUBLISH_LOG_ROWS, log_row, &l);
 	return rc;

@@ -207,6 +207,11 @@ $line"
 
 # reason_has DESC DIR ERE...: the last attempt in DIR/publish.log was rejected, and its reasons
 # match every ERE.
+# expect_reason_lacks DIR TEXT: the last attempt's reasons do not say TEXT.
+expect_reason_lacks()
+{
+	! last_attempt "$1" | grep -qF -- "$2"
+}
 reason_has()
 {
 	local desc=$1 dir=$2 re missing=
@@ -835,6 +840,26 @@ $row
 " "orders\.csv:3: expected 9 fields"
 header_case "a file with only data rows (no header)" "$row
 " "orders\.csv:1:"
+# Rows are checked on one thread while the next are read on another: the outcome must still be
+# that of one row at a time. 60 bad amounts stop the reading before the short row after them,
+# all in the first batch the reader fills (4,096 rows).
+{
+	head -n 1 "$P/orders.csv"
+	for ((i = 1; i <= 4060; i++)); do
+		if ((i <= 4000)); then
+			amount=5
+		else
+			amount=1.5.5
+		fi
+		printf '%d,ann@example.com,2024-03-01T09:15:00Z,,%s,true,,R-%d,\n' "$i" "$amount" "$i"
+	done
+	echo "4061,ann@example.com"
+} >"$T/many-bad.csv"
+run cp -- "$T/many-bad.csv" "$S/orders.csv"
+rejected "60 bad values, then a short row: Invalid argument" "$S" "$v" "Invalid argument"
+reason_has "and the report names the values, as reading stopped there" "$S" \
+	"orders\.csv:4002:[0-9]+: column 'amount' \(number\): '1\.5\.5': not a number"
+check "and not the short row" expect_reason_lacks "$S" "expected 9 fields"
 run cp -- "$P/orders.csv" "$Q/orders.csv"
 rejected "a table the contract does not have is rejected" "$Q" 0 "Invalid argument"
 reason_has "and publish.log names it" "$Q" "no table 'orders'"
