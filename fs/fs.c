@@ -159,12 +159,19 @@ struct cached_decision {
 };
 
 /* Versions never change once recorded: the daemon keeps the last ones it read. */
-#define VERSION_CACHE 512
+#define VERSION_CACHE 4096
 
+/* Versions never change: a direct-mapped cache by product and number. */
 struct cached_version {
 	int64_t product_id; /* 0: empty */
 	struct catalog_version v;
-	uint64_t used;
+};
+
+/* Products, valid while the catalog's change stamp stays the same. */
+#define PRODUCT_CACHE 4096
+struct cached_product {
+	uint64_t stamp;
+	struct catalog_product p; /* p.id 0: empty */
 };
 
 /*
@@ -210,7 +217,10 @@ struct fs {
 	size_t query_next;
 	struct writable writables[MAX_WRITABLES];
 	struct cached_version versions[VERSION_CACHE];
-	uint64_t version_clock;
+	struct cached_product products[PRODUCT_CACHE];
+	/* the catalog's change stamp, read once per hold of the lock (fs_stamp) */
+	uint64_t stamp;
+	int stamp_known;
 	struct cached_doc docs[DOC_CACHE];
 	struct cached_decision decisions[DECISION_CACHE];
 	uint32_t writable_gen;
@@ -251,6 +261,32 @@ struct open_file {
 	struct segment_cache *cache;
 	struct strbuf doc;
 };
+
+/* fs->lock serializes the use of the catalog connection and the caches. */
+static void fs_lock(struct fs *fs)
+{
+	pthread_mutex_lock(&fs->lock);
+	fs->stamp_known = 0;
+}
+
+static void fs_unlock(struct fs *fs)
+{
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/* The catalog's change stamp, read once while the lock is held: one request sees one state of
+ * the caches that depend on it. */
+static int fs_stamp(struct fs *fs, uint64_t *stamp)
+{
+	int rc = 0;
+
+	if (!fs->stamp_known) {
+		rc = catalog_change_stamp(fs->m.cat, &fs->stamp);
+		fs->stamp_known = !rc;
+	}
+	*stamp = fs->stamp;
+	return rc;
+}
 
 static struct fs *fs_of(fuse_req_t req)
 {
@@ -327,7 +363,7 @@ static int fs_allowed(struct fs *fs, const struct principal *pr, enum privilege 
 	uint64_t stamp;
 	int rc;
 
-	rc = catalog_change_stamp(fs->m.cat, &stamp);
+	rc = fs_stamp(fs, &stamp);
 	if (rc)
 		return rc;
 	if (c->product_id == p->id && c->uid == pr->uid && c->gid == pr->gid && c->priv == priv &&
@@ -361,35 +397,66 @@ static int version_copy(struct catalog_version *dst, const struct catalog_versio
 	return 0;
 }
 
+static size_t cache_index(int64_t a, int64_t b, size_t size)
+{
+	uint64_t h = (uint64_t)a * 0x9E3779B97F4A7C15ULL ^ (uint64_t)b * 0xC2B2AE3D27D4EB4FULL;
+
+	return (size_t)((h ^ h >> 29) % size);
+}
+
 /* catalog_version_get, from the cache where it can: a version never changes. */
 static int fs_version_get(struct fs *fs, int64_t product_id, int64_t number,
 			  struct catalog_version *out)
 {
-	struct cached_version *slot = &fs->versions[0];
+	struct cached_version *c = &fs->versions[cache_index(product_id, number, VERSION_CACHE)];
 	int rc;
 
 	if (!number)
 		return catalog_version_get(fs->m.cat, product_id, number, out);
-	for (size_t i = 0; i < VERSION_CACHE; i++) {
-		struct cached_version *c = &fs->versions[i];
-
-		if (c->product_id == product_id && c->v.number == number) {
-			c->used = ++fs->version_clock;
-			return version_copy(out, &c->v);
-		}
-		if (c->used < slot->used)
-			slot = c;
-	}
+	if (c->product_id == product_id && c->v.number == number)
+		return version_copy(out, &c->v);
 	rc = catalog_version_get(fs->m.cat, product_id, number, out);
 	if (rc)
 		return rc;
-	if (slot->product_id)
-		catalog_version_release(&slot->v);
-	slot->product_id = 0;
-	if (!version_copy(&slot->v, out)) {
-		slot->product_id = product_id;
-		slot->used = ++fs->version_clock;
+	if (c->product_id)
+		catalog_version_release(&c->v);
+	c->product_id = version_copy(&c->v, out) ? 0 : product_id;
+	return 0;
+}
+
+static int product_copy(struct catalog_product *dst, const struct catalog_product *src)
+{
+	*dst = *src;
+	dst->description = strdup(src->description);
+	dst->status = strdup(src->status);
+	if (!dst->description || !dst->status) {
+		catalog_product_release(dst);
+		memset(dst, 0, sizeof(*dst));
+		return -ENOMEM;
 	}
+	return 0;
+}
+
+/* catalog_product_get_by_id, from the cache while the catalog stays the same: listings and
+ * lookups ask for the same product many times. */
+static int fs_product_get(struct fs *fs, int64_t id, struct catalog_product *out)
+{
+	struct cached_product *c = &fs->products[cache_index(id, 0, PRODUCT_CACHE)];
+	uint64_t stamp;
+	int rc;
+
+	rc = fs_stamp(fs, &stamp);
+	if (rc)
+		return rc;
+	if (c->p.id == id && c->stamp == stamp)
+		return product_copy(out, &c->p);
+	rc = catalog_product_get_by_id(fs->m.cat, id, out);
+	if (rc)
+		return rc;
+	catalog_product_release(&c->p);
+	if (product_copy(&c->p, out))
+		c->p.id = 0;
+	c->stamp = stamp;
 	return 0;
 }
 
@@ -487,7 +554,7 @@ static int node_render(struct fs *fs, const struct principal *pr, const struct n
 		catalog_domain_release(&d);
 		return rc;
 	case N_PRODUCT_README:
-		rc = catalog_product_get_by_id(fs->m.cat, n->id, &p);
+		rc = fs_product_get(fs, n->id, &p);
 		if (!rc)
 			rc = render_product_readme(&fs->m, p.domain, p.name, out);
 		catalog_product_release(&p);
@@ -503,7 +570,7 @@ static int node_render(struct fs *fs, const struct principal *pr, const struct n
 		return rc;
 	}
 	case N_PUBLISH_LOG:
-		rc = catalog_product_get_by_id(fs->m.cat, n->id, &p);
+		rc = fs_product_get(fs, n->id, &p);
 		if (!rc)
 			rc = publish_log_render(&fs->m, pr, p.domain, p.name, out);
 		catalog_product_release(&p);
@@ -544,7 +611,7 @@ static int doc_size(struct fs *fs, const struct principal *pr, const struct node
 	uint64_t stamp;
 	int rc;
 
-	rc = catalog_change_stamp(fs->m.cat, &stamp);
+	rc = fs_stamp(fs, &stamp);
 	if (rc)
 		return rc;
 	if (now - c->at < DOC_TTL && c->stamp == stamp && c->uid == uid &&
@@ -722,7 +789,7 @@ static void search_link_name(char *out, size_t size, const struct catalog_produc
 static int search_link_target(struct fs *fs, int64_t product_id, char *out, size_t size)
 {
 	struct catalog_product p = {0};
-	int rc = catalog_product_get_by_id(fs->m.cat, product_id, &p);
+	int rc = fs_product_get(fs, product_id, &p);
 
 	if (!rc)
 		snprintf(out, size, "../../%s/%s", p.domain, p.name);
@@ -837,7 +904,7 @@ static int node_stat(struct fs *fs, const struct principal *pr, const struct nod
 		break;
 	case N_PRODUCT:
 	case N_VERSIONS:
-		rc = catalog_product_get_by_id(fs->m.cat, n->id, &p);
+		rc = fs_product_get(fs, n->id, &p);
 		if (!rc)
 			stat_fill(st, ino, S_IFDIR | 0555, 0, p.updated_at, fs);
 		*timeout = TIMEOUT_WATCHED;
@@ -850,7 +917,7 @@ static int node_stat(struct fs *fs, const struct principal *pr, const struct nod
 		}
 		break;
 	case N_LATEST:
-		rc = catalog_product_get_by_id(fs->m.cat, n->id, &p);
+		rc = fs_product_get(fs, n->id, &p);
 		if (!rc && !p.latest)
 			rc = -ENOENT;
 		if (!rc)
@@ -888,7 +955,7 @@ static int node_stat(struct fs *fs, const struct principal *pr, const struct nod
 			int64_t mtime = fs->started;
 
 			if (n->kind == N_CONTRACT || n->kind == N_PRODUCT_README) {
-				rc = catalog_product_get_by_id(fs->m.cat, n->id, &p);
+				rc = fs_product_get(fs, n->id, &p);
 				mtime = p.updated_at;
 			}
 			stat_fill(st, ino, S_IFREG | 0444, size, mtime, fs);
@@ -1026,7 +1093,7 @@ static int node_lookup(struct fs *fs, const struct principal *pr, const struct n
 		break;
 	case N_PRODUCT:
 		child->id = parent->id;
-		rc = catalog_product_get_by_id(fs->m.cat, parent->id, &p);
+		rc = fs_product_get(fs, parent->id, &p);
 		if (rc)
 			break;
 		/* the writer's own uploads stand in front of what they will replace */
@@ -1050,7 +1117,7 @@ static int node_lookup(struct fs *fs, const struct principal *pr, const struct n
 		break;
 	case N_VERSIONS:
 		child->id = parent->id;
-		rc = catalog_product_get_by_id(fs->m.cat, parent->id, &p);
+		rc = fs_product_get(fs, parent->id, &p);
 		if (rc)
 			break;
 		if (!strcmp(name, "latest")) {
@@ -1064,7 +1131,7 @@ static int node_lookup(struct fs *fs, const struct principal *pr, const struct n
 		}
 		break;
 	case N_VERSION:
-		rc = catalog_product_get_by_id(fs->m.cat, parent->id, &p);
+		rc = fs_product_get(fs, parent->id, &p);
 		if (rc)
 			break;
 		if (!strcmp(name, "contract.yaml")) {
@@ -1150,7 +1217,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = ino_decode(parent, &pn);
 	if (rc)
 		goto reply;
-	pthread_mutex_lock(&fs->lock);
+	fs_lock(fs);
 	pr = fs_principal(fs, req);
 	rc = pr ? node_lookup(fs, pr, &pn, name, &cn) : -EACCES;
 	if (!rc)
@@ -1159,7 +1226,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = node_stat(fs, pr, &cn, e.ino, &e.attr, &e.attr_timeout);
 	if (!rc)
 		e.entry_timeout = entry_timeout(fs, &pn, &cn);
-	pthread_mutex_unlock(&fs->lock);
+	fs_unlock(fs);
 reply:
 	if (rc == -ENOENT) {
 		/* A negative entry with timeout 0: names appear as soon as the catalog has them. */
@@ -1185,10 +1252,10 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	(void)fi;
 	rc = ino_decode(ino, &n);
 	if (!rc) {
-		pthread_mutex_lock(&fs->lock);
+		fs_lock(fs);
 		pr = fs_principal(fs, req);
 		rc = pr ? node_stat(fs, pr, &n, ino, &st, &timeout) : -EACCES;
-		pthread_mutex_unlock(&fs->lock);
+		fs_unlock(fs);
 	}
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -1208,16 +1275,16 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 	if (!rc && n.kind != N_LATEST && n.kind != N_SEARCH_LINK)
 		rc = -EINVAL;
 	if (!rc) {
-		pthread_mutex_lock(&fs->lock);
+		fs_lock(fs);
 		if (n.kind == N_SEARCH_LINK) {
 			rc = search_link_target(fs, n.id, target, sizeof(target));
 		} else {
-			rc = catalog_product_get_by_id(fs->m.cat, n.id, &p);
+			rc = fs_product_get(fs, n.id, &p);
 			if (!rc && !p.latest)
 				rc = -ENOENT;
 			snprintf(target, sizeof(target), "%lld", (long long)p.latest);
 		}
-		pthread_mutex_unlock(&fs->lock);
+		fs_unlock(fs);
 	}
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -1366,7 +1433,7 @@ static int dir_build(struct fs *fs, const struct principal *pr, const struct nod
 			rc = catalog_product_list(fs->m.cat, d.name, list_product, l);
 		break;
 	case N_PRODUCT:
-		rc = catalog_product_get_by_id(fs->m.cat, dn->id, &p);
+		rc = fs_product_get(fs, dn->id, &p);
 		if (rc)
 			break;
 		n.kind = N_PRODUCT_README;
@@ -1397,7 +1464,7 @@ static int dir_build(struct fs *fs, const struct principal *pr, const struct nod
 		}
 		break;
 	case N_VERSIONS:
-		rc = catalog_product_get_by_id(fs->m.cat, dn->id, &p);
+		rc = fs_product_get(fs, dn->id, &p);
 		n.kind = N_VERSION;
 		for (int64_t i = 1; !rc && i <= p.latest; i++) {
 			n.ver = i;
@@ -1410,7 +1477,7 @@ static int dir_build(struct fs *fs, const struct principal *pr, const struct nod
 			rc = dir_add(l, "latest", &n, S_IFLNK);
 		break;
 	case N_VERSION:
-		rc = catalog_product_get_by_id(fs->m.cat, dn->id, &p);
+		rc = fs_product_get(fs, dn->id, &p);
 		if (!rc)
 			rc = fs_version_get(fs, dn->id, dn->ver, &v);
 		n.kind = N_CONTRACT;
@@ -1498,7 +1565,7 @@ static void dir_reply(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, in
 		fuse_reply_err(req, rc ? -rc : ENOMEM);
 		return;
 	}
-	pthread_mutex_lock(&fs->lock);
+	fs_lock(fs);
 	pr = fs_principal(fs, req);
 	rc = pr ? dir_build(fs, pr, &dn, &l) : -EACCES;
 	for (size_t i = (size_t)off; !rc && i < l.n; i++) {
@@ -1523,7 +1590,7 @@ static void dir_reply(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, in
 			break;
 		used += need;
 	}
-	pthread_mutex_unlock(&fs->lock);
+	fs_unlock(fs);
 	dir_release(&l);
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -1577,7 +1644,7 @@ static int open_table(struct fs *fs, const struct principal *pr, const struct no
 	char binding[3 * CATALOG_NAME_MAX];
 	int rc;
 
-	rc = catalog_product_get_by_id(fs->m.cat, n->id, &p);
+	rc = fs_product_get(fs, n->id, &p);
 	if (!rc)
 		rc = fs_version_get(fs, n->id, n->ver, &v);
 	if (!rc && n->tidx >= v.ntables)
@@ -1620,13 +1687,13 @@ out:
 /* Ends one open of an upload; an upload under a name that publishes had its publish at flush. */
 static void release_upload(struct fs *fs, struct upload *up)
 {
-	pthread_mutex_lock(&fs->lock);
+	fs_lock(fs);
 	assert(up->opens > 0);
 	up->opens--;
 	if (!up->opens && publish_name_publishes(up->name))
 		up->linked = 0;
 	upload_settle(fs, up);
-	pthread_mutex_unlock(&fs->lock);
+	fs_unlock(fs);
 }
 
 static void open_file_free(struct fs *fs, struct open_file *of)
@@ -1693,10 +1760,10 @@ static int upload_publish(struct fs *fs, struct upload *up, const char *as_name)
 	struct mesh m;
 	int rc, opened = 0;
 
-	pthread_mutex_lock(&fs->lock);
+	fs_lock(fs);
 	up->dirty = 0;
-	rc = catalog_product_get_by_id(fs->m.cat, up->product_id, &p);
-	pthread_mutex_unlock(&fs->lock);
+	rc = fs_product_get(fs, up->product_id, &p);
+	fs_unlock(fs);
 	if (rc)
 		goto out;
 	rc = principal_init(&pr, up->uid, up->gid);
@@ -1731,7 +1798,7 @@ static int may_publish(struct fs *fs, const struct principal *pr, int64_t produc
 {
 	char object[2 * CATALOG_NAME_MAX + NAME_MAX + 4];
 	struct catalog_audit a = {0};
-	int rc = catalog_product_get_by_id(fs->m.cat, product_id, p);
+	int rc = fs_product_get(fs, product_id, p);
 
 	if (!rc)
 		rc = acl_allowed(fs->m.cat, pr, PRIV_PUBLISH, p->domain, p->name);
@@ -1757,10 +1824,10 @@ static int flush_upload(struct fs *fs, struct upload *up)
 	char name[NAME_MAX + 1];
 	int dirty;
 
-	pthread_mutex_lock(&fs->lock);
+	fs_lock(fs);
 	dirty = up->dirty;
 	snprintf(name, sizeof(name), "%s", up->name);
-	pthread_mutex_unlock(&fs->lock);
+	fs_unlock(fs);
 	if (!dirty || !publish_name_publishes(name))
 		return 0;
 	return upload_publish(fs, up, name);
@@ -1864,7 +1931,7 @@ static int refuse_write(struct fs *fs, const struct principal *pr, const struct 
 	char name[CATALOG_NAME_MAX + 8] = "contract.yaml";
 	int rc;
 
-	rc = catalog_product_get_by_id(fs->m.cat, n->id, &p);
+	rc = fs_product_get(fs, n->id, &p);
 	if (!rc && (n->kind == N_CONTRACT ? n->ver == p.contract_seq : n->ver == p.latest)) {
 		if (n->kind == N_TABLE && !fs_version_get(fs, n->id, n->ver, &v) &&
 		    n->tidx < v.ntables)
@@ -1896,7 +1963,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	pthread_mutex_lock(&fs->lock);
+	fs_lock(fs);
 	pr = fs_principal(fs, req);
 	rc = node_target(fs, &n, &t, &writable);
 	w = !rc && writable ? &fs->writables[n.id] : NULL;
@@ -1919,7 +1986,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = node_render(fs, pr, &n, &of->doc);
 	else
 		rc = -EISDIR;
-	pthread_mutex_unlock(&fs->lock);
+	fs_unlock(fs);
 	if (rc) {
 		open_file_free(fs, of);
 		fuse_reply_err(req, -rc);
@@ -1944,9 +2011,9 @@ static int fs_segment_key(void *ctx, uint32_t key_id, uint8_t key[32])
 	struct fs *fs = ctx;
 	int rc;
 
-	pthread_mutex_lock(&fs->lock);
+	fs_lock(fs);
 	rc = mesh_segment_key(&fs->m, key_id, key);
-	pthread_mutex_unlock(&fs->lock);
+	fs_unlock(fs);
 	return rc;
 }
 
@@ -2172,11 +2239,11 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	else if (!rc && strncmp(name, "user.meshfs.", 12))
 		rc = -ENODATA;
 	if (!rc) {
-		pthread_mutex_lock(&fs->lock);
+		fs_lock(fs);
 		rc = node_target(fs, &n, &t, &writable);
 		if (!rc)
 			rc = xattr_value(fs, &t, name, value, sizeof(value));
-		pthread_mutex_unlock(&fs->lock);
+		fs_unlock(fs);
 	}
 	if (rc) {
 		fuse_reply_err(req, -rc);
@@ -2201,9 +2268,9 @@ static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	strbuf_init(&names);
 	rc = ino_decode(ino, &n);
 	if (!rc) {
-		pthread_mutex_lock(&fs->lock);
+		fs_lock(fs);
 		rc = node_target(fs, &n, &t, &writable);
-		pthread_mutex_unlock(&fs->lock);
+		fs_unlock(fs);
 		n = t;
 	}
 	for (size_t i = 0;
@@ -2242,7 +2309,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		rc = -ENOMEM;
 	if (rc)
 		goto reply;
-	pthread_mutex_lock(&fs->lock);
+	fs_lock(fs);
 	pr = fs_principal(fs, req);
 	rc = pr ? may_publish(fs, pr, pn.id, name, &p) : -EACCES;
 	if (!rc) {
@@ -2263,7 +2330,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		if (!rc)
 			upload_stat(fs, up, e.ino, &e.attr);
 	}
-	pthread_mutex_unlock(&fs->lock);
+	fs_unlock(fs);
 	catalog_product_release(&p);
 	if (rc) {
 		open_file_free(fs, of);
@@ -2296,12 +2363,12 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_err(req, (int)-n);
 		return;
 	}
-	pthread_mutex_lock(&fs->lock);
+	fs_lock(fs);
 	of->up->dirty = 1;
 	of->up->mtime = (int64_t)time(NULL);
 	/* a table's or contract's name: written through an inode that readers may hold */
 	inval = !of->up->linked;
-	pthread_mutex_unlock(&fs->lock);
+	fs_unlock(fs);
 	/* Once replied to, the file may be released (and of freed) by another thread. */
 	fuse_reply_write(req, (size_t)n);
 	/*
@@ -2360,7 +2427,7 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = ino_decode(parent, &pn);
 	if (rc)
 		goto reply;
-	pthread_mutex_lock(&fs->lock);
+	fs_lock(fs);
 	pr = fs_principal(fs, req);
 	if (!pr)
 		rc = -EACCES;
@@ -2370,7 +2437,7 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = name_exists(fs, pr, &pn, name);
 	if (up)
 		upload_settle(fs, up);
-	pthread_mutex_unlock(&fs->lock);
+	fs_unlock(fs);
 	/* Published versions are immutable: nothing of the mesh can be removed here. */
 	if (rc == 1)
 		rc = -EPERM;
@@ -2393,7 +2460,7 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	rc = ino_decode(parent, &pn);
 	if (rc)
 		goto reply;
-	pthread_mutex_lock(&fs->lock);
+	fs_lock(fs);
 	pr = fs_principal(fs, req);
 	if (!pr)
 		rc = -EACCES;
@@ -2420,17 +2487,17 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		free(up->name);
 		up->name = copy;
 	}
-	pthread_mutex_unlock(&fs->lock);
+	fs_unlock(fs);
 	if (!rc && publish) {
 		/* Renaming onto a name that publishes is how rsync and many libraries finish a
 		 * write: the rename is the publish, and reports its outcome. */
 		rc = upload_publish(fs, up, newname);
-		pthread_mutex_lock(&fs->lock);
+		fs_lock(fs);
 		up->opens--;
 		if (!rc)
 			up->linked = 0;
 		upload_settle(fs, up);
-		pthread_mutex_unlock(&fs->lock);
+		fs_unlock(fs);
 	}
 reply:
 	fuse_reply_err(req, -rc);
@@ -2450,11 +2517,11 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	rc = ino_decode(ino, &n);
 	if (rc)
 		goto reply;
-	pthread_mutex_lock(&fs->lock);
+	fs_lock(fs);
 	pr = fs_principal(fs, req);
 	rc = node_target(fs, &n, &t, &writable);
 	if (rc) {
-		pthread_mutex_unlock(&fs->lock);
+		fs_unlock(fs);
 		goto reply;
 	}
 	/* an open file's handle is an open_file only for files, never for directories */
@@ -2498,7 +2565,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		rc = node_stat(fs, pr, &n, ino, &st, &timeout);
 	else if (!rc)
 		upload_stat(fs, up, ino, &st);
-	pthread_mutex_unlock(&fs->lock);
+	fs_unlock(fs);
 reply:
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -2581,7 +2648,7 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	rc = ino_decode(parent, &pn);
 	if (rc)
 		goto reply;
-	pthread_mutex_lock(&fs->lock);
+	fs_lock(fs);
 	pr = fs_principal(fs, req);
 	if (!pr)
 		rc = -EACCES;
@@ -2593,13 +2660,14 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		rc = make_product(fs, pr, pn.id, name, &err);
 	else
 		rc = pn.kind == N_VERSIONS || pn.kind == N_VERSION ? -EROFS : -EPERM;
+	fs->stamp_known = 0; /* this connection changed the catalog */
 	if (!rc)
 		rc = node_lookup(fs, pr, &pn, name, &cn);
 	if (!rc)
 		rc = ino_encode(&cn, &e.ino);
 	if (!rc)
 		rc = node_stat(fs, pr, &cn, e.ino, &e.attr, &e.attr_timeout);
-	pthread_mutex_unlock(&fs->lock);
+	fs_unlock(fs);
 	if (err.msg[0])
 		fuse_log(FUSE_LOG_WARNING, "meshfs: mkdir %s: %s\n", name, err.msg);
 	e.entry_timeout = TIMEOUT_IMMUTABLE; /* domains and products are never removed */
@@ -2704,9 +2772,9 @@ static void *watch_main(void *arg)
 
 	catalog_changes_init(&c);
 	while (!stop) {
-		pthread_mutex_lock(&fs->lock);
+		fs_lock(fs);
 		rc = catalog_changes_poll(fs->m.cat, &c, change_add, &l);
-		pthread_mutex_unlock(&fs->lock);
+		fs_unlock(fs);
 		if (rc && rc != last_rc)
 			fuse_log(FUSE_LOG_WARNING, "meshfs: cannot follow catalog changes: %s\n",
 				 strerror(-rc));
@@ -2818,6 +2886,8 @@ static void fs_release_all(struct fs *fs)
 	for (size_t i = 0; i < VERSION_CACHE; i++)
 		if (fs->versions[i].product_id)
 			catalog_version_release(&fs->versions[i].v);
+	for (size_t i = 0; i < PRODUCT_CACHE; i++)
+		catalog_product_release(&fs->products[i].p);
 	for (size_t i = 0; i < MAX_UPLOADS; i++) {
 		if (fs->uploads[i]) {
 			staging_free(fs->uploads[i]->st);
