@@ -959,10 +959,17 @@ static int node_stat(struct fs *fs, const struct principal *pr, const struct nod
 				mtime = p.updated_at;
 			}
 			stat_fill(st, ino, S_IFREG | 0444, size, mtime, fs);
-			/* a size is only a hint: documents are read as rendered at open */
-			*timeout = n->kind == N_CONTRACT      ? TIMEOUT_IMMUTABLE
-				   : n->kind == N_PUBLISH_LOG ? 0
-							      : TIMEOUT_LISTING;
+			/*
+			 * A size is only a hint: documents are read as rendered at open. A
+			 * product's README changes with the product (product_changed) and, as it
+			 * turns stale, with the time.
+			 */
+			if (n->kind == N_CONTRACT)
+				*timeout = TIMEOUT_IMMUTABLE;
+			else if (n->kind == N_PRODUCT_README)
+				*timeout = TIMEOUT_WATCHED;
+			else if (n->kind == N_PUBLISH_LOG)
+				*timeout = 0;
 		}
 		break;
 	}
@@ -1741,13 +1748,14 @@ static void node_changed(struct fs *fs, enum node_kind kind, int64_t id)
 		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
-/* After a publish: the product's listings and versions/latest are out of date. Called without
- * fs->lock, so that the kernel can ask while it takes the notice. */
+/* After a publish: the product's listings, README and versions/latest are out of date. Called
+ * without fs->lock, so that the kernel can ask while it takes the notice. */
 static void product_changed(struct fs *fs, int64_t product_id)
 {
 	node_changed(fs, N_PRODUCT, product_id);
 	node_changed(fs, N_VERSIONS, product_id);
 	node_changed(fs, N_LATEST, product_id);
+	node_changed(fs, N_PRODUCT_README, product_id);
 }
 
 static int upload_publish(struct fs *fs, struct upload *up, const char *as_name)
