@@ -366,7 +366,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"SELECT ?1, o.name, o.segment, o.rows, o.masked_size, o.plain_size, "
 		"o.has_pii FROM version_tables o JOIN versions v ON v.id = o.version_id "
 		"WHERE v.product_id = ?2 AND v.number = ?3 AND o.name NOT IN "
-		"(SELECT name FROM version_tables WHERE version_id = ?1)",
+		"(SELECT name FROM version_tables WHERE version_id = ?1) AND o.name IN "
+		"(SELECT ct.name FROM contract_tables ct JOIN contracts c ON c.id = ct.contract_id "
+		"JOIN versions nv ON nv.id = ?1 "
+		"WHERE c.product_id = ?2 AND c.seq = nv.contract_seq)",
 	[ST_VERSION_TOTALS] = "UPDATE versions SET "
 		"rows = (SELECT coalesce(sum(rows), 0) FROM version_tables "
 		"WHERE version_id = ?1), "

@@ -210,7 +210,8 @@ int catalog_version_list(struct catalog *cat, int64_t product_id, size_t limit,
  * Records the next version of a product in one transaction: number = latest + 1; its tables are
  * the given ones plus every table of the previous version not among them (carried over). The
  * version is tied to the product's current contract. Stores the number in *number. ntables may be
- * 0 when there is a previous version: all its tables carry over, under the current contract.
+ * 0 when there is a previous version. The previous version's tables not given carry over, under
+ * the current contract, if it still has them: a table the contract dropped ends there.
  */
 int catalog_put_version(struct catalog *cat, int64_t product_id,
 			const struct catalog_table_version *tables, size_t ntables, const char *by,

@@ -762,6 +762,39 @@ static void test_changes(void **state)
 	catalog_close(other);
 }
 
+/* Tables carry over to the next version only while the contract still has them. */
+static void test_carry_follows_contract(void **state)
+{
+	struct catalog *cat = ((struct fixture *)*state)->cat;
+	static const char *const orders_only[] = {"orders"};
+	struct catalog_contract_meta m = meta("yaml: 2\n", "v2", orders_only, 1);
+	struct catalog_table_version t[2];
+	struct catalog_version v;
+	int64_t id, number;
+
+	id = make_product(cat);
+	table(&t[0], "customers", 0x31, 10, 1);
+	table(&t[1], "orders", 0x32, 20, 0);
+	assert_int_equal(catalog_put_version(cat, id, t, 2, "alice", NULL, 0, 1000, &number), 0);
+	/* the same contract: both carry over */
+	assert_int_equal(catalog_put_version(cat, id, NULL, 0, "alice", NULL, 0, 1100, &number), 0);
+	assert_int_equal(catalog_version_get(cat, id, number, &v), 0);
+	assert_int_equal(v.ntables, 2);
+	catalog_version_release(&v);
+	/* a contract without customers: only orders does */
+	assert_int_equal(catalog_contract_add(cat, id, &m, "bob", 1200, NULL), 0);
+	assert_int_equal(catalog_put_version(cat, id, NULL, 0, "bob", NULL, 0, 1300, &number), 0);
+	assert_int_equal(number, 3);
+	assert_int_equal(catalog_version_get(cat, id, number, &v), 0);
+	assert_int_equal(v.ntables, 1);
+	assert_string_equal(v.tables[0].name, "orders");
+	catalog_version_release(&v);
+	/* and the old versions keep theirs */
+	assert_int_equal(catalog_version_get(cat, id, 2, &v), 0);
+	assert_int_equal(v.ntables, 2);
+	catalog_version_release(&v);
+}
+
 static void test_versions(void **state)
 {
 	struct catalog *cat = ((struct fixture *)*state)->cat;
@@ -1270,6 +1303,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_data_version, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_carry_follows_contract, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_nested_failure, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_integrity, setup, teardown),
