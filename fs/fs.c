@@ -229,7 +229,10 @@ struct fs {
 	gid_t gid;
 	struct fuse_session *se; /* for notifications to the kernel */
 	int cache_dirs;		 /* the kernel may keep listings (fs_init) */
-	pthread_t watcher;	 /* watch_main */
+	/* every open file: the kernel releases them, but not when the daemon is stopped first */
+	pthread_mutex_t files_lock;
+	struct open_file *files;
+	pthread_t watcher; /* watch_main */
 	pthread_mutex_t watch_lock;
 	pthread_cond_t watch_cond;
 	int watch_stop;
@@ -260,6 +263,7 @@ struct open_file {
 	pthread_mutex_t cache_lock;
 	struct segment_cache *cache;
 	struct strbuf doc;
+	struct open_file *prev, *next; /* in fs->files */
 };
 
 /* fs->lock serializes the use of the catalog connection and the caches. */
@@ -1707,6 +1711,14 @@ static void open_file_free(struct fs *fs, struct open_file *of)
 {
 	if (!of)
 		return;
+	pthread_mutex_lock(&fs->files_lock);
+	if (of->prev)
+		of->prev->next = of->next;
+	else
+		fs->files = of->next;
+	if (of->next)
+		of->next->prev = of->prev;
+	pthread_mutex_unlock(&fs->files_lock);
 	if (of->up)
 		release_upload(fs, of->up);
 	if (of->ps)
@@ -1859,14 +1871,20 @@ static pid_t task_tgid(pid_t tid)
 	return tgid;
 }
 
-static struct open_file *open_file_new(void)
+static struct open_file *open_file_new(struct fs *fs)
 {
 	struct open_file *of = calloc(1, sizeof(*of));
 
-	if (of) {
-		strbuf_init(&of->doc);
-		pthread_mutex_init(&of->cache_lock, NULL);
-	}
+	if (!of)
+		return NULL;
+	strbuf_init(&of->doc);
+	pthread_mutex_init(&of->cache_lock, NULL);
+	pthread_mutex_lock(&fs->files_lock);
+	of->next = fs->files;
+	if (fs->files)
+		fs->files->prev = of;
+	fs->files = of;
+	pthread_mutex_unlock(&fs->files_lock);
 	return of;
 }
 
@@ -1966,7 +1984,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	of = open_file_new();
+	of = open_file_new(fs);
 	if (!of) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -2313,7 +2331,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		rc = pn.kind == N_VERSIONS || pn.kind == N_VERSION ? -EROFS : -EPERM;
 	if (!rc && reserved_name(name))
 		rc = -EPERM;
-	if (!rc && !(of = open_file_new()))
+	if (!rc && !(of = open_file_new(fs)))
 		rc = -ENOMEM;
 	if (rc)
 		goto reply;
@@ -2887,6 +2905,8 @@ static void daemon_log_open(const char *mesh_dir)
 
 static void fs_release_all(struct fs *fs)
 {
+	while (fs->files)
+		open_file_free(fs, fs->files);
 	for (size_t i = 0; i < SEGMENT_POOL; i++)
 		segment_close(fs->pool[i].seg);
 	for (size_t i = 0; i < MAX_QUERIES; i++)
@@ -2910,6 +2930,7 @@ static void fs_release_all(struct fs *fs)
 	pthread_mutex_destroy(&fs->lock);
 	pthread_mutex_destroy(&fs->pool_lock);
 	pthread_mutex_destroy(&fs->watch_lock);
+	pthread_mutex_destroy(&fs->files_lock);
 	pthread_cond_destroy(&fs->watch_cond);
 }
 
@@ -2945,6 +2966,7 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_mutex_init(&fs->pool_lock, NULL);
 	pthread_mutex_init(&fs->watch_lock, NULL);
+	pthread_mutex_init(&fs->files_lock, NULL);
 	pthread_cond_init(&fs->watch_cond, NULL);
 	/* A core dump would write plaintext PII from memory to disk (DESIGN §7.4). */
 	prctl(PR_SET_DUMPABLE, 0);

@@ -26,10 +26,6 @@ mkdir -p "$logs"
 # has copied it, the reader may have closed the file and the release freed the buffer. Reports
 # from inside fuse_reply_buf are that race, not a use after free of meshfs.
 printf 'interceptor_via_fun:fuse_reply_buf\n' >build-asan/asan.supp
-# The daemon frees an open file when the kernel releases it; stopped (SIGTERM, unmount) while
-# files are open, it exits without those releases, and what they hold is left. To go once fs.c
-# keeps its open files and frees them at exit.
-printf 'leak:open_file_new\n' >build-asan/lsan.supp
 # LeakSanitizer cannot run everywhere (under ptrace, some sandboxes): find out on a small program.
 leaks=1
 if ! probe=$(ASAN_OPTIONS=detect_leaks=1 build-asan/fuzz/fuzz-replay-seal fuzz/corpus/seal 2>&1) &&
@@ -42,7 +38,6 @@ fi
 # non-zero) or does not see (the mount daemon).
 export ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:detect_leaks=$leaks:log_path=$logs/asan"
 export ASAN_OPTIONS="$ASAN_OPTIONS:suppressions=$(pwd)/build-asan/asan.supp"
-export LSAN_OPTIONS="suppressions=$(pwd)/build-asan/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:abort_on_error=1:log_path=$logs/ubsan"
 status=0
 # The long fault-injection trials (suite slow) ran above; under the sanitizers they would double
@@ -56,7 +51,7 @@ if [ -n "$(ls -A "$logs")" ]; then
 	echo "test.sh: sanitizer reports above" >&2
 	status=1
 fi
-unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
+unset ASAN_OPTIONS UBSAN_OPTIONS
 [ "$status" -eq 0 ] || exit "$status"
 
 # ---- a short fuzzing run ----

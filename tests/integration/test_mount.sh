@@ -580,19 +580,22 @@ else
 		"needs root, setpriv, the user nobody and a TMPDIR that nobody can traverse"
 fi
 
-run fusermount3 -u "$MNT2"
-expect_ok "fusermount3 -u of the foreground mount"
+# Stopped while a file is open: the kernel never releases it, the daemon frees it itself (the
+# sanitizer run of this test reports what it would leave).
+exec 8<"$MNT2/sales/orders/orders.csv"
+kill -TERM "$fg_pid"
 if wait_for 10 pids_gone "$fg_pid"; then
 	wait "$fg_pid"
 	fg_rc=$?
 	if [ "$fg_rc" -eq 0 ]; then
-		pass "meshfs mount -f exits 0 once unmounted"
+		pass "meshfs mount -f stopped with a file open exits 0"
 	else
-		fail "meshfs mount -f exits 0 once unmounted" "exit $fg_rc: $(cat "$T/fg.err")"
+		fail "meshfs mount -f stopped with a file open exits 0" "exit $fg_rc: $(cat "$T/fg.err")"
 	fi
 else
-	fail "meshfs mount -f exits once unmounted" "pid $fg_pid still running"
+	fail "meshfs mount -f stopped with a file open exits" "pid $fg_pid still running"
 fi
+exec 8<&-
 check "the foreground mount point is not mounted any more" not_mounted "$MNT2"
 
 # ---- unmount ----
