@@ -1,0 +1,414 @@
+/*
+ * Opening and reading files: the pool of open segments, the views of tables (the masked one
+ * replied straight from the segment file), and generated documents rendered at open.
+ */
+#include "fs/internal.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "backends/staging.h"
+
+/* ---- the segment pool: open segments shared by every open file of the same blob ---- */
+
+static int pool_get(struct fs *fs, const char *id, const char *binding, struct pooled_segment **out)
+{
+	struct pooled_segment *free_slot = NULL, *ps;
+	struct mfs_error err = {{0}};
+	int rc = 0;
+
+	pthread_mutex_lock(&fs->pool_lock);
+	for (size_t i = 0; i < SEGMENT_POOL; i++) {
+		ps = &fs->pool[i];
+		if (ps->seg && !strcmp(ps->id, id)) {
+			ps->refs++;
+			ps->used = ++fs->pool_clock;
+			*out = ps;
+			goto out;
+		}
+		if (!ps->seg && !free_slot)
+			free_slot = ps;
+		else if (ps->seg && !ps->refs &&
+			 (!free_slot || (free_slot->seg && ps->used < free_slot->used)))
+			free_slot = ps;
+	}
+	if (!free_slot) {
+		rc = -EMFILE;
+		goto out;
+	}
+	if (free_slot->seg) {
+		segment_close(free_slot->seg);
+		free_slot->seg = NULL;
+	}
+	rc = segment_open(&free_slot->seg, fs->m.store, id, binding, &err);
+	if (rc) {
+		fuse_log(FUSE_LOG_ERR, "meshfs: segment %s: %s\n", id, err.msg);
+		goto out;
+	}
+	/* Readers mostly go front to back, and a masked read skips the sealed chunks between
+	 * groups, which the kernel's readahead would otherwise take for random access. */
+	if (segment_fd(free_slot->seg) >= 0)
+		(void)posix_fadvise(segment_fd(free_slot->seg), 0, 0, POSIX_FADV_SEQUENTIAL);
+	snprintf(free_slot->id, sizeof(free_slot->id), "%s", id);
+	free_slot->refs = 1;
+	free_slot->used = ++fs->pool_clock;
+	*out = free_slot;
+out:
+	pthread_mutex_unlock(&fs->pool_lock);
+	return rc;
+}
+
+static void pool_put(struct fs *fs, struct pooled_segment *ps)
+{
+	pthread_mutex_lock(&fs->pool_lock);
+	assert(ps->refs > 0);
+	ps->refs--;
+	pthread_mutex_unlock(&fs->pool_lock);
+}
+
+/* ---- opening and reading ---- */
+
+static void audit_plain_open(struct fs *fs, const struct principal *pr,
+			     const struct catalog_product *p, const struct catalog_version *v,
+			     const struct catalog_table_version *t)
+{
+	char object[3 * CATALOG_NAME_MAX];
+	struct catalog_audit a = {0};
+
+	mesh_binding(object, sizeof(object), p->domain, p->name, t->name);
+	a.at = mesh_now();
+	a.principal = pr->name;
+	a.action = "open-plain";
+	a.object = object;
+	a.version = v->number;
+	a.view = "plain";
+	a.outcome = "ok";
+	a.detail = "";
+	(void)catalog_audit_add(fs->m.cat, &a);
+}
+
+/* Checks that the caller may read the view node n names, and opens its segment. */
+static int open_table(struct fs *fs, const struct principal *pr, const struct node *n,
+		      struct open_file *of)
+{
+	struct catalog_product p = {0};
+	struct catalog_version v = {0};
+	const struct catalog_table_version *t;
+	char binding[3 * CATALOG_NAME_MAX];
+	int rc;
+
+	rc = fs_product_get(fs, n->id, &p);
+	if (!rc)
+		rc = fs_version_get(fs, n->id, n->ver, &v);
+	if (!rc && n->tidx >= v.ntables)
+		rc = -ENOENT;
+	if (rc)
+		goto out;
+	t = &v.tables[n->tidx];
+	rc = fs_allowed(fs, pr, n->view == SEGMENT_PLAIN ? PRIV_UNMASK : PRIV_READ, &p);
+	/* unmask revoked between the lookup and this open: the name now stands for the masked
+	 * view, and ESTALE makes the kernel look it up again */
+	if (rc == 0 && n->view == SEGMENT_PLAIN && fs_allowed(fs, pr, PRIV_READ, &p) == 1)
+		rc = -ESTALE;
+	if (rc == 0)
+		rc = -EACCES;
+	if (rc < 0)
+		goto out;
+	if (n->view == SEGMENT_PLAIN && !t->has_pii) {
+		rc = -ENOENT;
+		goto out;
+	}
+	mesh_binding(binding, sizeof(binding), p.domain, p.name, t->name);
+	rc = pool_get(fs, t->segment, binding, &of->ps);
+	if (rc)
+		goto out;
+	of->view = n->view;
+	if (n->view == SEGMENT_PLAIN) {
+		of->cache = segment_cache_new();
+		if (!of->cache) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		audit_plain_open(fs, pr, &p, &v, t);
+	}
+out:
+	catalog_product_release(&p);
+	catalog_version_release(&v);
+	return rc;
+}
+
+void open_file_free(struct fs *fs, struct open_file *of)
+{
+	if (!of)
+		return;
+	pthread_mutex_lock(&fs->files_lock);
+	if (of->prev)
+		of->prev->next = of->next;
+	else
+		fs->files = of->next;
+	if (of->next)
+		of->next->prev = of->prev;
+	pthread_mutex_unlock(&fs->files_lock);
+	if (of->up)
+		release_upload(fs, of->up);
+	if (of->ps)
+		pool_put(fs, of->ps);
+	segment_cache_free(of->cache);
+	pthread_mutex_destroy(&of->cache_lock);
+	strbuf_release(&of->doc);
+	free(of);
+}
+
+struct open_file *open_file_new(struct fs *fs)
+{
+	struct open_file *of = calloc(1, sizeof(*of));
+
+	if (!of)
+		return NULL;
+	strbuf_init(&of->doc);
+	pthread_mutex_init(&of->cache_lock, NULL);
+	pthread_mutex_lock(&fs->files_lock);
+	of->next = fs->files;
+	if (fs->files)
+		fs->files->prev = of;
+	fs->files = of;
+	pthread_mutex_unlock(&fs->files_lock);
+	return of;
+}
+
+void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	const struct principal *pr;
+	struct writable *w;
+	struct open_file *of;
+	struct node n, t;
+	int rc, writable, writing = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
+
+	rc = ino_decode(ino, &n);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	of = open_file_new(fs);
+	if (!of) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fs_lock(fs);
+	pr = fs_principal(fs, req);
+	rc = node_target(fs, &n, &t, &writable);
+	w = !rc && writable ? &fs->writables[n.id] : NULL;
+	n = t;
+	if (!rc && !pr)
+		rc = -EACCES;
+	if (rc)
+		;
+	else if (n.kind == N_UPLOAD)
+		rc = open_upload(fs, pr, &n, fi->flags, of);
+	else if (writing && writable)
+		rc = open_for_publish(fs, req, pr, &n, w, of);
+	else if (writing && (n.kind == N_TABLE || n.kind == N_CONTRACT))
+		rc = refuse_write(fs, pr, &n);
+	else if (writing)
+		rc = is_document(n.kind) ? -EPERM : -EISDIR;
+	else if (n.kind == N_TABLE)
+		rc = open_table(fs, pr, &n, of);
+	else if (is_document(n.kind))
+		rc = node_render(fs, pr, &n, &of->doc);
+	else
+		rc = -EISDIR;
+	fs_unlock(fs);
+	if (rc) {
+		open_file_free(fs, of);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	/* Immutable inodes keep their page cache; generated documents are read as rendered at
+	 * this open, whatever size an earlier stat saw; uploads change under their writer. */
+	if (!of->up && (n.kind == N_TABLE || n.kind == N_CONTRACT))
+		fi->keep_cache = 1;
+	else
+		fi->direct_io = 1;
+	if (of->up)
+		of->opener = task_tgid(fuse_req_ctx(req)->pid);
+	fi->fh = (uintptr_t)of;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		open_file_free(fs, of);
+}
+
+/* Key look-up for plain reads: a key not yet cached is read from the catalog, which is shared. */
+static int fs_segment_key(void *ctx, uint32_t key_id, uint8_t key[32])
+{
+	struct fs *fs = ctx;
+	int rc;
+
+	fs_lock(fs);
+	rc = mesh_segment_key(&fs->m, key_id, key);
+	fs_unlock(fs);
+	return rc;
+}
+
+/* A reply of the masked view straight from the segment file: a few pieces, no copy here. */
+#define REPLY_EXTENTS 16
+
+struct reply_extents {
+	struct fuse_bufvec bv;
+	struct fuse_buf more[REPLY_EXTENTS - 1]; /* bv.buf[1..]: the array goes on here */
+	int fd;
+};
+
+static int reply_extent(uint64_t file_off, size_t n, void *ctx)
+{
+	struct reply_extents *r = ctx;
+	struct fuse_buf *b;
+
+	if (r->bv.count == REPLY_EXTENTS)
+		return -E2BIG;
+	b = &r->bv.buf[r->bv.count++];
+	memset(b, 0, sizeof(*b));
+	b->size = n;
+	b->flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	b->fd = r->fd;
+	b->pos = (off_t)file_off;
+	return 0;
+}
+
+/* Replies with bytes of the masked view from the file; -E2BIG when they lie in too many
+ * pieces (then the caller copies). */
+static int reply_masked(fuse_req_t req, struct segment *seg, size_t size, off_t off)
+{
+	struct reply_extents r = {.fd = segment_fd(seg)};
+	ssize_t n;
+
+	if (r.fd < 0)
+		return -E2BIG;
+	r.bv.count = 0;
+	n = segment_masked_extents(seg, (uint64_t)off, size, reply_extent, &r);
+	if (n < 0 && n != -E2BIG)
+		fuse_reply_err(req, (int)-n);
+	if (n < 0)
+		return (int)n;
+	if (!r.bv.count) {
+		fuse_reply_buf(req, NULL, 0);
+		return 0;
+	}
+	fuse_reply_data(req, &r.bv, FUSE_BUF_SPLICE_MOVE);
+	return 0;
+}
+
+/* Each FUSE thread's reply buffer, kept between requests: no allocation and no fresh pages
+ * to fault in for every read. What held plaintext is zeroed after each reply. */
+struct reply_buffer {
+	char *buf;
+	size_t cap;
+};
+
+static pthread_key_t reply_key;
+static pthread_once_t reply_once = PTHREAD_ONCE_INIT;
+
+static void reply_buffer_free(void *p)
+{
+	struct reply_buffer *b = p;
+
+	if (b->cap)
+		sodium_memzero(b->buf, b->cap);
+	free(b->buf);
+	free(b);
+}
+
+static void reply_key_make(void)
+{
+	if (pthread_key_create(&reply_key, reply_buffer_free))
+		abort();
+}
+
+static char *reply_buffer(size_t size)
+{
+	struct reply_buffer *b;
+	char *p;
+
+	pthread_once(&reply_once, reply_key_make);
+	b = pthread_getspecific(reply_key);
+	if (!b) {
+		b = calloc(1, sizeof(*b));
+		if (!b || pthread_setspecific(reply_key, b)) {
+			free(b);
+			return NULL;
+		}
+	}
+	if (size > b->cap) {
+		p = malloc(size);
+		if (!p)
+			return NULL;
+		if (b->cap)
+			sodium_memzero(b->buf, b->cap);
+		free(b->buf);
+		b->buf = p;
+		b->cap = size;
+	}
+	return b->buf;
+}
+
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+	ssize_t got;
+	char *buf;
+	int secret;
+
+	(void)ino;
+	if (!of->up && !of->ps) {
+		size_t start = (size_t)off < of->doc.len ? (size_t)off : of->doc.len;
+		size_t len = of->doc.len - start < size ? of->doc.len - start : size;
+
+		fuse_reply_buf(req, of->doc.buf + start, len);
+		return;
+	}
+	if (of->ps && of->view == SEGMENT_MASKED &&
+	    reply_masked(req, of->ps->seg, size, off) != -E2BIG)
+		return;
+	buf = reply_buffer(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	/* Once replied to, the file may be released (and of freed) by another thread. */
+	secret = of->up || of->view == SEGMENT_PLAIN;
+	if (of->up) {
+		got = staging_pread(of->up->st, buf, size, (uint64_t)off);
+	} else {
+		if (of->cache)
+			pthread_mutex_lock(&of->cache_lock);
+		got = segment_read(of->ps->seg, of->view, buf, size, (uint64_t)off, fs_segment_key,
+				   fs, of->cache);
+		if (of->cache)
+			pthread_mutex_unlock(&of->cache_lock);
+	}
+	if (got < 0)
+		fuse_reply_err(req, (int)-got);
+	else
+		fuse_reply_buf(req, buf, (size_t)got);
+	/* a failed read may have filled part of the buffer */
+	if (secret)
+		sodium_memzero(buf, got > 0 ? (size_t)got : size);
+}
+
+void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	/* Written after the opener's last close (by a child that kept the descriptor): published
+	 * now, though nobody sees the outcome but publish.log. */
+	if (of->up)
+		(void)flush_upload(fs_of(req), of->up);
+	open_file_free(fs_of(req), of);
+	fuse_reply_err(req, 0);
+}

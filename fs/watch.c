@@ -1,0 +1,95 @@
+/*
+ * Changes made by others (the CLI, other mounts): a thread that follows the catalog and drops
+ * what the kernel keeps of what changed.
+ */
+#include "fs/internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct change_list {
+	struct change {
+		enum catalog_change what;
+		int64_t id;
+	} * a;
+	size_t n, cap;
+};
+
+static int change_add(enum catalog_change what, int64_t id, void *ctx)
+{
+	struct change_list *l = ctx;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct change *a = realloc(l->a, cap * sizeof(*a));
+
+		if (!a)
+			return -ENOMEM;
+		l->a = a;
+		l->cap = cap;
+	}
+	l->a[l->n].what = what;
+	l->a[l->n++].id = id;
+	return 0;
+}
+
+/*
+ * The kernel keeps listings and their attributes for TIMEOUT_WATCHED: what the CLI or another
+ * mount changes in the catalog reaches it within WATCH_MS, as this thread drops what changed.
+ */
+static void *watch_main(void *arg)
+{
+	struct fs *fs = arg;
+	struct change_list l = {0};
+	struct catalog_changes c;
+	struct timespec at;
+	int rc, last_rc = 0, stop = 0;
+
+	catalog_changes_init(&c);
+	while (!stop) {
+		fs_lock(fs);
+		rc = catalog_changes_poll(fs->m.cat, &c, change_add, &l);
+		fs_unlock(fs);
+		if (rc && rc != last_rc)
+			fuse_log(FUSE_LOG_WARNING, "meshfs: cannot follow catalog changes: %s\n",
+				 strerror(-rc));
+		last_rc = rc;
+		for (size_t i = 0; i < l.n; i++) {
+			if (l.a[i].what == CATALOG_DOMAINS)
+				node_changed(fs, N_ROOT, 0);
+			else if (l.a[i].what == CATALOG_DOMAIN)
+				node_changed(fs, N_DOMAIN, l.a[i].id);
+			else
+				product_changed(fs, l.a[i].id);
+		}
+		l.n = 0;
+		clock_gettime(CLOCK_REALTIME, &at);
+		at.tv_nsec += WATCH_MS * 1000000L;
+		at.tv_sec += at.tv_nsec / 1000000000L;
+		at.tv_nsec %= 1000000000L;
+		pthread_mutex_lock(&fs->watch_lock);
+		while (!fs->watch_stop &&
+		       pthread_cond_timedwait(&fs->watch_cond, &fs->watch_lock, &at) != ETIMEDOUT)
+			;
+		stop = fs->watch_stop;
+		pthread_mutex_unlock(&fs->watch_lock);
+	}
+	free(l.a);
+	catalog_changes_release(&c);
+	return NULL;
+}
+
+int watch_start(struct fs *fs)
+{
+	return -pthread_create(&fs->watcher, NULL, watch_main, fs);
+}
+
+void watch_stop(struct fs *fs)
+{
+	pthread_mutex_lock(&fs->watch_lock);
+	fs->watch_stop = 1;
+	pthread_cond_signal(&fs->watch_cond);
+	pthread_mutex_unlock(&fs->watch_lock);
+	pthread_join(fs->watcher, NULL);
+}
