@@ -177,6 +177,7 @@ struct writable {
 	struct node target; /* N_TABLE or N_CONTRACT */
 	uint32_t gen;	    /* 0: empty slot */
 	unsigned writers;   /* uploads opened through it and not yet released */
+	unsigned opens;	    /* files open through it: one at a time, see fs_open */
 	uint64_t made;
 };
 
@@ -245,6 +246,8 @@ struct open_file {
 	struct segment_cache *cache;
 	struct strbuf doc;
 	struct open_file *prev, *next; /* in fs->files */
+	struct writable *through;      /* the publisher's inode it was opened through, if any */
+	uint32_t through_gen;
 };
 
 /* fs/fs.c: the daemon's state, its locks and caches */

@@ -154,6 +154,14 @@ void open_file_free(struct fs *fs, struct open_file *of)
 	if (of->next)
 		of->next->prev = of->prev;
 	pthread_mutex_unlock(&fs->files_lock);
+	if (of->through) {
+		fs_lock(fs);
+		if (of->through->gen == of->through_gen) {
+			assert(of->through->opens > 0);
+			of->through->opens--;
+		}
+		fs_unlock(fs);
+	}
 	if (of->up)
 		release_upload(fs, of->up);
 	if (of->ps)
@@ -207,6 +215,14 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	n = t;
 	if (!rc && !pr)
 		rc = -EACCES;
+	/*
+	 * A writer's writes grow the kernel's size of the inode they go through, which a reader of
+	 * the same inode would read past: a publisher's inode is written through only while nobody
+	 * else has it open, and read only while nobody writes through it. Else ESTALE: the kernel
+	 * looks the name up again, and the lookup makes a fresh inode (writable_node).
+	 */
+	if (!rc && w && (writing ? w->opens : w->writers))
+		rc = -ESTALE;
 	if (rc)
 		;
 	else if (n.kind == N_UPLOAD)
@@ -223,6 +239,11 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = node_render(fs, pr, &n, &of->doc);
 	else
 		rc = -EISDIR;
+	if (!rc && w) {
+		w->opens++;
+		of->through = w;
+		of->through_gen = w->gen;
+	}
 	fs_unlock(fs);
 	if (rc) {
 		open_file_free(fs, of);

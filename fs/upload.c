@@ -115,31 +115,41 @@ int upload_stat(struct fs *fs, const struct upload *up, fuse_ino_t ino, struct s
 	return 0;
 }
 
-/* The writable inode of uid for target, made when there is none: looked for in a few slots
- * from a place the pair hashes to; when all are taken, the one made first is reused. */
+/*
+ * The writable inode of uid for target: looked for in a few slots from a place the pair hashes
+ * to. One that a file is open through is not handed out again (fs_open): a fresh one is made,
+ * in a slot nobody has open, reusing the one made first.
+ */
 void writable_node(struct fs *fs, uid_t uid, struct node *n)
 {
 	uint64_t h = (uint64_t)n->kind * 0x9E3779B97F4A7C15ULL ^
 		     (uint64_t)n->id * 0xC2B2AE3D27D4EB4FULL ^
 		     (uint64_t)n->ver * 0x165667B19E3779F9ULL ^ (uint64_t)n->tidx << 40 ^ uid;
-	size_t home = (size_t)((h ^ h >> 29) % MAX_WRITABLES), slot = home;
+	size_t home = (size_t)((h ^ h >> 29) % MAX_WRITABLES), slot = MAX_WRITABLES;
 	struct writable *w;
 
 	for (size_t i = 0; i < WRITABLE_PROBES; i++) {
 		size_t at = (home + i) % MAX_WRITABLES;
 
 		w = &fs->writables[at];
+		if (w->opens || w->writers)
+			continue;
 		if (w->gen && w->uid == uid && !memcmp(&w->target, n, sizeof(*n))) {
 			slot = at;
 			goto found;
 		}
-		if (!w->gen || (fs->writables[slot].gen && w->made < fs->writables[slot].made))
+		if (slot == MAX_WRITABLES || !w->gen ||
+		    (fs->writables[slot].gen && w->made < fs->writables[slot].made))
 			slot = at;
 	}
+	/* every slot open: the one here goes stale for whoever has it open */
+	if (slot == MAX_WRITABLES)
+		slot = home;
 	w = &fs->writables[slot];
 	w->uid = uid;
 	w->target = *n;
 	w->writers = 0;
+	w->opens = 0;
 	w->made = ++fs->writables_made;
 	w->gen = (++fs->writable_gen & ((1U << INO_VER_BITS) - 1)) ?: ++fs->writable_gen;
 found:

@@ -1064,7 +1064,6 @@ gen_items 300 13 >"$T/atom-a.csv"
 gen_items 3000 17 >"$T/atom-b.csv"
 cp -- "$T/atom-a.csv" "$S/items.csv"
 chmod 0644 "$T/atom-a.csv" "$T/atom-b.csv"
-rm -f -- "$T/reader-stop"
 # The reader, another user where there are users (a table without PII is one view, one inode,
 # for all): each read of TABLE.csv must be one whole version, and when versions/latest is the
 # same before and after the read, that version's table. Problems go to stdout, the number of
@@ -1091,39 +1090,49 @@ reader=(perl -e 'my ($dir, $stop, @tables) = @ARGV;
 		}
 	}
 	print STDERR "$reads\n";' "$S" "$T/reader-stop" "$T/atom-a.csv" "$T/atom-b.csv")
-if [ -n "$USERS" ]; then
-	as "$RO" timeout 60 "${reader[@]}" >"$T/reader.out" 2>"$T/reader.count" &
-else
-	timeout 60 "${reader[@]}" >"$T/reader.out" 2>"$T/reader.count" &
-fi
-reader_pid=$!
-v=$(latest "$S")
-atom_ok=1
-# Publishes, and opens with O_TRUNC that publish nothing, in turn.
-for i in $(seq 1 20); do
-	if [ $((i % 2)) -eq 1 ]; then
-		cp -- "$T/atom-b.csv" "$S/items.csv" || atom_ok=
+# atomic_round WHO: twenty publishes (and a hundred opens with O_TRUNC that publish nothing)
+# while the reader reads as WHO: another user, or the publisher itself, whose lookups give it
+# its own inodes of the table, which its writes must not disturb for its reads.
+atomic_round()
+{
+	local who=$1 v i reader_pid reader_rc reads atom_ok=1
+	rm -f -- "$T/reader-stop"
+	if [ "$who" = publisher ]; then
+		timeout 60 "${reader[@]}" >"$T/reader.out" 2>"$T/reader.count" &
 	else
-		cp -- "$T/atom-a.csv" "$S/items.csv" || atom_ok=
+		as "$RO" timeout 60 "${reader[@]}" >"$T/reader.out" 2>"$T/reader.count" &
 	fi
-	for _ in 1 2 3 4 5; do
-		: >"$S/items.csv" || atom_ok=
+	reader_pid=$!
+	v=$(latest "$S")
+	for i in $(seq 1 20); do
+		if [ $((i % 2)) -eq 1 ]; then
+			cp -- "$T/atom-b.csv" "$S/items.csv" || atom_ok=
+		else
+			cp -- "$T/atom-a.csv" "$S/items.csv" || atom_ok=
+		fi
+		for _ in 1 2 3 4 5; do
+			: >"$S/items.csv" || atom_ok=
+		done
 	done
-done
-touch "$T/reader-stop"
-wait "$reader_pid"
-reader_rc=$?
-check "twenty publishes and a hundred empty opens with O_TRUNC make twenty versions" \
-	test -n "$atom_ok" -a "$(latest "$S")" = $((v + 20))
-reads=$(tail -n 1 "$T/reader.count")
-if [ "$reader_rc" -eq 0 ] && [ ! -s "$T/reader.out" ]; then
-	pass "the reader ($reads reads) saw whole versions only, TABLE.csv and versions/latest in step"
-else
-	fail "the reader saw whole versions only, TABLE.csv and versions/latest in step" \
-		"exit $reader_rc, $reads reads" "$(head -n 5 "$T/reader.out")"
+	touch "$T/reader-stop"
+	wait "$reader_pid"
+	reader_rc=$?
+	check "$who reading: twenty publishes and a hundred empty opens with O_TRUNC make twenty versions" \
+		test -n "$atom_ok" -a "$(latest "$S")" = $((v + 20))
+	reads=$(tail -n 1 "$T/reader.count")
+	if [ "$reader_rc" -eq 0 ] && [ ! -s "$T/reader.out" ]; then
+		pass "the $who ($reads reads) saw whole versions only, TABLE.csv and versions/latest in step"
+	else
+		fail "the $who saw whole versions only, TABLE.csv and versions/latest in step" \
+			"exit $reader_rc, $reads reads" "$(head -n 5 "$T/reader.out")"
+	fi
+	check "versions/N/items.csv is still version N's whole table" \
+		cmp -- "$S/versions/$((v + 5))/items.csv" "$T/atom-b.csv"
+}
+if [ -n "$USERS" ]; then
+	atomic_round "other user"
 fi
-check "versions/N/items.csv is still version N's whole table" \
-	cmp -- "$S/versions/$((v + 5))/items.csv" "$T/atom-b.csv"
+atomic_round publisher
 
 # ---- the mesh policy ----
 
