@@ -196,7 +196,8 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct writable *w;
 	struct open_file *of;
 	struct node n, t;
-	int rc, writable, writing = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
+	int rc, writable, written = 0;
+	int writing = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
 
 	rc = ino_decode(ino, &n);
 	if (rc) {
@@ -215,14 +216,6 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	n = t;
 	if (!rc && !pr)
 		rc = -EACCES;
-	/*
-	 * A writer's writes grow the kernel's size of the inode they go through, which a reader of
-	 * the same inode would read past: a publisher's inode is written through only while nobody
-	 * else has it open, and read only while nobody writes through it. Else ESTALE: the kernel
-	 * looks the name up again, and the lookup makes a fresh inode (writable_node).
-	 */
-	if (!rc && w && (writing ? w->opens : w->writers))
-		rc = -ESTALE;
 	if (rc)
 		;
 	else if (n.kind == N_UPLOAD)
@@ -243,6 +236,7 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		w->opens++;
 		of->through = w;
 		of->through_gen = w->gen;
+		written = w->writers > 0;
 	}
 	fs_unlock(fs);
 	if (rc) {
@@ -250,9 +244,14 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	/* Immutable inodes keep their page cache; generated documents are read as rendered at
-	 * this open, whatever size an earlier stat saw; uploads change under their writer. */
-	if (!of->up && (n.kind == N_TABLE || n.kind == N_CONTRACT))
+	/*
+	 * Immutable inodes keep their page cache; generated documents are read as rendered at
+	 * this open, whatever size an earlier stat saw; uploads change under their writer. A
+	 * publisher's inode that an upload is being written through has the size the writes gave
+	 * it in the kernel, past which a read through the page cache would find zeros: read
+	 * straight from the daemon, which ends the file where the published view ends.
+	 */
+	if (!of->up && (n.kind == N_TABLE || n.kind == N_CONTRACT) && !written)
 		fi->keep_cache = 1;
 	else
 		fi->direct_io = 1;

@@ -117,8 +117,10 @@ int upload_stat(struct fs *fs, const struct upload *up, fuse_ino_t ino, struct s
 
 /*
  * The writable inode of uid for target: looked for in a few slots from a place the pair hashes
- * to. One that a file is open through is not handed out again (fs_open): a fresh one is made,
- * in a slot nobody has open, reusing the one made first.
+ * to. One that a file is open through is not handed out again: a writer's writes grow the
+ * kernel's size of the inode they go through, which a reader of the same inode would read past
+ * (see fs_open for what is left of that). A fresh one is made in a slot nobody has open,
+ * reusing the one made first.
  */
 void writable_node(struct fs *fs, uid_t uid, struct node *n)
 {
