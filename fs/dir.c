@@ -261,10 +261,49 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
  * get a directory in one request instead of a lookup per name. Names that must be looked up
  * each time go without theirs.
  */
+/*
+ * The listing of dn as pr sees it, for a read from off: a directory larger than a request is
+ * read in several, and the listing built for the first is kept (one, in fs->listing) for the
+ * rest while the catalog stays the same. Valid until the lock is released.
+ */
+static int dir_listing(struct fs *fs, const struct principal *pr, const struct node *dn, off_t off,
+		       struct dir_list **out)
+{
+	struct dir_listing *c = &fs->listing;
+	uint64_t stamp;
+	int rc;
+
+	rc = fs_stamp(fs, &stamp);
+	if (rc)
+		return rc;
+	if (!(off && c->valid && c->stamp == stamp && c->uid == pr->uid &&
+	      !memcmp(&c->node, dn, sizeof(*dn)))) {
+		dir_release(&c->l);
+		c->valid = 0;
+		rc = dir_build(fs, pr, dn, &c->l);
+		if (rc) {
+			dir_release(&c->l);
+			return rc;
+		}
+		c->node = *dn;
+		c->uid = pr->uid;
+		c->stamp = stamp;
+		c->valid = 1;
+	}
+	*out = &c->l;
+	return 0;
+}
+
+void dir_listing_release(struct fs *fs)
+{
+	dir_release(&fs->listing.l);
+	fs->listing.valid = 0;
+}
+
 static void dir_reply(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
 {
 	struct fs *fs = fs_of(req);
-	struct dir_list l = {0};
+	struct dir_list *l = NULL;
 	const struct principal *pr;
 	struct node dn, cn;
 	size_t used = 0;
@@ -279,31 +318,30 @@ static void dir_reply(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, in
 	}
 	fs_lock(fs);
 	pr = fs_principal(fs, req);
-	rc = pr ? dir_build(fs, pr, &dn, &l) : -EACCES;
-	for (size_t i = (size_t)off; !rc && i < l.n; i++) {
+	rc = pr ? dir_listing(fs, pr, &dn, off, &l) : -EACCES;
+	for (size_t i = (size_t)off; !rc && i < l->n; i++) {
 		struct fuse_entry_param e = {
-		    .attr = {.st_ino = l.e[i].ino, .st_mode = l.e[i].mode}};
+		    .attr = {.st_ino = l->e[i].ino, .st_mode = l->e[i].mode}};
 		size_t need;
 
 		/* the kernel takes no attributes for . and .. */
-		if (plus && i >= 2 && !ino_decode(l.e[i].ino, &cn) &&
-		    !node_stat(fs, pr, &cn, l.e[i].ino, &e.attr, &e.attr_timeout)) {
+		if (plus && i >= 2 && !ino_decode(l->e[i].ino, &cn) &&
+		    !node_stat(fs, pr, &cn, l->e[i].ino, &e.attr, &e.attr_timeout)) {
 			e.entry_timeout = entry_timeout(fs, &dn, &cn);
 			if (e.entry_timeout > 0)
-				e.ino = l.e[i].ino;
+				e.ino = l->e[i].ino;
 		}
 		if (!e.ino)
-			e.attr = (struct stat){.st_ino = l.e[i].ino, .st_mode = l.e[i].mode};
-		need = plus ? fuse_add_direntry_plus(req, buf + used, size - used, l.e[i].name, &e,
+			e.attr = (struct stat){.st_ino = l->e[i].ino, .st_mode = l->e[i].mode};
+		need = plus ? fuse_add_direntry_plus(req, buf + used, size - used, l->e[i].name, &e,
 						     (off_t)(i + 1))
-			    : fuse_add_direntry(req, buf + used, size - used, l.e[i].name, &e.attr,
+			    : fuse_add_direntry(req, buf + used, size - used, l->e[i].name, &e.attr,
 						(off_t)(i + 1));
 		if (need > size - used)
 			break;
 		used += need;
 	}
 	fs_unlock(fs);
-	dir_release(&l);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else

@@ -344,6 +344,7 @@ static void fs_release_all(struct fs *fs)
 {
 	while (fs->files)
 		open_file_free(fs, fs->files);
+	dir_listing_release(fs);
 	for (size_t i = 0; i < SEGMENT_POOL; i++)
 		segment_close(fs->pool[i].seg);
 	for (size_t i = 0; i < MAX_QUERIES; i++)

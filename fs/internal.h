@@ -181,6 +181,29 @@ struct writable {
 	uint64_t made;
 };
 
+struct dir_entry {
+	char *name;
+	fuse_ino_t ino;
+	mode_t mode;
+};
+
+struct dir_list {
+	struct dir_entry *e;
+	size_t n, cap;
+	/* may list differently for another caller: a table with PII (an inode per view), or
+	 * uploads, listed to their writers only */
+	int per_caller;
+};
+
+/* The listing last built, kept for the rest of its reads (dir_listing). */
+struct dir_listing {
+	int valid;
+	struct node node;
+	uid_t uid;
+	uint64_t stamp;
+	struct dir_list l;
+};
+
 struct fs {
 	struct mesh m;
 	char *mesh_dir;
@@ -211,6 +234,7 @@ struct fs {
 	gid_t gid;
 	struct fuse_session *se; /* for notifications to the kernel */
 	int cache_dirs;		 /* the kernel may keep listings (fs_init) */
+	struct dir_listing listing;
 	/* every open file: the kernel releases them, but not when the daemon is stopped first */
 	pthread_mutex_t files_lock;
 	struct open_file *files;
@@ -219,20 +243,6 @@ struct fs {
 	pthread_cond_t watch_cond;
 	int watch_stop;
 	int no_opendir; /* ... and open directories without asking */
-};
-
-struct dir_entry {
-	char *name;
-	fuse_ino_t ino;
-	mode_t mode;
-};
-
-struct dir_list {
-	struct dir_entry *e;
-	size_t n, cap;
-	/* may list differently for another caller: a table with PII (an inode per view), or
-	 * uploads, listed to their writers only */
-	int per_caller;
 };
 
 /* What an open file serves: either a segment view or a document rendered at open. */
@@ -286,6 +296,8 @@ void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
 void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 
 /* fs/dir.c: directories */
+/* Frees the listing dir_listing keeps. */
+void dir_listing_release(struct fs *fs);
 int dir_stamp(struct fs *fs, const struct principal *pr, const struct node *n, struct stat *st,
 	      double *timeout);
 void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

@@ -598,6 +598,20 @@ fi
 exec 8<&-
 check "the foreground mount point is not mounted any more" not_mounted "$MNT2"
 
+# ---- a directory read in several requests ----
+
+# Listings are built for each request; one that takes several (1,500 products: about 800 entries
+# with their attributes fit a request) must give each entry once, also with attributes (ls -l).
+if mkdir "$MNT/wide" && (cd "$MNT/wide" && mkdir $(seq -f 'p%g' 1 1500)); then
+	pass "mkdir of a domain and 1,500 products in it"
+else
+	fail "mkdir of a domain and 1,500 products in it"
+fi
+check "ls of the domain lists README.md and the 1,500 products, each once" \
+	test "$(ls -f "$MNT/wide" | sort -u | grep -c -x -e README.md -e 'p[0-9]*')" = 1501 \
+	-a "$(ls -f "$MNT/wide" | wc -l)" = 1503
+check "ls -l of it too" test "$(ls -l "$MNT/wide" | grep -c ' p[0-9]*$')" = 1500
+
 # ---- unmount ----
 
 # shellcheck disable=SC2086 # one argument per pid
