@@ -257,11 +257,6 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 /*
- * Entries from off on, as the caller sees them; with plus, with their attributes: ls -l and find
- * get a directory in one request instead of a lookup per name. Names that must be looked up
- * each time go without theirs.
- */
-/*
  * The listing of dn as pr sees it, for a read from off: a directory larger than a request is
  * read in several, and the listing built for the first is kept (one, in fs->listing) for the
  * rest while the catalog stays the same. Valid until the lock is released.
@@ -300,6 +295,11 @@ void dir_listing_release(struct fs *fs)
 	fs->listing.valid = 0;
 }
 
+/*
+ * Entries from off on, as the caller sees them; with plus, with their attributes: ls -l and find
+ * get a directory in one request instead of a lookup per name. Names that must be looked up
+ * each time go without theirs.
+ */
 static void dir_reply(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
 {
 	struct fs *fs = fs_of(req);
