@@ -470,7 +470,7 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 		fuse_log(FUSE_LOG_INFO, "meshfs: removed %lu orphaned blobs\n", removed);
 	rc = watch_start(fs);
 	if (rc) {
-		fuse_log(FUSE_LOG_ERR, "meshfs: cannot start a thread: %s\n", strerror(-rc));
+		fuse_log(FUSE_LOG_ERR, "meshfs: cannot follow the catalog: %s\n", strerror(-rc));
 		goto out;
 	}
 	rc = fuse_session_loop_mt(se, &loop);

@@ -238,7 +238,8 @@ struct fs {
 	/* every open file: the kernel releases them, but not when the daemon is stopped first */
 	pthread_mutex_t files_lock;
 	struct open_file *files;
-	pthread_t watcher; /* watch_start */
+	pthread_t watcher;	   /* watch_start */
+	struct catalog *watch_cat; /* the watcher's connection */
 	pthread_mutex_t watch_lock;
 	pthread_cond_t watch_cond;
 	int watch_stop;

@@ -48,9 +48,7 @@ static void *watch_main(void *arg)
 
 	catalog_changes_init(&c);
 	while (!stop) {
-		fs_lock(fs);
-		rc = catalog_changes_poll(fs->m.cat, &c, change_add, &l);
-		fs_unlock(fs);
+		rc = catalog_changes_poll(fs->watch_cat, &c, change_add, &l);
 		if (rc && rc != last_rc)
 			fuse_log(FUSE_LOG_WARNING, "meshfs: cannot follow catalog changes: %s\n",
 				 strerror(-rc));
@@ -82,7 +80,21 @@ static void *watch_main(void *arg)
 
 int watch_start(struct fs *fs)
 {
-	return -pthread_create(&fs->watcher, NULL, watch_main, fs);
+	struct mfs_error err = {{0}};
+	int rc;
+
+	/* a connection of its own: following the catalog never waits for fs->lock, nor holds it */
+	rc = catalog_open(&fs->watch_cat, fs->mesh_dir, CATALOG_READONLY, &err);
+	if (rc) {
+		fuse_log(FUSE_LOG_ERR, "meshfs: %s\n", err.msg);
+		return rc;
+	}
+	rc = -pthread_create(&fs->watcher, NULL, watch_main, fs);
+	if (rc) {
+		catalog_close(fs->watch_cat);
+		fs->watch_cat = NULL;
+	}
+	return rc;
 }
 
 void watch_stop(struct fs *fs)
@@ -92,4 +104,6 @@ void watch_stop(struct fs *fs)
 	pthread_cond_signal(&fs->watch_cond);
 	pthread_mutex_unlock(&fs->watch_lock);
 	pthread_join(fs->watcher, NULL);
+	catalog_close(fs->watch_cat);
+	fs->watch_cat = NULL;
 }
