@@ -213,6 +213,7 @@ enum stmt_id {
 	ST_PRODUCT_GET_BY_ID,
 	ST_PRODUCT_LIST,
 	ST_PRODUCT_STATES,
+	ST_PRODUCT_NAMES,
 	ST_DOMAIN_COUNT,
 	ST_CONTRACT_MAXSEQ,
 	ST_CONTRACT_INSERT,
@@ -314,6 +315,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"(SELECT max(number) FROM versions WHERE product_id = p.id) "
 		"FROM products p ORDER BY p.id",
 	[ST_DOMAIN_COUNT] = "SELECT count(*) FROM domains",
+	[ST_PRODUCT_NAMES] = "SELECT id, name FROM products WHERE domain_id = ?1 ORDER BY name",
 	[ST_CONTRACT_MAXSEQ] = "SELECT max(seq) FROM contracts WHERE product_id = ?1",
 	[ST_CONTRACT_INSERT] = "INSERT INTO contracts (product_id, seq, semver, description, "
 		"status, frequency_seconds, created_at, created_by, yaml) "
@@ -1404,6 +1406,21 @@ int catalog_domain_list(struct catalog *cat, int (*cb)(const struct catalog_doma
 }
 
 /* ---- products and contracts ---- */
+
+int catalog_product_names(struct catalog *cat, int64_t domain_id,
+			  int (*cb)(int64_t id, const char *name, void *ctx), void *ctx)
+{
+	struct rows r;
+	int rc;
+
+	rc = collect(cat, ST_PRODUCT_NAMES, &r, "i", domain_id);
+	if (rc)
+		return rc;
+	for (size_t i = 0; !rc && i < r.n; i++)
+		rc = cb(rows_int(&r, i, 0), rows_text(&r, i, 1), ctx);
+	rows_release(&r);
+	return rc;
+}
 
 void catalog_product_release(struct catalog_product *p)
 {

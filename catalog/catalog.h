@@ -145,6 +145,10 @@ int catalog_product_get_by_id(struct catalog *cat, int64_t id, struct catalog_pr
 /* In domain (NULL: all), ordered by domain then name. */
 int catalog_product_list(struct catalog *cat, const char *domain,
 			 int (*cb)(const struct catalog_product *p, void *ctx), void *ctx);
+/* The ids and names of the products of domain domain_id, by name: what a listing of the domain
+ * needs, without the joins of catalog_product_list. */
+int catalog_product_names(struct catalog *cat, int64_t domain_id,
+			  int (*cb)(int64_t id, const char *name, void *ctx), void *ctx);
 /* Records a new current contract for a product (seq = previous + 1). */
 int catalog_contract_add(struct catalog *cat, int64_t product_id,
 			 const struct catalog_contract_meta *m, const char *by, int64_t now,

@@ -54,11 +54,11 @@ static int list_domain(const struct catalog_domain *d, void *ctx)
 	return dir_add(ctx, d->name, &n, S_IFDIR);
 }
 
-static int list_product(const struct catalog_product *p, void *ctx)
+static int list_product(int64_t id, const char *name, void *ctx)
 {
-	struct node n = {.kind = N_PRODUCT, .id = p->id};
+	struct node n = {.kind = N_PRODUCT, .id = id};
 
-	return dir_add(ctx, p->name, &n, S_IFDIR);
+	return dir_add(ctx, name, &n, S_IFDIR);
 }
 
 static int list_search_result(const struct catalog_product *p, void *ctx)
@@ -142,7 +142,7 @@ static int dir_build(struct fs *fs, const struct principal *pr, const struct nod
 		if (!rc)
 			rc = dir_add(l, "README.md", &n, S_IFREG);
 		if (!rc)
-			rc = catalog_product_list(fs->m.cat, d.name, list_product, l);
+			rc = catalog_product_names(fs->m.cat, dn->id, list_product, l);
 		break;
 	case N_PRODUCT:
 		rc = fs_product_get(fs, dn->id, &p);

@@ -762,6 +762,39 @@ static void test_changes(void **state)
 	catalog_close(other);
 }
 
+static int names_cb(int64_t id, const char *name, void *ctx)
+{
+	struct strbuf *out = ctx;
+
+	return strbuf_addf(out, "%lld:%s ", (long long)id, name);
+}
+
+/* A domain's products by name, ids with them; nothing for an unknown domain. */
+static void test_product_names(void **state)
+{
+	struct catalog *cat = ((struct fixture *)*state)->cat;
+	struct catalog_contract_meta m = meta("yaml: 1\n", "Refunds", two_tables, 2);
+	struct catalog_domain d;
+	struct strbuf got;
+	char want[64];
+	int64_t daily = make_product(cat);
+	struct catalog_product p;
+
+	assert_int_equal(catalog_product_create(cat, "orders", "alpha", &m, "alice", 300), 0);
+	assert_int_equal(catalog_product_get(cat, "orders", "alpha", &p), 0);
+	assert_int_equal(catalog_domain_get(cat, "orders", &d), 0);
+	strbuf_init(&got);
+	assert_int_equal(catalog_product_names(cat, d.id, names_cb, &got), 0);
+	snprintf(want, sizeof(want), "%lld:alpha %lld:daily ", (long long)p.id, (long long)daily);
+	assert_string_equal(got.buf, want);
+	strbuf_reset(&got);
+	assert_int_equal(catalog_product_names(cat, d.id + 100, names_cb, &got), 0);
+	assert_string_equal(got.buf, "");
+	strbuf_release(&got);
+	catalog_product_release(&p);
+	catalog_domain_release(&d);
+}
+
 /* Tables carry over to the next version only while the contract still has them. */
 static void test_carry_follows_contract(void **state)
 {
@@ -1303,6 +1336,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_data_version, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_product_names, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_carry_follows_contract, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_nested_failure, setup, teardown),
