@@ -109,20 +109,10 @@ static int dir_build(struct fs *fs, const struct principal *pr, const struct nod
 		goto out;
 	switch (dn->kind) {
 	case N_ROOT:
-		n.kind = N_ROOT_README;
-		rc = dir_add(l, "README.md", &n, S_IFREG);
-		n.kind = N_CATALOG_CSV;
-		if (!rc)
-			rc = dir_add(l, "catalog.csv", &n, S_IFREG);
-		n.kind = N_POLICY;
-		if (!rc)
-			rc = dir_add(l, "policy.yaml", &n, S_IFREG);
-		n.kind = N_LINEAGE;
-		if (!rc)
-			rc = dir_add(l, "lineage.dot", &n, S_IFREG);
-		n.kind = N_SEARCH;
-		if (!rc)
-			rc = dir_add(l, ".search", &n, S_IFDIR);
+		for (size_t i = 0; !rc && i < ROOT_FILES; i++) {
+			n.kind = root_files[i].kind;
+			rc = dir_add(l, root_files[i].name, &n, root_files[i].mode);
+		}
 		if (!rc)
 			rc = catalog_domain_list(fs->m.cat, list_domain, l);
 		break;

@@ -181,6 +181,15 @@ struct writable {
 	uint64_t made;
 };
 
+/* What the root holds besides the domains, in the order it lists them (fs/node.c). */
+#define ROOT_FILES 5
+struct root_file {
+	const char *name;
+	enum node_kind kind;
+	mode_t mode;
+};
+extern const struct root_file root_files[ROOT_FILES];
+
 struct dir_entry {
 	char *name;
 	fuse_ino_t ino;

@@ -411,6 +411,13 @@ static int parse_version(const char *name, int64_t *out)
 	return 0;
 }
 
+/* What the root holds besides the domains, in the order it lists them. */
+const struct root_file root_files[ROOT_FILES] = {
+    {"README.md", N_ROOT_README, S_IFREG}, {"catalog.csv", N_CATALOG_CSV, S_IFREG},
+    {"policy.yaml", N_POLICY, S_IFREG},	   {"lineage.dot", N_LINEAGE, S_IFREG},
+    {".search", N_SEARCH, S_IFDIR},
+};
+
 int node_lookup(struct fs *fs, const struct principal *pr, const struct node *parent,
 		const char *name, struct node *child)
 {
@@ -423,17 +430,10 @@ int node_lookup(struct fs *fs, const struct principal *pr, const struct node *pa
 	memset(child, 0, sizeof(*child));
 	switch (parent->kind) {
 	case N_ROOT:
-		if (!strcmp(name, "README.md")) {
-			child->kind = N_ROOT_README;
-		} else if (!strcmp(name, "catalog.csv")) {
-			child->kind = N_CATALOG_CSV;
-		} else if (!strcmp(name, "policy.yaml")) {
-			child->kind = N_POLICY;
-		} else if (!strcmp(name, "lineage.dot")) {
-			child->kind = N_LINEAGE;
-		} else if (!strcmp(name, ".search")) {
-			child->kind = N_SEARCH;
-		} else {
+		for (size_t i = 0; i < ROOT_FILES && !child->kind; i++)
+			if (!strcmp(name, root_files[i].name))
+				child->kind = root_files[i].kind;
+		if (!child->kind) {
 			rc = catalog_domain_get(fs->m.cat, name, &d);
 			child->kind = N_DOMAIN;
 			child->id = d.id;
