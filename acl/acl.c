@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "catalog/contract.h"
+#include "contract/contract.h"
 #include "common/strbuf.h"
 
 static const char *const privilege_names[] = {
@@ -273,7 +273,7 @@ static int owning_team_member(struct catalog *cat, const struct principal *p, co
 int acl_allowed(struct catalog *cat, const struct principal *p, enum privilege priv,
 		const char *domain, const char *product)
 {
-	char scopes[3][2 * CATALOG_NAME_MAX];
+	char scopes[3][2 * MESH_NAME_MAX];
 	size_t nscopes = 0, i;
 	int held, named, rc;
 

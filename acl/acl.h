@@ -1,6 +1,6 @@
 /*
- * Who may do what (DESIGN §2 grant/revoke, §6, §8). A principal is the Unix user behind a request,
- * with their Unix groups (supplementary ones too) and their catalog teams.
+ * Who may do what (docs/DESIGN.md §2 grant/revoke, §6, §8). A principal is the Unix user behind a
+ * request, with their Unix groups (supplementary ones too) and their catalog teams.
  *
  * Rules: admin on the mesh implies every privilege everywhere; admin on a domain implies every
  * privilege in it; the domain's owning team has publish and unmask on the domain; unmask implies
@@ -24,8 +24,8 @@ enum privilege {
 struct principal {
 	uid_t uid;
 	gid_t gid;
-	char name[CATALOG_NAME_MAX]; /* user name, or the decimal uid when the system has no name */
-	char **groups;		     /* names of the user's groups, primary and supplementary */
+	char name[MESH_NAME_MAX]; /* user name, or the decimal uid when the system has no name */
+	char **groups;		  /* names of the user's groups, primary and supplementary */
 	size_t ngroups;
 };
 

@@ -1,5 +1,5 @@
 /*
- * Keys (DESIGN §7.4).
+ * Keys (docs/DESIGN.md §7.4).
  *
  * Wrapping: a wrapped key is nonce (24 random bytes) | XChaCha20-Poly1305 (IETF AEAD) of the
  * 32-byte key under the master key, tag appended: KEY_WRAPPED = 72 bytes. The associated data is

@@ -1,7 +1,8 @@
 /*
- * Keys (DESIGN §7.4). A 32-byte master key lives in MESH/keys/master.key (mode 0600). Every other
- * key — the masking key, per-domain data keys — is random, wrapped by the master key and kept in
- * the catalog's keys table; a key is known by its catalog id. Unwrapped keys live only in memory.
+ * Keys (docs/DESIGN.md §7.4). A 32-byte master key lives in MESH/keys/master.key (mode 0600). Every
+ * other key — the masking key, per-domain data keys — is random, wrapped by the master key and kept
+ * in the catalog's keys table; a key is known by its catalog id. Unwrapped keys live only in
+ * memory.
  */
 #ifndef MESHFS_KEYS_H
 #define MESHFS_KEYS_H

@@ -1,6 +1,6 @@
 /*
- * bench-mesh: a mesh of many small products, for the browsing figures of bench/run (issue 7,
- * item 5).
+ * bench-mesh: a mesh of many small products, for the browsing figures of bench/run
+ * (docs/PERFORMANCE.md).
  *
  *   bench-mesh DIR PRODUCTS VERSIONS
  *

@@ -1,5 +1,6 @@
 /*
- * bench-plain: the compute limit of reading a table, for bench/run (issue 7, item 2).
+ * bench-plain: the compute limit of reading a table, for bench/run (docs/PERFORMANCE.md, the
+ * compute limit).
  *
  *   bench-plain MESH DOMAIN/PRODUCT/TABLE [-j THREADS] [-n PASSES] [-b BYTES] [--masked]
  *
@@ -127,8 +128,8 @@ static int bench_open(struct bench *b, const char *mesh_dir, const char *name,
 {
 	struct catalog_product p = {0};
 	struct catalog_version v = {0};
-	char domain[CATALOG_NAME_MAX], product[CATALOG_NAME_MAX], table[CATALOG_NAME_MAX];
-	char binding[3 * CATALOG_NAME_MAX];
+	char domain[MESH_NAME_MAX], product[MESH_NAME_MAX], table[MESH_NAME_MAX];
+	char binding[3 * MESH_NAME_MAX];
 	const struct catalog_table_version *t = NULL;
 	int rc;
 

@@ -1,6 +1,6 @@
 /*
- * bench-pread: random reads of a file, the way DuckDB and pandas read, for bench/run (issue 7,
- * item 3).
+ * bench-pread: random reads of a file, the way DuckDB and pandas read, for bench/run
+ * (docs/PERFORMANCE.md).
  *
  *   bench-pread FILE [-n COUNT] [-b BYTES] [-s SEED]
  *

@@ -15,7 +15,7 @@
 #include <sqlite3.h>
 
 #include "backends/store.h"
-#include "catalog/contract.h"
+#include "contract/contract.h"
 #include "common/strbuf.h"
 
 /* Long enough for a publish by the CLI to finish while the daemon waits, and the reverse. */
@@ -715,11 +715,11 @@ static int64_t rows_int(const struct rows *r, size_t row, size_t col)
 }
 
 /* Copies a name read back from the catalog, whose schema bounds its length. */
-static void name_copy(char dst[CATALOG_NAME_MAX], const char *src)
+static void name_copy(char dst[MESH_NAME_MAX], const char *src)
 {
 	size_t n = strlen(src);
 
-	assert(n < CATALOG_NAME_MAX);
+	assert(n < MESH_NAME_MAX);
 	memcpy(dst, src, n + 1);
 }
 
@@ -738,7 +738,7 @@ static int user_name_valid(const char *s)
 	if (!s)
 		return 0;
 	n = strlen(s);
-	if (n == 0 || n >= CATALOG_NAME_MAX)
+	if (n == 0 || n >= MESH_NAME_MAX)
 		return 0;
 	for (; *s; s++)
 		if ((unsigned char)*s <= ' ' || *s == 0x7f || *s == ':')
@@ -776,7 +776,7 @@ static int principal_valid(const char *s)
 }
 
 /* Splits "DOMAIN/PRODUCT" into two valid names. */
-static int split_pair(const char *s, char domain[CATALOG_NAME_MAX], char product[CATALOG_NAME_MAX])
+static int split_pair(const char *s, char domain[MESH_NAME_MAX], char product[MESH_NAME_MAX])
 {
 	const char *slash;
 	size_t n;
@@ -787,7 +787,7 @@ static int split_pair(const char *s, char domain[CATALOG_NAME_MAX], char product
 	if (!slash)
 		return -EINVAL;
 	n = (size_t)(slash - s);
-	if (n >= CATALOG_NAME_MAX || strlen(slash + 1) >= CATALOG_NAME_MAX)
+	if (n >= MESH_NAME_MAX || strlen(slash + 1) >= MESH_NAME_MAX)
 		return -EINVAL;
 	memcpy(domain, s, n);
 	domain[n] = '\0';
@@ -801,7 +801,7 @@ static int split_pair(const char *s, char domain[CATALOG_NAME_MAX], char product
  * domain or product of the catalog (-ENOENT if not). */
 static int scope_check(struct catalog *cat, const char *scope, int must_exist)
 {
-	char domain[CATALOG_NAME_MAX], product[CATALOG_NAME_MAX];
+	char domain[MESH_NAME_MAX], product[MESH_NAME_MAX];
 	int64_t id;
 	int rc;
 
@@ -838,7 +838,7 @@ static int segment_valid(const char *s)
 
 static int meta_valid(const struct catalog_contract_meta *m)
 {
-	char domain[CATALOG_NAME_MAX], product[CATALOG_NAME_MAX];
+	char domain[MESH_NAME_MAX], product[MESH_NAME_MAX];
 	size_t i, j;
 
 	if (!m || !m->yaml || !m->semver || !m->semver[0] || m->frequency_seconds < 0)
@@ -1449,7 +1449,7 @@ static void product_from_row(struct catalog_product *p, const struct rows *r, si
 static int contract_insert(struct catalog *cat, int64_t product_id, int64_t seq,
 			   const struct catalog_contract_meta *m, const char *by, int64_t now)
 {
-	char domain[CATALOG_NAME_MAX], product[CATALOG_NAME_MAX];
+	char domain[MESH_NAME_MAX], product[MESH_NAME_MAX];
 	int64_t contract_id;
 	size_t i;
 	int rc;
@@ -1779,7 +1779,7 @@ static int name_has_word(const char *name, const char *word, size_t len, int pre
  */
 static int name_bonus(const char *domain, const char *product, const char *text)
 {
-	char word[CATALOG_NAME_MAX];
+	char word[MESH_NAME_MAX];
 	const char *w, *last = NULL;
 	size_t len;
 	int bonus = 0;

@@ -1,6 +1,6 @@
 /*
- * The catalog: what exists in the mesh (DESIGN §7.7, "the catalog is the truth"). One SQLite
- * database, MESH/catalog.db, in WAL mode, with a schema version (PRAGMA user_version) and
+ * The catalog: what exists in the mesh (docs/DESIGN.md §7.7, "the catalog is the truth"). One
+ * SQLite database, MESH/catalog.db, in WAL mode, with a schema version (PRAGMA user_version) and
  * migrations applied in order at open. Every statement is prepared; every result code checked.
  *
  * All functions return 0 on success or -errno: -ENOENT for a missing object, -EEXIST for a
@@ -15,8 +15,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
-
-#define CATALOG_NAME_MAX 64 /* bytes of a name, NUL included */
+#include "contract/names.h"
 
 struct catalog;
 
@@ -89,9 +88,9 @@ int catalog_user_teams(struct catalog *cat, const char *user,
 /* ---- domains ---- */
 struct catalog_domain {
 	int64_t id;
-	char name[CATALOG_NAME_MAX];
-	char owner[CATALOG_NAME_MAX]; /* owning team */
-	char *description;	      /* never NULL; "" when none */
+	char name[MESH_NAME_MAX];
+	char owner[MESH_NAME_MAX]; /* owning team */
+	char *description;	   /* never NULL; "" when none */
 	int64_t created_at;
 };
 void catalog_domain_release(struct catalog_domain *d);
@@ -108,13 +107,13 @@ int catalog_domain_list(struct catalog *cat, int (*cb)(const struct catalog_doma
 /* ---- products and contracts ---- */
 struct catalog_product {
 	int64_t id;
-	char domain[CATALOG_NAME_MAX];
-	char name[CATALOG_NAME_MAX];
-	char owner[CATALOG_NAME_MAX]; /* the domain's owning team */
-	char *description;	      /* the contract's purpose; never NULL */
-	char *status;		      /* the contract's status; never NULL */
-	int64_t contract_seq;	      /* current contract (1, 2, …) */
-	int64_t latest;		      /* latest version number; 0 when never published */
+	char domain[MESH_NAME_MAX];
+	char name[MESH_NAME_MAX];
+	char owner[MESH_NAME_MAX]; /* the domain's owning team */
+	char *description;	   /* the contract's purpose; never NULL */
+	char *status;		   /* the contract's status; never NULL */
+	int64_t contract_seq;	   /* current contract (1, 2, …) */
+	int64_t latest;		   /* latest version number; 0 when never published */
 	int64_t created_at;
 	int64_t updated_at;	   /* latest version's publish time, or created_at */
 	int64_t frequency_seconds; /* SLA frequency from the current contract; 0 if none */
@@ -184,7 +183,7 @@ int catalog_search(struct catalog *cat, const char *text, size_t limit,
 
 /* ---- versions ---- */
 struct catalog_table_version {
-	char name[CATALOG_NAME_MAX];
+	char name[MESH_NAME_MAX];
 	char segment[65]; /* blob id */
 	uint64_t rows;
 	uint64_t masked_size;
@@ -194,7 +193,7 @@ struct catalog_table_version {
 struct catalog_version {
 	int64_t number;
 	int64_t published_at;
-	char published_by[CATALOG_NAME_MAX];
+	char published_by[MESH_NAME_MAX];
 	int64_t contract_seq;
 	uint64_t rows;			      /* over all tables */
 	uint64_t bytes;			      /* masked bytes over all tables */
@@ -240,7 +239,7 @@ int catalog_grant_list_all(struct catalog *cat,
 				     const char *principal, void *ctx),
 			   void *ctx);
 
-/* ---- mesh policies (catalog/policy.h); every policy ever set is kept ---- */
+/* ---- mesh policies (contract/policy.h); every policy ever set is kept ---- */
 /* Records yaml (the text as given) as the current policy, set by user by at now. */
 int catalog_policy_set(struct catalog *cat, const char *yaml, const char *by, int64_t now);
 /* The current policy's text (*yaml malloc'd) and its number (seq may be NULL); -ENOENT if none

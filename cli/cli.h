@@ -1,6 +1,6 @@
 /*
- * What the files of the `meshfs` command line share (DESIGN §2): the command tables, a small
- * option parser every command uses, opening the mesh as the calling user, and printing.
+ * What the files of the `meshfs` command line share (docs/DESIGN.md §2): the command tables, a
+ * small option parser every command uses, opening the mesh as the calling user, and printing.
  *
  * Exit status: 0 success, 1 a problem (one line "meshfs: …" on stderr per problem), 2 a usage
  * error (one line and a hint to run --help).
@@ -101,7 +101,7 @@ int cli_require(struct cli_session *s, enum privilege priv, const char *domain,
  * mesh name. Returns CLI_CONTINUE, or CLI_EXIT_USAGE after a usage error of cmd.
  */
 int cli_split_name(const struct cli_cmd *cmd, const char *text, size_t n,
-		   char parts[][CATALOG_NAME_MAX]);
+		   char parts[][MESH_NAME_MAX]);
 
 #define CLI_TIME_MAX 32
 /* Unix seconds as ISO 8601 UTC, "2026-11-25T06:40:00Z". */

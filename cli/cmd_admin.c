@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "catalog/contract.h"
+#include "contract/contract.h"
 
 /* A Unix user or group name as the catalog takes it: printable, no blank (members are listed
  * space-separated), no colon (principals are "kind:NAME"). */
@@ -17,7 +17,7 @@ static int user_name_valid(const char *name)
 {
 	const unsigned char *p = (const unsigned char *)name;
 
-	if (!*p || strlen(name) >= CATALOG_NAME_MAX)
+	if (!*p || strlen(name) >= MESH_NAME_MAX)
 		return 0;
 	for (; *p; p++)
 		if (*p <= ' ' || *p == 0x7f || *p == ':')
@@ -430,7 +430,7 @@ static int grant_principal_check(const struct cli_cmd *cmd, struct cli_session *
 
 /* Checks that scope is "mesh", a domain or a product that exists, and splits it. */
 static int grant_scope_check(const struct cli_cmd *cmd, struct cli_session *s, const char *scope,
-			     char parts[2][CATALOG_NAME_MAX], const char **domain,
+			     char parts[2][MESH_NAME_MAX], const char **domain,
 			     const char **product)
 {
 	struct catalog_product p;
@@ -455,7 +455,7 @@ static int grant_scope_check(const struct cli_cmd *cmd, struct cli_session *s, c
 		if (!mesh_name_valid(scope))
 			return cli_usage_error(
 			    cmd, "invalid scope '%s' (mesh, DOMAIN or DOMAIN/PRODUCT)", scope);
-		snprintf(parts[0], CATALOG_NAME_MAX, "%s", scope);
+		snprintf(parts[0], MESH_NAME_MAX, "%s", scope);
 		rc = catalog_domain_get(s->mesh.cat, parts[0], &d);
 		if (rc == -ENOENT)
 			return cli_error("no domain %s (see 'meshfs domain list')", scope);
@@ -503,7 +503,7 @@ static int last_mesh_admin(struct cli_session *s, const char *principal)
 static int grant_change(const struct cli_cmd *cmd, int argc, char **argv, int grant)
 {
 	const char *action = grant ? "grant" : "revoke";
-	char parts[2][CATALOG_NAME_MAX];
+	char parts[2][MESH_NAME_MAX];
 	const char *domain, *product, *privilege, *scope, *principal;
 	enum privilege priv;
 	struct cli_session s;
@@ -874,8 +874,8 @@ static int verify_version_cb(const struct catalog_version *ver, void *ctx)
 
 struct product_ref {
 	int64_t id;
-	char domain[CATALOG_NAME_MAX];
-	char name[CATALOG_NAME_MAX];
+	char domain[MESH_NAME_MAX];
+	char name[MESH_NAME_MAX];
 };
 
 struct product_refs {

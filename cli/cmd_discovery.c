@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog/contract.h"
+#include "contract/contract.h"
 #include "mesh/render.h"
 
 #define SEARCH_LIMIT 20
@@ -21,7 +21,7 @@ struct search_ctx {
 static int search_row(const struct catalog_product *p, void *ctx)
 {
 	struct search_ctx *sc = ctx;
-	char name[2 * CATALOG_NAME_MAX], version[24];
+	char name[2 * MESH_NAME_MAX], version[24];
 	char *description;
 	int rc;
 

@@ -8,8 +8,8 @@
 #include "mesh/export.h"
 
 /* Splits "DOMAIN/PRODUCT[@N]": N must be a version number (1, 2, …); *number is 0 without it. */
-static int split_versioned(const struct cli_cmd *cmd, const char *text,
-			   char name[2][CATALOG_NAME_MAX], int64_t *number)
+static int split_versioned(const struct cli_cmd *cmd, const char *text, char name[2][MESH_NAME_MAX],
+			   int64_t *number)
 {
 	const char *at = strchr(text, '@');
 	char *copy, *end;
@@ -37,7 +37,7 @@ static int split_versioned(const struct cli_cmd *cmd, const char *text,
 
 static int run_export(const struct cli_cmd *cmd, int argc, char **argv)
 {
-	char name[2][CATALOG_NAME_MAX];
+	char name[2][MESH_NAME_MAX];
 	struct export_result res;
 	enum export_format format;
 	struct cli_session s;

@@ -1,23 +1,23 @@
-/* meshfs key: rotating the per-domain data keys (DESIGN §7.4). */
+/* meshfs key: rotating the per-domain data keys (docs/DESIGN.md §7.4). */
 #include "cli/cli.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog/contract.h"
+#include "contract/contract.h"
 
 /* The names of the domains a rotation covers, gathered before any key changes: no catalog query
  * runs while the listing is being stepped. */
 struct domain_names {
-	char (*names)[CATALOG_NAME_MAX];
+	char (*names)[MESH_NAME_MAX];
 	size_t n, cap;
 };
 
 static int domain_names_add(const struct catalog_domain *d, void *ctx)
 {
 	struct domain_names *dn = ctx;
-	char(*p)[CATALOG_NAME_MAX];
+	char(*p)[MESH_NAME_MAX];
 	size_t cap;
 
 	if (dn->n == dn->cap) {
@@ -28,7 +28,7 @@ static int domain_names_add(const struct catalog_domain *d, void *ctx)
 		dn->names = p;
 		dn->cap = cap;
 	}
-	memcpy(dn->names[dn->n++], d->name, CATALOG_NAME_MAX);
+	memcpy(dn->names[dn->n++], d->name, MESH_NAME_MAX);
 	return 0;
 }
 

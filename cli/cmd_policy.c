@@ -1,4 +1,4 @@
-/* meshfs policy: show and set the mesh policy (DESIGN §2). */
+/* meshfs policy: show and set the mesh policy (docs/DESIGN.md §2). */
 #include "cli/cli.h"
 
 #include <errno.h>

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "catalog/contract.h"
+#include "contract/contract.h"
 #include "mesh/publish.h"
 #include "mesh/render.h"
 
@@ -82,7 +82,7 @@ static int run_product_create(const struct cli_cmd *cmd, int argc, char **argv)
 	    {.name = "contract", .short_name = 'c', .kind = CLI_OPT_VALUE, .value = &contract},
 	    {.name = NULL},
 	};
-	char name[2][CATALOG_NAME_MAX];
+	char name[2][MESH_NAME_MAX];
 	struct cli_session s;
 	struct mfs_error err;
 	struct cli_args a;
@@ -126,7 +126,7 @@ out:
 
 static int run_product_show(const struct cli_cmd *cmd, int argc, char **argv)
 {
-	char name[2][CATALOG_NAME_MAX];
+	char name[2][MESH_NAME_MAX];
 	struct cli_session s;
 	struct cli_args a;
 	struct strbuf out;
@@ -167,7 +167,7 @@ struct product_list_ctx {
 static int product_list_cb(const struct catalog_product *p, void *ctx)
 {
 	struct product_list_ctx *pl = ctx;
-	char name[2 * CATALOG_NAME_MAX], version[24], *description, *nl;
+	char name[2 * MESH_NAME_MAX], version[24], *description, *nl;
 	char when[RENDER_TIME_LEN], freshness[RENDER_TIME_LEN + 16];
 	int64_t since;
 	int rc;
@@ -284,7 +284,7 @@ const struct cli_cmd cli_cmd_product = {
 
 static int run_publish(const struct cli_cmd *cmd, int argc, char **argv)
 {
-	char name[3][CATALOG_NAME_MAX], upload[NAME_MAX + 1];
+	char name[3][MESH_NAME_MAX], upload[NAME_MAX + 1];
 	struct publish_result res;
 	struct cli_session s;
 	struct mfs_error err;
@@ -350,7 +350,7 @@ out:
 
 static int run_contract(const struct cli_cmd *cmd, int argc, char **argv)
 {
-	char name[2][CATALOG_NAME_MAX];
+	char name[2][MESH_NAME_MAX];
 	struct publish_result res;
 	struct cli_session s;
 	struct mfs_error err;
@@ -501,7 +501,7 @@ static void log_print(const struct catalog_version *v, const struct catalog_vers
 
 static int run_log(const struct cli_cmd *cmd, int argc, char **argv)
 {
-	char name[2][CATALOG_NAME_MAX];
+	char name[2][MESH_NAME_MAX];
 	struct log_list l = {0};
 	struct catalog_product p;
 	struct cli_session s;

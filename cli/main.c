@@ -1,4 +1,4 @@
-/* meshfs: the command line (DESIGN §2). The dispatcher and what every command shares. */
+/* meshfs: the command line (docs/DESIGN.md §2). The dispatcher and what every command shares. */
 #include "cli/cli.h"
 
 #include <assert.h>
@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "catalog/contract.h"
+#include "contract/contract.h"
 
 static const struct cli_cmd *const root_subs[] = {
     &cli_cmd_init,     &cli_cmd_mount,	 &cli_cmd_team,
@@ -330,7 +330,7 @@ int cli_require(struct cli_session *s, enum privilege priv, const char *domain, 
 }
 
 int cli_split_name(const struct cli_cmd *cmd, const char *text, size_t n,
-		   char parts[][CATALOG_NAME_MAX])
+		   char parts[][MESH_NAME_MAX])
 {
 	static const char *const forms[] = {NULL, NULL, "DOMAIN/PRODUCT", "DOMAIN/PRODUCT/TABLE"};
 	const char *p = text;
@@ -341,7 +341,7 @@ int cli_split_name(const struct cli_cmd *cmd, const char *text, size_t n,
 		len = strcspn(p, "/");
 		if ((i + 1 < n) != (p[len] == '/'))
 			return cli_usage_error(cmd, "'%s' is not of the form %s", text, forms[n]);
-		if (len < CATALOG_NAME_MAX) {
+		if (len < MESH_NAME_MAX) {
 			memcpy(parts[i], p, len);
 			parts[i][len] = '\0';
 			if (mesh_name_valid(parts[i]))

@@ -29,10 +29,10 @@
 
 #include <sodium.h>
 
-#include "catalog/contract.h"
+#include "contract/contract.h"
 #include "common/error.h"
 #include "common/strbuf.h"
-#include "table/check.h"
+#include "contract/logical_type.h"
 #include "table/csv.h"
 
 #define VALUE_MAX    512	/* bytes of one generated value, NUL included */
@@ -2024,7 +2024,7 @@ static const char *check_value(const struct gen_column *gc, const char *v, size_
 
 	if (!len)
 		return col->required || gc->unique ? "empty in a required or unique column" : NULL;
-	why = check_type(col->type, v, len);
+	why = logical_type_check(col->type, v, len);
 	if (why)
 		return why;
 	if (col->type == LT_INTEGER || col->type == LT_NUMBER) {

@@ -64,7 +64,7 @@ static int list_product(int64_t id, const char *name, void *ctx)
 static int list_search_result(const struct catalog_product *p, void *ctx)
 {
 	struct node n = {.kind = N_SEARCH_LINK, .id = p->id};
-	char name[2 * CATALOG_NAME_MAX];
+	char name[2 * MESH_NAME_MAX];
 
 	search_link_name(name, sizeof(name), p);
 	return dir_add(ctx, name, &n, S_IFLNK);
@@ -74,7 +74,7 @@ static int list_tables(struct fs *fs, const struct principal *pr, const struct c
 		       int64_t number, struct dir_list *l)
 {
 	struct catalog_version v = {0};
-	char name[CATALOG_NAME_MAX + 4];
+	char name[MESH_NAME_MAX + 4];
 	int rc;
 
 	rc = fs_version_get(fs, p->id, number, &v);

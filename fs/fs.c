@@ -1,7 +1,7 @@
 /*
- * The mounted tree (DESIGN §3) on the low-level libfuse API: the session, the daemon's state and
- * its caches of the catalog, and the table of operations, which the other files of fs/ implement
- * (see fs/internal.h).
+ * The mounted tree (docs/DESIGN.md §3) on the low-level libfuse API: the session, the daemon's
+ * state and its caches of the catalog, and the table of operations, which the other files of fs/
+ * implement (see fs/internal.h).
  *
  * Inode numbers are not a table in memory: each encodes what it names (kind, catalog id,
  * version, table, view), so that the daemon keeps no per-inode state, forget is free, and a
@@ -24,7 +24,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "backends/staging.h"
+#include "fs/staging.h"
 #include "mesh/render.h"
 
 /* fs->lock serializes the use of the catalog connection and the caches. */
@@ -406,7 +406,7 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 	pthread_mutex_init(&fs->watch_lock, NULL);
 	pthread_mutex_init(&fs->files_lock, NULL);
 	pthread_cond_init(&fs->watch_cond, NULL);
-	/* A core dump would write plaintext PII from memory to disk (DESIGN §7.4). */
+	/* A core dump would write plaintext PII from memory to disk (docs/DESIGN.md §7.4). */
 	prctl(PR_SET_DUMPABLE, 0);
 	fs->started = mesh_now();
 	fs->uid = getuid();

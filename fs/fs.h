@@ -1,4 +1,4 @@
-/* How the kernel sees a mesh: the FUSE low-level filesystem of DESIGN §3. */
+/* How the kernel sees a mesh: the FUSE low-level filesystem of docs/DESIGN.md §3. */
 #ifndef MESHFS_FS_H
 #define MESHFS_FS_H
 

@@ -213,7 +213,7 @@ int node_stat(struct fs *fs, const struct principal *pr, const struct node *n, f
 	struct catalog_domain d = {0};
 	struct catalog_product p = {0};
 	struct catalog_version v = {0};
-	char num[2 * CATALOG_NAME_MAX + 16];
+	char num[2 * MESH_NAME_MAX + 16];
 	int rc = 0;
 
 	*timeout = TIMEOUT_LISTING;
@@ -354,11 +354,11 @@ int table_view(struct fs *fs, const struct principal *pr, const struct catalog_p
 }
 
 /* Splits "NAME.csv" into the table name; returns 0 if name is a table file name. */
-static int table_name(const char *name, char out[CATALOG_NAME_MAX])
+static int table_name(const char *name, char out[MESH_NAME_MAX])
 {
 	size_t len = strlen(name);
 
-	if (len <= 4 || len - 4 >= CATALOG_NAME_MAX || strcmp(name + len - 4, ".csv"))
+	if (len <= 4 || len - 4 >= MESH_NAME_MAX || strcmp(name + len - 4, ".csv"))
 		return -ENOENT;
 	memcpy(out, name, len - 4);
 	out[len - 4] = '\0';
@@ -370,7 +370,7 @@ static int lookup_table(struct fs *fs, const struct principal *pr, const struct 
 			int64_t number, const char *name, struct node *child)
 {
 	struct catalog_version v = {0};
-	char table[CATALOG_NAME_MAX];
+	char table[MESH_NAME_MAX];
 	int rc;
 
 	rc = table_name(name, table);
@@ -507,7 +507,7 @@ int node_lookup(struct fs *fs, const struct principal *pr, const struct node *pa
 		rc = query_node(fs, name, child);
 		break;
 	case N_SEARCH_QUERY: {
-		char domain[CATALOG_NAME_MAX];
+		char domain[MESH_NAME_MAX];
 		const char *dot = strchr(name, '.');
 
 		rc = -ENOENT;
@@ -627,7 +627,7 @@ void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs *fs = fs_of(req);
 	struct catalog_product p = {0};
-	char target[2 * CATALOG_NAME_MAX + 16];
+	char target[2 * MESH_NAME_MAX + 16];
 	struct node n;
 	int rc;
 

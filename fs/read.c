@@ -12,7 +12,7 @@
 
 #include <sodium.h>
 
-#include "backends/staging.h"
+#include "fs/staging.h"
 
 /* ---- the segment pool: open segments shared by every open file of the same blob ---- */
 
@@ -77,7 +77,7 @@ static void audit_plain_open(struct fs *fs, const struct principal *pr,
 			     const struct catalog_product *p, const struct catalog_version *v,
 			     const struct catalog_table_version *t)
 {
-	char object[3 * CATALOG_NAME_MAX];
+	char object[3 * MESH_NAME_MAX];
 	struct catalog_audit a = {0};
 
 	mesh_binding(object, sizeof(object), p->domain, p->name, t->name);
@@ -99,7 +99,7 @@ static int open_table(struct fs *fs, const struct principal *pr, const struct no
 	struct catalog_product p = {0};
 	struct catalog_version v = {0};
 	const struct catalog_table_version *t;
-	char binding[3 * CATALOG_NAME_MAX];
+	char binding[3 * MESH_NAME_MAX];
 	int rc;
 
 	rc = fs_product_get(fs, n->id, &p);

@@ -1,6 +1,6 @@
 /*
- * Writing through the mount (DESIGN §5): uploads, publishers' own inodes of the current tables
- * and contract, and publishing at the opener's close.
+ * Writing through the mount (docs/DESIGN.md §5): uploads, publishers' own inodes of the current
+ * tables and contract, and publishing at the opener's close.
  */
 #include "fs/internal.h"
 
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backends/staging.h"
+#include "fs/staging.h"
 #include "mesh/publish.h"
 
 /* Names in a product directory that are the mesh's own, never a writer's. */
@@ -257,11 +257,11 @@ out:
 }
 
 /* Checks that the caller may publish to the product, for opens and creates; a refusal is
- * audited like any other (DESIGN §5), under the name being written. */
+ * audited like any other (docs/DESIGN.md §5), under the name being written. */
 static int may_publish(struct fs *fs, const struct principal *pr, int64_t product_id,
 		       const char *name, struct catalog_product *p)
 {
-	char object[2 * CATALOG_NAME_MAX + NAME_MAX + 4];
+	char object[2 * MESH_NAME_MAX + NAME_MAX + 4];
 	struct catalog_audit a = {0};
 	int rc = fs_product_get(fs, product_id, p);
 
@@ -323,7 +323,7 @@ int open_for_publish(struct fs *fs, fuse_req_t req, const struct principal *pr,
 {
 	struct catalog_product p = {0};
 	struct catalog_version v = {0};
-	char name[CATALOG_NAME_MAX + 8];
+	char name[MESH_NAME_MAX + 8];
 	int rc;
 
 	/* Only publishers' own inodes of TABLE.csv and contract.yaml come here: writing the name
@@ -382,7 +382,7 @@ int refuse_write(struct fs *fs, const struct principal *pr, const struct node *n
 {
 	struct catalog_product p = {0};
 	struct catalog_version v = {0};
-	char name[CATALOG_NAME_MAX + 8] = "contract.yaml";
+	char name[MESH_NAME_MAX + 8] = "contract.yaml";
 	int rc;
 
 	rc = fs_product_get(fs, n->id, &p);

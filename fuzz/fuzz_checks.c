@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog/contract.h"
+#include "contract/contract.h"
 #include "common/strbuf.h"
 #include "fuzz/fuzz.h"
 #include "table/checks.h"

@@ -1,5 +1,5 @@
 /*
- * The contract parser (catalog/contract.h) on any bytes, taken whole as the YAML text.
+ * The contract parser (contract/contract.h) on any bytes, taken whole as the YAML text.
  *
  * Checks: a rejection says why; an accepted contract has what contract.h promises (valid names,
  * no duplicate tables or columns, a table found by its name, PII only where classified so);
@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "catalog/contract.h"
+#include "contract/contract.h"
 #include "fuzz/fuzz.h"
 
 static const char *const pii_classes[] = {"pii", "sensitive", NULL};

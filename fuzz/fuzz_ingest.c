@@ -17,7 +17,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "catalog/contract.h"
+#include "contract/contract.h"
 #include "fuzz/fuzz.h"
 #include "table/ingest.h"
 
@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_input input = {data, size};
 	struct ingest_limits limits = {0};
-	char tables[64][CATALOG_NAME_MAX], table[CATALOG_NAME_MAX];
+	char tables[64][MESH_NAME_MAX], table[MESH_NAME_MAX];
 	struct ingest_entry entry;
 	enum ingest_format format;
 	struct mfs_error err;
@@ -133,7 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (unsigned i = 0; i < ntables; i++)
 				FUZZ_CHECK(strcmp(tables[i], entry.table));
 			if (ntables < 64)
-				memcpy(tables[ntables++], entry.table, CATALOG_NAME_MAX);
+				memcpy(tables[ntables++], entry.table, MESH_NAME_MAX);
 			max = limits.max_entry_bytes;
 		}
 		/* Now and then the rest of an entry is left to ingest_next to skip. */

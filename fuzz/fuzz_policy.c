@@ -1,5 +1,5 @@
 /*
- * The mesh policy (catalog/policy.h): parsing any bytes, and checking contracts against it.
+ * The mesh policy (contract/policy.h): parsing any bytes, and checking contracts against it.
  *
  * Input: a policy's YAML text; if a line "#contract" follows it, the text after that line is a
  * contract, else a small built-in contract is checked.
@@ -13,9 +13,9 @@
 #include <errno.h>
 #include <string.h>
 
-#include "catalog/compat.h"
-#include "catalog/contract.h"
-#include "catalog/policy.h"
+#include "contract/compat.h"
+#include "contract/contract.h"
+#include "contract/policy.h"
 #include "fuzz/fuzz.h"
 #include "table/detect.h"
 

@@ -1,5 +1,5 @@
 /*
- * Sealed chunks (acl/seal.h) under a fixed key.
+ * Sealed chunks (crypto/seal.h) under a fixed key.
  *
  * Input: u8 length of the associated data (mod 64) | associated data | chunk.
  *
@@ -18,7 +18,7 @@
 
 #include <sodium.h>
 
-#include "acl/seal.h"
+#include "crypto/seal.h"
 #include "common/strbuf.h"
 #include "fuzz/fuzz.h"
 

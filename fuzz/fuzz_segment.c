@@ -25,7 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "acl/mask.h"
+#include "crypto/mask.h"
 #include "backends/store.h"
 #include "common/strbuf.h"
 #include "fuzz/fuzz.h"

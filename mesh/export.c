@@ -147,7 +147,7 @@ static int entry_data(struct export_ctx *x, const char *name, const void *data, 
 static int export_table(struct export_ctx *x, const struct catalog_table_version *t,
 			enum segment_view view)
 {
-	char binding[3 * CATALOG_NAME_MAX], name[CATALOG_NAME_MAX + 4];
+	char binding[3 * MESH_NAME_MAX], name[MESH_NAME_MAX + 4];
 	struct segment_cache *cache = NULL;
 	struct segment *seg = NULL;
 	uint64_t size, off = 0;
@@ -271,7 +271,7 @@ static int fsync_dir_of(const char *file)
 
 static void export_audit(struct export_ctx *x, int rc)
 {
-	char object[2 * CATALOG_NAME_MAX + 1];
+	char object[2 * MESH_NAME_MAX + 1];
 	struct catalog_audit a = {0};
 	struct strbuf detail;
 

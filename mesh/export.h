@@ -1,6 +1,6 @@
 /*
- * Exporting a version of a data product as one archive file (DESIGN §2, `meshfs export`): its
- * contract.yaml and every TABLE.csv, each table in the caller's view exactly as the mount shows
+ * Exporting a version of a data product as one archive file (docs/DESIGN.md §2, `meshfs export`):
+ * its contract.yaml and every TABLE.csv, each table in the caller's view exactly as the mount shows
  * it, so that what leaves the mesh is what the caller could have copied out of the mount. The
  * entries are flat (contract.yaml and TABLE.csv at the top), so an export can be published
  * again as one archive.

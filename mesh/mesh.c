@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "catalog/contract.h"
-#include "catalog/policy.h"
+#include "contract/contract.h"
+#include "contract/policy.h"
 #include "common/strbuf.h"
 
 static int mesh_path(struct strbuf *sb, const char *dir, const char *name)

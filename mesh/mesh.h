@@ -1,6 +1,6 @@
 /*
- * A mesh: the directory holding catalog.db, store/, keys/ and staging/ (DESIGN §1), opened as
- * one object for the CLI and the daemon.
+ * A mesh: the directory holding catalog.db, store/, keys/ and staging/ (docs/DESIGN.md §1), opened
+ * as one object for the CLI and the daemon.
  */
 #ifndef MESHFS_MESH_H
 #define MESHFS_MESH_H
@@ -52,7 +52,7 @@ int mesh_contract_meta(const struct contract *c, const char *yaml, struct strbuf
 /* Current time in Unix seconds; MESHFS_NOW overrides it, so tests can move the clock. */
 int64_t mesh_now(void);
 
-/* ---- the mesh policy (catalog/policy.h) ---- */
+/* ---- the mesh policy (contract/policy.h) ---- */
 struct mesh_policy;
 /* The current policy's YAML text (*yaml malloc'd): the last one set, else the default one. */
 int mesh_policy_text(struct mesh *m, char **yaml);

@@ -1,9 +1,9 @@
 /*
- * The publish pipeline (DESIGN §5): an upload → its entries (libarchive) → rows (CSV or JSON
- * Lines) → checks and a segment per table, in one streaming pass → one catalog transaction that
- * records the new contract, if any, and the new version. Until that transaction commits nothing
- * is visible; if anything fails, nothing changes but for blobs no version refers to, which the
- * next start removes.
+ * The publish pipeline (docs/DESIGN.md §5): an upload → its entries (libarchive) → rows (CSV or
+ * JSON Lines) → checks and a segment per table, in one streaming pass → one catalog transaction
+ * that records the new contract, if any, and the new version. Until that transaction commits
+ * nothing is visible; if anything fails, nothing changes but for blobs no version refers to, which
+ * the next start removes.
  */
 #include "mesh/publish.h"
 
@@ -17,9 +17,9 @@
 
 #include <sodium.h>
 
-#include "catalog/compat.h"
-#include "catalog/contract.h"
-#include "catalog/policy.h"
+#include "contract/compat.h"
+#include "contract/contract.h"
+#include "contract/policy.h"
 #include "common/strbuf.h"
 #include "mesh/render.h"
 #include "table/batch.h"
@@ -341,7 +341,7 @@ static int publish_entry_table(struct publish *pub, const struct ingest_entry *e
 	struct check_report report = {0};
 	struct catalog_table_version *tv;
 	struct segment_info info;
-	char binding[3 * CATALOG_NAME_MAX];
+	char binding[3 * MESH_NAME_MAX];
 	struct table_run t;
 	struct rows r = {.jsonl = e->format == INGEST_JSONL};
 	int rc, have_report = 0;
@@ -628,7 +628,7 @@ out:
 
 static void publish_audit(struct publish *pub, int64_t version, int rc)
 {
-	char object[2 * CATALOG_NAME_MAX + NAME_MAX + 4];
+	char object[2 * MESH_NAME_MAX + NAME_MAX + 4];
 	struct catalog_audit a = {0};
 
 	snprintf(object, sizeof(object), "%s/%s/%s", pub->domain, pub->product, pub->upload);
@@ -814,7 +814,7 @@ static int log_row(const struct catalog_audit *a, void *ctx)
 int publish_log_render(struct mesh *m, const struct principal *p, const char *domain,
 		       const char *product, struct strbuf *out)
 {
-	char prefix[2 * CATALOG_NAME_MAX + 2];
+	char prefix[2 * MESH_NAME_MAX + 2];
 	struct log_rows l = {.out = out, .prefix = prefix};
 	int rc;
 

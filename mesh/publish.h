@@ -1,7 +1,7 @@
 /*
- * The publish pipeline (DESIGN §5): an input file becomes a new version of a product, or nothing
- * changes. One streaming pass reads the input, checks it against the contract and stores the
- * segment; then one catalog transaction records the version.
+ * The publish pipeline (docs/DESIGN.md §5): an input file becomes a new version of a product, or
+ * nothing changes. One streaming pass reads the input, checks it against the contract and stores
+ * the segment; then one catalog transaction records the version.
  */
 #ifndef MESHFS_PUBLISH_H
 #define MESHFS_PUBLISH_H

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "catalog/contract.h"
-#include "catalog/policy.h"
+#include "contract/contract.h"
+#include "contract/policy.h"
 #include "table/csv.h"
 
 #define RECENT_VERSIONS 10
@@ -664,16 +664,16 @@ int render_catalog_csv(struct mesh *m, int64_t now, struct strbuf *out)
 /* ---- lineage.dot ---- */
 
 struct dot_product {
-	char domain[CATALOG_NAME_MAX];
-	char name[CATALOG_NAME_MAX];
+	char domain[MESH_NAME_MAX];
+	char name[MESH_NAME_MAX];
 	int64_t id;
 	int64_t latest;
 	char *description;
 };
 
 struct dot_edge {
-	char domain[CATALOG_NAME_MAX]; /* the input */
-	char name[CATALOG_NAME_MAX];
+	char domain[MESH_NAME_MAX]; /* the input */
+	char name[MESH_NAME_MAX];
 	size_t to; /* index of the product it feeds */
 };
 

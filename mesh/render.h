@@ -1,4 +1,4 @@
-/* Generated documents of the mounted tree (DESIGN §3), also printed by the CLI. */
+/* Generated documents of the mounted tree (docs/DESIGN.md §3), also printed by the CLI. */
 #ifndef MESHFS_RENDER_H
 #define MESHFS_RENDER_H
 

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "table/check.h"
+#include "contract/logical_type.h"
 #include "table/detect.h"
 #include "table/uniq.h"
 
@@ -353,7 +353,7 @@ static int pattern_compile(regex_t *re, const char *pattern, const char *table, 
 
 	strbuf_init(&ere);
 	rc = pattern_translate(&ere, pattern, &why);
-	if (!rc && (why = check_pattern_bounded(ere.buf)))
+	if (!rc && (why = logical_type_pattern_bounded(ere.buf)))
 		rc = -EINVAL;
 	if (!rc) {
 		e = regcomp(re, ere.buf, REG_EXTENDED | REG_NOSUB);
@@ -615,7 +615,7 @@ static int check_value(struct table_checks *c, struct column *k, const struct cs
 				r->count++;
 		return 0;
 	}
-	why = check_type(def->type, v->data, v->len);
+	why = logical_type_check(def->type, v->data, v->len);
 	if (why) {
 		quote_value(quoted, sizeof(quoted), k, v);
 		problem_add(c, 0, 0, v->line, v->col, "type", "column '%s' (%s): %s: %s", def->name,

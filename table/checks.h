@@ -1,7 +1,7 @@
 /*
- * The checks a table must pass to be published (DESIGN §4, §5), in one streaming pass over its
- * rows with memory bounded by the contract, not by the data (uniqueness is kept as keyed digests,
- * see table/uniq.h):
+ * The checks a table must pass to be published (docs/DESIGN.md §4, §5), in one streaming pass over
+ * its rows with memory bounded by the contract, not by the data (uniqueness is kept as keyed
+ * digests, see table/uniq.h):
  *
  *  - per value: the logical type; required (an empty value is a null); unique (per column; nulls
  *    never collide); the primary key (all primaryKey columns as one tuple, no nulls);
@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "catalog/contract.h"
+#include "contract/contract.h"
 #include "common/error.h"
 #include "common/strbuf.h"
 #include "table/csv.h"

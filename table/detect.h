@@ -1,7 +1,7 @@
 /*
  * Detectors of personal data in free values, for the mesh policy against undeclared PII
- * (DESIGN §5): a value in a column not classified PII that looks like an e-mail address, a phone
- * number, a payment card number, an IBAN or a national id number rejects the publish.
+ * (docs/DESIGN.md §5): a value in a column not classified PII that looks like an e-mail address, a
+ * phone number, a payment card number, an IBAN or a national id number rejects the publish.
  *
  * Each detector answers 1 if s (len bytes, need not be NUL-terminated) holds something of its
  * kind, also inside longer text ("call +44 20 7946 0958 after 5"), else 0. They run on every cell

@@ -25,7 +25,7 @@
 
 #include <sodium.h>
 
-#include "catalog/contract.h"
+#include "contract/contract.h"
 
 #define KiB (UINT64_C(1) << 10)
 #define MiB (UINT64_C(1) << 20)
@@ -52,7 +52,7 @@ struct ingest {
 	void *ctx;
 	struct ingest_limits limits;
 	int archive;		      /* an archive of entries, else a single table */
-	char table[CATALOG_NAME_MAX]; /* of a single table */
+	char table[MESH_NAME_MAX];    /* of a single table */
 	enum ingest_format format;    /* of a single table */
 	char *upload;		      /* the upload's name */
 	char shown[INGEST_SHOWN + 4]; /* the upload's name for messages */
@@ -68,7 +68,7 @@ struct ingest {
 	int in_entry, entry_eof, done;
 	int failed; /* -errno once the upload failed */
 	char *name; /* the current entry's name */
-	char (*tables)[CATALOG_NAME_MAX];
+	char (*tables)[MESH_NAME_MAX];
 	size_t ntables;
 	int contract;
 	unsigned char peek[INGEST_PEEK];
@@ -91,14 +91,14 @@ static int ends_with(const char *name, size_t len, const char *ext)
 }
 
 /* TABLE.csv or TABLE.jsonl in the first len bytes of name: 1 with table and format set. */
-static int table_name(const char *name, size_t len, char table[CATALOG_NAME_MAX],
+static int table_name(const char *name, size_t len, char table[MESH_NAME_MAX],
 		      enum ingest_format *format)
 {
 	static const struct {
 		const char *ext;
 		enum ingest_format format;
 	} kinds[] = {{".csv", INGEST_CSV}, {".jsonl", INGEST_JSONL}};
-	char stem[CATALOG_NAME_MAX];
+	char stem[MESH_NAME_MAX];
 	size_t i, n;
 
 	for (i = 0; i < ARRAY_SIZE(kinds); i++) {
@@ -120,7 +120,7 @@ static int table_name(const char *name, size_t len, char table[CATALOG_NAME_MAX]
 	return 0;
 }
 
-int ingest_name_kind(const char *name, char table[CATALOG_NAME_MAX], enum ingest_format *format,
+int ingest_name_kind(const char *name, char table[MESH_NAME_MAX], enum ingest_format *format,
 		     int *archive)
 {
 	size_t len = strlen(name), i;
@@ -416,7 +416,7 @@ static const char *type_refused(struct archive_entry *e)
  * a leading "./"), refusing what an archive may not hold. */
 static int ingest_classify(struct ingest *in, const char *base, struct ingest_entry *entry)
 {
-	char(*tables)[CATALOG_NAME_MAX];
+	char(*tables)[MESH_NAME_MAX];
 	size_t i;
 
 	if (!strcmp(base, "contract.yaml")) {
@@ -450,7 +450,7 @@ static int ingest_classify(struct ingest *in, const char *base, struct ingest_en
 	if (!tables)
 		return ingest_fail(in, ENOMEM, "out of memory");
 	in->tables = tables;
-	memcpy(in->tables[in->ntables++], entry->table, CATALOG_NAME_MAX);
+	memcpy(in->tables[in->ntables++], entry->table, MESH_NAME_MAX);
 	in->entry_max = in->limits.max_entry_bytes;
 	return 0;
 }

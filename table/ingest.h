@@ -1,5 +1,5 @@
 /*
- * What an upload holds (DESIGN §5), read through libarchive: one table (TABLE.csv or
+ * What an upload holds (docs/DESIGN.md §5), read through libarchive: one table (TABLE.csv or
  * TABLE.jsonl, optionally compressed with .gz, .bz2, .xz or .zst), or an archive (.tar, .tar.gz,
  * .tgz, .tar.bz2, .tar.xz, .tar.zst, .zip and the like) of several tables and optionally one
  * contract.yaml, to be published as one version.
@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "catalog/catalog.h"
+#include "contract/names.h"
 #include "common/error.h"
 #include "table/csv.h"
 
@@ -35,9 +35,9 @@ struct ingest_limits {
 };
 
 struct ingest_entry {
-	const char *name;	      /* as in the upload, for messages; valid until the next
-					 ingest_next or ingest_close */
-	char table[CATALOG_NAME_MAX]; /* TABLE for a table; "" for the contract */
+	const char *name;	   /* as in the upload, for messages; valid until the next
+				      ingest_next or ingest_close */
+	char table[MESH_NAME_MAX]; /* TABLE for a table; "" for the contract */
 	enum ingest_format format;
 };
 
@@ -84,7 +84,7 @@ void ingest_close(struct ingest *in);
  * .txz, .tar.zst, .tzst, .zip: table "", *archive 1); 0 for any other name (a private staging
  * file, contract.yaml included: it is not an upload of data). table and format may be NULL.
  */
-int ingest_name_kind(const char *name, char table[CATALOG_NAME_MAX], enum ingest_format *format,
+int ingest_name_kind(const char *name, char table[MESH_NAME_MAX], enum ingest_format *format,
 		     int *archive);
 
 #endif

@@ -47,7 +47,7 @@
 
 #include <sodium.h>
 
-#include "acl/seal.h"
+#include "crypto/seal.h"
 #include "common/crc32c.h"
 
 #define SEGMENT_MAGIC	      "MSEG"

@@ -1,5 +1,5 @@
 /*
- * The stored form of one table version (DESIGN §7.2): a segment, one immutable blob.
+ * The stored form of one table version (docs/DESIGN.md §7.2): a segment, one immutable blob.
  *
  * A table has two views, each a normalized CSV text (LF line ends, header first, columns in
  * contract order, fields quoted only when needed): the masked view, in which every PII cell is
@@ -29,7 +29,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "acl/mask.h"
+#include "crypto/mask.h"
 #include "backends/store.h"
 #include "common/error.h"
 #include "table/csv.h"

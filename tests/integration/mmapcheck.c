@@ -2,11 +2,11 @@
  * mmapcheck FILE -r REF [-n ROUNDS]
  *
  * Checks that a memory mapping of FILE shows the bytes read() gives and that both are REF's
- * (DESIGN §7.5: the page cache of one view is never served to a reader of another). Each round
- * opens FILE, checks that fstat's size is REF's, drops the file's cached pages, maps it, compares
- * the mapping with REF page by page from the end backwards (so that the kernel faults pages in
- * out of order), drops the pages again, reads the whole file with read() and compares that too.
- * Rounds repeat so that readers of other views can run at the same time.
+ * (docs/DESIGN.md §7.5: the page cache of one view is never served to a reader of another). Each
+ * round opens FILE, checks that fstat's size is REF's, drops the file's cached pages, maps it,
+ * compares the mapping with REF page by page from the end backwards (so that the kernel faults
+ * pages in out of order), drops the pages again, reads the whole file with read() and compares that
+ * too. Rounds repeat so that readers of other views can run at the same time.
  *
  * Prints one line per mismatch (the first MAX_REPORTS) and a summary line. Exit 0 when every
  * round agrees, 1 on a mismatch, 2 on a usage or I/O error.

@@ -1,8 +1,8 @@
 /*
  * preadcheck FILE [-r REF] [-n COUNT] [-s SEED]
  *
- * Checks that random access to FILE is exact (DESIGN §6): reads FILE from start to end, then
- * makes COUNT reads at pseudo-random offsets and lengths (fixed seed, so a failure can be
+ * Checks that random access to FILE is exact (docs/DESIGN.md §6): reads FILE from start to end,
+ * then makes COUNT reads at pseudo-random offsets and lengths (fixed seed, so a failure can be
  * replayed) and compares each with the same slice of the sequential read, or of REF when given
  * (then the sequential read must equal REF too). Reads that start near or past the end must be
  * short by exactly the right amount, and fstat must report the size a sequential read gives.

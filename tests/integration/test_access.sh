@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Access control and PII end to end (DESIGN §6-§8): real Unix users, made here and removed at
+# Access control and PII end to end (docs/DESIGN.md §6-§8): real Unix users, made here and removed at
 # exit, act through one mount made with -o allow_other by the service user (root here, who owns
 # the mesh). Checks denied, masked and plain views byte for byte as each user sees them, sizes,
 # mmap, per-view inodes, readers of different views at the same time, tokens that join across
@@ -573,7 +573,7 @@ printf '99999,%s,%s,%s,DE,%s,2024-02-03,1990-04-05\n' "$CANARY_NAME" "$CANARY_EM
 } >"$T/customers-bad.csv"
 chmod 0644 "$T/customers-v2.csv" "$T/customers-bad.csv"
 
-# PII in a column not classified PII is refused at publish (DESIGN §5); it must not reach the
+# PII in a column not classified PII is refused at publish (docs/DESIGN.md §5); it must not reach the
 # disk either, not even in the reason given.
 CANARY_UNDECLARED=canary.undeclared@pii-canary.example
 {
@@ -605,7 +605,7 @@ if [ "$(audit_count "$ANA" reject "$CUSTOMERS_OBJ" "" denied)" -ge 1 ]; then
 else
 	todo "a publish refused for want of publish is in the audit table" \
 		"fs/fs.c may_publish (open_for_publish, fs_create) refuses with EACCES but writes" \
-		"no audit row; DESIGN §5 wants the reasons in the audit table"
+		"no audit row; docs/DESIGN.md §5 wants the reasons in the audit table"
 fi
 
 run_as "$OWN" cp -- "$T/customers-bad.csv" "$C/customers.csv"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The meshfs command line (DESIGN §2) end to end on a scratch mesh: init, how the mesh is found,
+# The meshfs command line (docs/DESIGN.md §2) end to end on a scratch mesh: init, how the mesh is found,
 # --help, teams, domains, products and their contracts, publishing good and bad CSVs, the log, and
 # verify finding a damaged blob. No command may die by a signal.
 

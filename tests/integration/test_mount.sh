@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The mounted tree (DESIGN §3, §6): a scratch mesh with two products, one holding PII, mounted
+# The mounted tree (docs/DESIGN.md §3, §6): a scratch mesh with two products, one holding PII, mounted
 # in the background and in the foreground. Checks the tree, the generated documents, exact
 # sequential and random reads, sizes, extended attributes and times, that new versions published
 # by the CLI show up without a remount while old versions keep their bytes, that nothing can be
@@ -221,7 +221,7 @@ else
 fi
 
 read_to "$MNT/catalog.csv" "$T/catalog"
-check "catalog.csv has the header of DESIGN §3" test "$(head -n 1 "$T/catalog")" = \
+check "catalog.csv has the header of docs/DESIGN.md §3" test "$(head -n 1 "$T/catalog")" = \
 	"domain,product,description,owner,status,version,updated_at,freshness"
 check "catalog.csv has one row per product" test "$(wc -l <"$T/catalog")" -eq 4
 mfs log sales/orders -m "$MESH"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Publishing through the mount (DESIGN §5): a scratch mesh mounted in the foreground (its log
+# Publishing through the mount (docs/DESIGN.md §5): a scratch mesh mounted in the foreground (its log
 # kept) with -o allow_other, written with the tools people use — cp, shell redirection, tee, dd,
 # rsync, nano and vim on a terminal, perl writing at offsets, a temporary file renamed onto the
 # table's name — by the mesh admin and by Unix users made here and removed at exit. Checks each

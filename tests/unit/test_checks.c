@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include "catalog/contract.h"
+#include "contract/contract.h"
 #include "table/checks.h"
 #include "table/csv.h"
 

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog/compat.h"
-#include "catalog/contract.h"
+#include "contract/compat.h"
+#include "contract/contract.h"
 #include "common/strbuf.h"
 
 static const char *const pii_classes[] = {"pii", "sensitive", NULL};

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog/contract.h"
+#include "contract/contract.h"
 #include "common/strbuf.h"
 
 #define REST                                                                                       \

@@ -201,8 +201,8 @@ static void test_utf8(void **state)
 	EXPECT("caf\xc3\xa9,\xe2\x82\xac,\xf0\x9f\x98\x80\n",
 	       "@1[1:1 5:caf\xc3\xa9][1:7 3:\xe2\x82\xac][1:11 4:\xf0\x9f\x98\x80]\nend");
 	EXPECT("ok\ncaf\xe9\n", "@1[1:1 2:ok]\nerror -22 t.csv:2:1: not valid UTF-8 text");
-	EXPECT("a,\xc0\xaf\n", "error -22 t.csv:1:3: not valid UTF-8 text");        /* overlong */
-	EXPECT("a,\xed\xa0\x80\n", "error -22 t.csv:1:3: not valid UTF-8 text");    /* surrogate */
+	EXPECT("a,\xc0\xaf\n", "error -22 t.csv:1:3: not valid UTF-8 text");	     /* overlong */
+	EXPECT("a,\xed\xa0\x80\n", "error -22 t.csv:1:3: not valid UTF-8 text");     /* surrogate */
 	EXPECT("a,\xf4\x90\x80\x80\n", "error -22 t.csv:1:3: not valid UTF-8 text"); /* > 10FFFF */
 }
 

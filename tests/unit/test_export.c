@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "acl/mask.h"
+#include "crypto/mask.h"
 #include "common/strbuf.h"
 #include "mesh/export.h"
 #include "mesh/publish.h"
@@ -100,7 +100,7 @@ static void publish(struct fixture *f, const char *table, const char *csv, const
 	struct mem_source src = {.data = csv, .len = strlen(csv)};
 	struct publish_result res;
 	struct mfs_error err = {{0}};
-	char upload[CATALOG_NAME_MAX + 4];
+	char upload[MESH_NAME_MAX + 4];
 
 	snprintf(upload, sizeof(upload), "%s.csv", table);
 	setenv("MESHFS_NOW", now, 1);

@@ -282,7 +282,7 @@ static void test_name_kind(void **state)
 	    {"a234567890123456789012345678901234567890123456789012345678901234.csv", 0, 0, "",
 	     INGEST_CSV},
 	};
-	char table[CATALOG_NAME_MAX];
+	char table[MESH_NAME_MAX];
 	enum ingest_format format;
 	size_t i;
 	int archive;

@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "acl/mask.h"
+#include "crypto/mask.h"
 
 static uint8_t key[MASK_KEY_BYTES];
 

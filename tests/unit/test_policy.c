@@ -12,8 +12,8 @@
 
 #include "acl/acl.h"
 #include "catalog/catalog.h"
-#include "catalog/contract.h"
-#include "catalog/policy.h"
+#include "contract/contract.h"
+#include "contract/policy.h"
 #include "common/strbuf.h"
 #include "mesh/mesh.h"
 

@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "acl/seal.h"
+#include "crypto/seal.h"
 
 static const char binding[] = "orders/customers/customers/email|v3|g7";
 static const char secret[] = "alice@example.com\nbob@example.org\n";

@@ -17,8 +17,8 @@
 
 #include <sodium.h>
 
-#include "acl/mask.h"
-#include "acl/seal.h"
+#include "crypto/mask.h"
+#include "crypto/seal.h"
 #include "backends/store.h"
 #include "table/csv.h"
 #include "table/segment.h"

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "backends/staging.h"
+#include "fs/staging.h"
 
 struct fixture {
 	char dir[64];

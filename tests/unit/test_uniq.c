@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "catalog/contract.h"
+#include "contract/contract.h"
 #include "table/checks.h"
 #include "table/csv.h"
 #include "table/uniq.h"

@@ -1,6 +1,6 @@
 /*
- * The mesh policy (DESIGN §2 `meshfs policy`, §3 MOUNT/policy.yaml): the rules every publish and
- * every contract change is checked against. It is meshfs's own YAML format:
+ * The mesh policy (docs/DESIGN.md §2 `meshfs policy`, §3 MOUNT/policy.yaml): the rules every
+ * publish and every contract change is checked against. It is meshfs's own YAML format:
  *
  *   apiVersion: meshfs/v1
  *   kind: MeshPolicy
@@ -28,8 +28,8 @@
 #include <regex.h>
 #include <stddef.h>
 
-#include "catalog/compat.h"
-#include "catalog/contract.h"
+#include "contract/compat.h"
+#include "contract/contract.h"
 #include "common/error.h"
 
 struct mesh_policy {

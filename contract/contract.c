@@ -1,4 +1,4 @@
-#include "catalog/contract.h"
+#include "contract/contract.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -9,8 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "catalog/yamltree.h"
-#include "table/check.h"
+#include "contract/yamltree.h"
+#include "contract/logical_type.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -42,14 +42,6 @@ static const char *const default_pii_classes[] = {"pii", NULL};
 
 static const struct {
 	const char *name;
-	enum logical_type type;
-} logical_types[] = {
-    {"string", LT_STRING},   {"integer", LT_INTEGER}, {"number", LT_NUMBER},
-    {"boolean", LT_BOOLEAN}, {"date", LT_DATE},	      {"timestamp", LT_TIMESTAMP},
-};
-
-static const struct {
-	const char *name;
 	enum quality_op op;
 } quality_ops[] = {
     {"mustBe", QOP_MUST_BE},
@@ -72,35 +64,6 @@ static const struct {
     {"week", 604800},	{"weeks", 604800},   {"y", 31536000}, {"yr", 31536000}, {"yrs", 31536000},
     {"year", 31536000}, {"years", 31536000},
 };
-
-int mesh_name_valid(const char *name)
-{
-	size_t i;
-	char c;
-
-	for (i = 0; name[i]; i++) {
-		c = name[i];
-		if (i >= 63)
-			return 0;
-		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-			continue;
-		if (i > 0 && (c == '_' || c == '-'))
-			continue;
-		return 0;
-	}
-	return i > 0;
-}
-
-const char *logical_type_name(enum logical_type t)
-{
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(logical_types); i++)
-		if (logical_types[i].type == t)
-			return logical_types[i].name;
-	assert(!"unknown logical type");
-	return "string";
-}
 
 const struct contract_table *contract_table(const struct contract *c, const char *name)
 {
@@ -225,7 +188,7 @@ static int get_pattern(struct parser *p, const struct ytree_node *map, char **ou
 
 	if (rc || !*out)
 		return rc;
-	why = check_pattern_bounded(*out);
+	why = logical_type_pattern_bounded(*out);
 	return why ? ytree_fail(&p->t, v, "pattern is too large to run: %s", why) : 0;
 }
 
@@ -281,7 +244,7 @@ static int node_number(struct parser *p, const struct ytree_node *n, const char 
 {
 	if (n->kind != YTREE_SCALAR)
 		return ytree_fail(&p->t, n, "%s must be a number", what);
-	if (!n->text[0] || check_type(LT_NUMBER, n->text, strlen(n->text)))
+	if (!n->text[0] || logical_type_check(LT_NUMBER, n->text, strlen(n->text)))
 		return ytree_fail(&p->t, n, "%s must be a number, not \"%.64s\"", what, n->text);
 	if (!p->c_locale) {
 		p->c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
@@ -300,7 +263,7 @@ static int get_length(struct parser *p, const struct ytree_node *map, const char
 	if (rc || !v)
 		return rc;
 	if (v->kind != YTREE_SCALAR || !v->text[0] || v->text[0] == '-' ||
-	    check_type(LT_INTEGER, v->text, strlen(v->text)))
+	    logical_type_check(LT_INTEGER, v->text, strlen(v->text)))
 		return ytree_fail(&p->t, v, "%s must be a whole number, 0 or more", key);
 	*out = strtol(v->text, NULL, 10);
 	return 0;
@@ -505,7 +468,6 @@ static int walk_options(struct parser *p, const struct ytree_node *opts,
 static int walk_column(struct parser *p, const struct ytree_node *prop, struct contract_column *col)
 {
 	const struct ytree_node *v;
-	size_t i;
 	int rc = ytree_want_kind(&p->t, prop, YTREE_MAPPING, "a property");
 
 	col->line = prop->line;
@@ -526,14 +488,10 @@ static int walk_column(struct parser *p, const struct ytree_node *prop, struct c
 	if (v) {
 		if (v->kind != YTREE_SCALAR)
 			return ytree_fail(&p->t, v, "logicalType must be one of " TYPE_NAMES);
-		for (i = 0; i < ARRAY_SIZE(logical_types); i++)
-			if (!strcmp(v->text, logical_types[i].name))
-				break;
-		if (i == ARRAY_SIZE(logical_types))
+		if (logical_type_parse(v->text, &col->type))
 			return ytree_fail(&p->t, v,
 					  "unknown logicalType \"%.64s\" (expected " TYPE_NAMES ")",
 					  v->text);
-		col->type = logical_types[i].type;
 	}
 	rc = get_bool(p, prop, "required", &col->required);
 	if (!rc)

@@ -5,7 +5,7 @@
  * rewrite of a block: nothing is ever encrypted twice under one nonce. A slot that was never
  * written (a hole, or beyond the end of the file) reads as zeros.
  */
-#include "backends/staging.h"
+#include "fs/staging.h"
 
 #include <assert.h>
 #include <errno.h>

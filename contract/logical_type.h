@@ -1,10 +1,25 @@
-/* Checks of single values against a column's logical type (ISO 8601 dates and timestamps). */
-#ifndef MESHFS_CHECK_H
-#define MESHFS_CHECK_H
+/*
+ * The logical types of contract columns (ODCS logicalType) and the check of a single value
+ * against one (ISO 8601 dates and timestamps). Checks of whole tables are table/checks.h.
+ */
+#ifndef MESHFS_LOGICAL_TYPE_H
+#define MESHFS_LOGICAL_TYPE_H
 
 #include <stddef.h>
 
-#include "catalog/contract.h"
+enum logical_type {
+	LT_STRING = 0,
+	LT_INTEGER,
+	LT_NUMBER,
+	LT_BOOLEAN,
+	LT_DATE,
+	LT_TIMESTAMP,
+};
+
+/* "string", "integer", … */
+const char *logical_type_name(enum logical_type t);
+/* Sets *out to the type called name ("integer") and returns 0, or returns -EINVAL. */
+int logical_type_parse(const char *name, enum logical_type *out);
 
 /*
  * Returns NULL if value (len bytes; an empty value is a null and always passes here) is a valid
@@ -13,7 +28,7 @@
  * date: YYYY-MM-DD, a real day; timestamp: date, 'T' or space, hh:mm[:ss[.fraction]], optional Z
  * or ±hh:mm.
  */
-const char *check_type(enum logical_type t, const char *value, size_t len);
+const char *logical_type_check(enum logical_type t, const char *value, size_t len);
 
 /*
  * Whether a regular expression (POSIX ERE) is small enough to compile: glibc's regcomp expands
@@ -21,6 +36,6 @@ const char *check_type(enum logical_type t, const char *value, size_t len);
  * fine, else why not: over 1,000 bytes, a count over 255, or a counted repetition of something
  * that holds one already.
  */
-const char *check_pattern_bounded(const char *pattern);
+const char *logical_type_pattern_bounded(const char *pattern);
 
 #endif

@@ -1,5 +1,5 @@
-#include "catalog/policy.h"
-#include "table/check.h"
+#include "contract/policy.h"
+#include "contract/logical_type.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "catalog/yamltree.h"
+#include "contract/yamltree.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -311,9 +311,9 @@ static int walk_pattern(struct ytree *t, const struct ytree_node *naming, const 
 		return rc;
 	if (v->kind != YTREE_SCALAR || !v->text[0])
 		return ytree_fail(t, v, "naming.%s must be a regular expression", key);
-	if (check_pattern_bounded(v->text))
+	if (logical_type_pattern_bounded(v->text))
 		return ytree_fail(t, v, "naming.%s: regular expression too large: %s", key,
-				  check_pattern_bounded(v->text));
+				  logical_type_pattern_bounded(v->text));
 	code = regcomp(re, v->text, REG_EXTENDED | REG_NOSUB);
 	if (code) {
 		regerror(code, re, why, sizeof(why));

@@ -7,14 +7,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "table/check.h"
+#include "contract/logical_type.h"
 
 static void expect_valid(enum logical_type t, const char *const *values)
 {
 	const char *r;
 
 	for (; *values; values++) {
-		r = check_type(t, *values, strlen(*values));
+		r = logical_type_check(t, *values, strlen(*values));
 		if (r)
 			fail_msg("%s \"%s\" refused: %s", logical_type_name(t), *values, r);
 	}
@@ -23,7 +23,7 @@ static void expect_valid(enum logical_type t, const char *const *values)
 static void expect_invalid(enum logical_type t, const char *const *values)
 {
 	for (; *values; values++)
-		if (!check_type(t, *values, strlen(*values)))
+		if (!logical_type_check(t, *values, strlen(*values)))
 			fail_msg("%s \"%s\" accepted", logical_type_name(t), *values);
 }
 
@@ -33,7 +33,7 @@ static void test_empty_is_null(void **state)
 
 	(void)state;
 	for (t = LT_STRING; t <= LT_TIMESTAMP; t++)
-		assert_null(check_type(t, "", 0));
+		assert_null(logical_type_check(t, "", 0));
 }
 
 static void test_string(void **state)
@@ -78,9 +78,9 @@ static void test_integer(void **state)
 	(void)state;
 	expect_valid(LT_INTEGER, ok);
 	expect_invalid(LT_INTEGER, bad);
-	assert_string_equal(check_type(LT_INTEGER, "9223372036854775808", 19),
+	assert_string_equal(logical_type_check(LT_INTEGER, "9223372036854775808", 19),
 			    "integer out of range");
-	assert_string_equal(check_type(LT_INTEGER, "12a", 3), "not an integer");
+	assert_string_equal(logical_type_check(LT_INTEGER, "12a", 3), "not an integer");
 }
 
 static void test_number(void **state)
@@ -142,20 +142,20 @@ static void test_number(void **state)
 	(void)state;
 	expect_valid(LT_NUMBER, ok);
 	expect_invalid(LT_NUMBER, bad);
-	assert_string_equal(check_type(LT_NUMBER, "2e308", 5), "number out of range");
-	assert_string_equal(check_type(LT_NUMBER, "nan", 3), "not a number");
+	assert_string_equal(logical_type_check(LT_NUMBER, "2e308", 5), "number out of range");
+	assert_string_equal(logical_type_check(LT_NUMBER, "nan", 3), "not a number");
 }
 
 static void test_number_len_is_respected(void **state)
 {
 	/* Values are cut out of a CSV line: the bytes after len belong to the next cell. */
 	(void)state;
-	assert_null(check_type(LT_NUMBER, "12,x", 2));
-	assert_null(check_type(LT_INTEGER, "12,x", 2));
-	assert_null(check_type(LT_DATE, "2024-02-29,x", 10));
-	assert_null(check_type(LT_TIMESTAMP, "2024-02-29T10:00,x", 16));
-	assert_null(check_type(LT_BOOLEAN, "true,x", 4));
-	assert_non_null(check_type(LT_NUMBER, "1.", 2));
+	assert_null(logical_type_check(LT_NUMBER, "12,x", 2));
+	assert_null(logical_type_check(LT_INTEGER, "12,x", 2));
+	assert_null(logical_type_check(LT_DATE, "2024-02-29,x", 10));
+	assert_null(logical_type_check(LT_TIMESTAMP, "2024-02-29T10:00,x", 16));
+	assert_null(logical_type_check(LT_BOOLEAN, "true,x", 4));
+	assert_non_null(logical_type_check(LT_NUMBER, "1.", 2));
 }
 
 static void test_boolean(void **state)
@@ -185,7 +185,7 @@ static void test_date(void **state)
 	(void)state;
 	expect_valid(LT_DATE, ok);
 	expect_invalid(LT_DATE, bad);
-	assert_string_equal(check_type(LT_DATE, "2023-02-29", 10), "no such day");
+	assert_string_equal(logical_type_check(LT_DATE, "2023-02-29", 10), "no such day");
 }
 
 static void test_timestamp(void **state)
@@ -232,29 +232,30 @@ static void test_timestamp(void **state)
 	(void)state;
 	expect_valid(LT_TIMESTAMP, ok);
 	expect_invalid(LT_TIMESTAMP, bad);
-	assert_string_equal(check_type(LT_TIMESTAMP, "2023-02-29T12:30", 16), "no such day");
+	assert_string_equal(logical_type_check(LT_TIMESTAMP, "2023-02-29T12:30", 16),
+			    "no such day");
 }
 
 static void test_pattern_bounded(void **state)
 {
 	static const char *const fine[] = {
 	    "^[A-Z]{2}[0-9]{2}$", "^SKU-[0-9]{4,8}$", "(ab)+c*", "^(a|b){3}$", "[{]{2}",
-	    "\\{1000\\}", "x{255}", "(a{2})+",
+	    "\\{1000\\}",	  "x{255}",	      "(a{2})+",
 	};
 	static const char *const refused[] = {
 	    "^((a{1000}){1000}){100}$", "(a{10}){10}", "x{256}", "x{1,300}", "((a){2}){3}",
-	    "a++++++++++++++++++++", "a*?", "a{2}*",
+	    "a++++++++++++++++++++",	"a*?",	       "a{2}*",
 	};
 	char longer[1200];
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(fine) / sizeof(*fine); i++)
-		assert_null(check_pattern_bounded(fine[i]));
+		assert_null(logical_type_pattern_bounded(fine[i]));
 	for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++)
-		assert_non_null(check_pattern_bounded(refused[i]));
+		assert_non_null(logical_type_pattern_bounded(refused[i]));
 	memset(longer, 'a', sizeof(longer) - 1);
 	longer[sizeof(longer) - 1] = '\0';
-	assert_non_null(check_pattern_bounded(longer));
+	assert_non_null(logical_type_pattern_bounded(longer));
 }
 
 int main(void)

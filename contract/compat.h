@@ -1,6 +1,6 @@
 /*
- * Contract compatibility (DESIGN §5): what changes between the current contract of a product and
- * a proposed one, and which changes break the readers of its data.
+ * Contract compatibility (docs/DESIGN.md §5): what changes between the current contract of a
+ * product and a proposed one, and which changes break the readers of its data.
  *
  * Compatible: adding a table or an optional column; relaxing a constraint (required to optional,
  * dropping unique, a primary key, a pattern or a format, widening minimum/maximum/minLength/
@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 
-#include "catalog/contract.h"
+#include "contract/contract.h"
 
 enum compat_mode {
 	COMPAT_BACKWARD = 0, /* breaking changes only with a new major version */

@@ -1,5 +1,5 @@
-/* Masks for PII cells (DESIGN §6). */
-#include "acl/mask.h"
+/* Masks for PII cells (docs/DESIGN.md §6). */
+#include "crypto/mask.h"
 
 #include <assert.h>
 #include <errno.h>

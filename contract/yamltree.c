@@ -1,4 +1,4 @@
-#include "catalog/yamltree.h"
+#include "contract/yamltree.h"
 
 #include <assert.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /*
- * Sealed chunks (DESIGN §7.3): XChaCha20-Poly1305 (IETF) with a random nonce. A chunk is
+ * Sealed chunks (docs/DESIGN.md §7.3): XChaCha20-Poly1305 (IETF) with a random nonce. A chunk is
  *
  *   u8 format (SEAL_FORMAT) | u32le key id | 24-byte nonce | ciphertext | 16-byte tag
  *

@@ -1,7 +1,7 @@
 /*
  * Data contracts: the subset of the Open Data Contract Standard v3 that meshfs acts on
- * (DESIGN §4), parsed with libyaml. Unknown keys are accepted and ignored; the source text is
- * what the catalog keeps, so nothing of it is lost.
+ * (docs/DESIGN.md §4), parsed with libyaml. Unknown keys are accepted and ignored; the source text
+ * is what the catalog keeps, so nothing of it is lost.
  */
 #ifndef MESHFS_CONTRACT_H
 #define MESHFS_CONTRACT_H
@@ -9,17 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "acl/mask.h"
+#include "contract/logical_type.h"
+#include "contract/names.h"
+#include "crypto/mask.h"
 #include "common/error.h"
-
-enum logical_type {
-	LT_STRING = 0,
-	LT_INTEGER,
-	LT_NUMBER,
-	LT_BOOLEAN,
-	LT_DATE,
-	LT_TIMESTAMP,
-};
 
 enum quality_op {
 	QOP_NONE = 0,
@@ -124,10 +117,5 @@ int contract_parse(struct contract *c, const char *text, size_t len, const char 
 void contract_release(struct contract *c);
 /* The table called name, or NULL. */
 const struct contract_table *contract_table(const struct contract *c, const char *name);
-/* "string", "integer", … */
-const char *logical_type_name(enum logical_type t);
-/* A meshfs name (domain, product, table, column, team): 1–63 characters of [a-z0-9_-], starting
- * with a letter or digit. Returns 1 if valid. */
-int mesh_name_valid(const char *name);
 
 #endif

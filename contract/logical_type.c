@@ -1,10 +1,33 @@
-#include "table/check.h"
+#include "contract/logical_type.h"
 
+#include <assert.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <assert.h>
-#include <stdint.h>
+static const char *const type_names[] = {
+    [LT_STRING] = "string",   [LT_INTEGER] = "integer", [LT_NUMBER] = "number",
+    [LT_BOOLEAN] = "boolean", [LT_DATE] = "date",	[LT_TIMESTAMP] = "timestamp",
+};
+
+const char *logical_type_name(enum logical_type t)
+{
+	assert((size_t)t < sizeof(type_names) / sizeof(type_names[0]));
+	return type_names[t];
+}
+
+int logical_type_parse(const char *name, enum logical_type *out)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(type_names) / sizeof(type_names[0]); i++)
+		if (!strcmp(name, type_names[i])) {
+			*out = (enum logical_type)i;
+			return 0;
+		}
+	return -EINVAL;
+}
 
 static const char not_integer[] = "not an integer";
 static const char not_number[] = "not a number";
@@ -244,7 +267,7 @@ static const char *check_timestamp(const char *s, size_t len)
 	return NULL;
 }
 
-const char *check_type(enum logical_type t, const char *value, size_t len)
+const char *logical_type_check(enum logical_type t, const char *value, size_t len)
 {
 	if (!len)
 		return NULL;
@@ -266,11 +289,11 @@ const char *check_type(enum logical_type t, const char *value, size_t len)
 	return "unknown type";
 }
 
-#define PATTERN_MAX	   1000
-#define PATTERN_COUNT_MAX  255
-#define PATTERN_DEPTH_MAX  32
+#define PATTERN_MAX	  1000
+#define PATTERN_COUNT_MAX 255
+#define PATTERN_DEPTH_MAX 32
 
-const char *check_pattern_bounded(const char *pattern)
+const char *logical_type_pattern_bounded(const char *pattern)
 {
 	/* counted[d]: the group open at depth d holds a counted repetition */
 	int counted[PATTERN_DEPTH_MAX + 1] = {0};

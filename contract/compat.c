@@ -1,4 +1,4 @@
-#include "catalog/compat.h"
+#include "contract/compat.h"
 
 #include <assert.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* Sealed chunks: XChaCha20-Poly1305 (IETF) with a random nonce; see seal.h for the layout. */
-#include "acl/seal.h"
+#include "crypto/seal.h"
 
 #include <assert.h>
 #include <errno.h>

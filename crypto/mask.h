@@ -1,5 +1,5 @@
 /*
- * Masks: what a reader without `unmask` sees in place of a PII cell (DESIGN §6).
+ * Masks: what a reader without `unmask` sees in place of a PII cell (docs/DESIGN.md §6).
  * A mask is computed once, at publish, and stored in the masked view of the segment.
  */
 #ifndef MESHFS_MASK_H

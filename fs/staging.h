@@ -1,9 +1,9 @@
 /*
  * Staged uploads: the bytes of a file being written through the mount, before it is published.
- * They may be PII, so they never reach the disk in the clear (DESIGN §7.4): the file is kept
- * encrypted under a random key that exists only in this process's memory, in blocks sealed with
- * XChaCha20-Poly1305, so writes may come in any order and be rewritten, and reads give back what
- * was written. The file is unlinked from the start (O_TMPFILE where the filesystem has it), so
+ * They may be PII, so they never reach the disk in the clear (docs/DESIGN.md §7.4): the file is
+ * kept encrypted under a random key that exists only in this process's memory, in blocks sealed
+ * with XChaCha20-Poly1305, so writes may come in any order and be rewritten, and reads give back
+ * what was written. The file is unlinked from the start (O_TMPFILE where the filesystem has it), so
  * a crash leaves nothing behind to clean, and the key dies with the process.
  */
 #ifndef MESHFS_STAGING_H
