@@ -164,8 +164,9 @@ int keys_load_master(const char *mesh_dir, uint8_t master[KEY_BYTES], struct mfs
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return mfs_error_set(err, ENOENT,
-					     "%s: no master key (is %s a mesh? see meshfs init)",
-					     path, mesh_dir);
+					     "%s: the master key is missing: PII cannot be sealed "
+					     "or opened without it (restore it from its backup)",
+					     path);
 		return mfs_error_set(err, errno, "%s: %s", path, strerror(errno));
 	}
 	if (fstat(fd, &sb) < 0) {

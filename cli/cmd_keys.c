@@ -74,6 +74,7 @@ static int run_key_rotate(const struct cli_cmd *cmd, int argc, char **argv)
 	    {.name = "domain", .short_name = 'd', .kind = CLI_OPT_VALUE, .value = &domain},
 	    {.name = NULL},
 	};
+	struct mfs_error err = {{0}};
 	struct domain_names dn = {0};
 	struct cli_session s;
 	struct cli_args a;
@@ -112,6 +113,11 @@ static int run_key_rotate(const struct cli_cmd *cmd, int argc, char **argv)
 	ids = calloc(dn.n, sizeof(*ids));
 	if (!ids) {
 		rc = cli_error("out of memory");
+		goto out;
+	}
+	rc = mesh_keys(&s.mesh, &err);
+	if (rc) {
+		rc = cli_fail(rc, &err, "cannot load the keys");
 		goto out;
 	}
 	/* every domain or none: a half-done rotation would be hard to read in the audit table */

@@ -340,6 +340,22 @@ static void daemon_log_open(const char *mesh_dir)
 	fuse_set_log_func(daemon_log_write);
 }
 
+/* The id the kernel gave the mount at mnt, as /proc/PID/fdinfo names it; 0 if not found. */
+static unsigned fs_mount_id(const char *mnt)
+{
+	char line[4096], point[4096];
+	unsigned id = 0, at;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return 0;
+	while (!id && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%u %*u %*s %*s %4095s", &at, point) == 2 && !strcmp(point, mnt))
+			id = at;
+	fclose(f);
+	return id;
+}
+
 static void fs_release_all(struct fs *fs)
 {
 	while (fs->files)
@@ -427,6 +443,8 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 	/* Opened here so that a bad mesh is reported on the terminal, then closed: a SQLite
 	 * connection must not cross the fork of daemonizing. */
 	rc = mesh_open(&fs->m, mesh_dir, err);
+	if (!rc)
+		rc = mesh_keys(&fs->m, err);
 	if (rc)
 		goto out;
 	rc = mesh_clean_orphans(&fs->m, &removed);
@@ -454,6 +472,7 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 		goto out;
 	}
 	mounted = 1;
+	fs->mnt_id = fs_mount_id(mountpoint);
 	if (!o->foreground)
 		daemon_log_open(mesh_dir);
 	if (fuse_daemonize(o->foreground)) {
@@ -461,7 +480,11 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 		goto out;
 	}
 	fs->mesh_dir = mesh_dir;
+	/* The keys stay in memory for the life of the mount: reads keep working, and what can no
+	 * longer work without the key file (a publish) says why. */
 	rc = mesh_open(&fs->m, mesh_dir, err);
+	if (!rc)
+		rc = mesh_keys(&fs->m, err);
 	if (rc) {
 		fuse_log(FUSE_LOG_ERR, "meshfs: %s\n", err->msg);
 		goto out;

@@ -99,6 +99,7 @@ struct upload {
 	 * redirection closes a duplicate of the descriptor before the first write, and that flush
 	 * must not publish an empty file. */
 	int dirty;
+	int attempted; /* a publish of it was tried: an empty upload is rejected once, not again */
 	mode_t mode;
 	int64_t mtime;
 	struct writable *through; /* the publisher's inode it was opened through, if any */
@@ -242,6 +243,7 @@ struct fs {
 	uid_t uid;
 	gid_t gid;
 	struct fuse_session *se; /* for notifications to the kernel */
+	unsigned mnt_id;	 /* the mount's id in /proc/PID/fdinfo, 0 if not known */
 	int cache_dirs;		 /* the kernel may keep listings (fs_init) */
 	struct dir_listing listing;
 	/* every open file: the kernel releases them, but not when the daemon is stopped first */
@@ -325,7 +327,7 @@ void writable_node(struct fs *fs, uid_t uid, struct node *n);
 void release_upload(struct fs *fs, struct upload *up);
 void node_changed(struct fs *fs, enum node_kind kind, int64_t id);
 void product_changed(struct fs *fs, int64_t product_id);
-int flush_upload(struct fs *fs, struct upload *up);
+int flush_upload(struct fs *fs, struct upload *up, pid_t opener, fuse_ino_t ino);
 pid_t task_tgid(pid_t tid);
 int open_for_publish(struct fs *fs, fuse_req_t req, const struct principal *pr,
 		     const struct node *n, struct writable *w, struct open_file *of);

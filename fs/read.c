@@ -424,11 +424,10 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 
-	(void)ino;
 	/* Written after the opener's last close (by a child that kept the descriptor): published
 	 * now, though nobody sees the outcome but publish.log. */
 	if (of->up)
-		(void)flush_upload(fs_of(req), of->up);
+		(void)flush_upload(fs_of(req), of->up, 0, ino);
 	open_file_free(fs_of(req), of);
 	fuse_reply_err(req, 0);
 }

@@ -5,7 +5,9 @@
 #include "fs/internal.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,6 +229,7 @@ static int upload_publish(struct fs *fs, struct upload *up, const char *as_name)
 
 	fs_lock(fs);
 	up->dirty = 0;
+	up->attempted = 1;
 	rc = fs_product_get(fs, up->product_id, &p);
 	fs_unlock(fs);
 	if (rc)
@@ -283,17 +286,72 @@ static int may_publish(struct fs *fs, const struct principal *pr, int64_t produc
 	return -EACCES;
 }
 
-/* Publishes an upload written since its last publish attempt, if its name publishes. */
-int flush_upload(struct fs *fs, struct upload *up)
+/*
+ * Whether process tgid still has a descriptor open for writing on inode ino of this mount: the
+ * kernel sends a FLUSH for every close(), and removes the descriptor before it. Read from
+ * /proc/TGID/fdinfo (which names the inode without asking this daemon for it); where that says
+ * nothing (an older kernel, no /proc), the answer is yes, so that nothing empty is published
+ * on a guess.
+ */
+static int upload_held_elsewhere(struct fs *fs, pid_t tgid, fuse_ino_t ino)
+{
+	char path[64], line[128];
+	unsigned long long at;
+	unsigned flags, mnt;
+	int held = 0, named = 0, writes, here, same;
+	struct dirent *de;
+	FILE *f;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo", (int)tgid);
+	d = opendir(path);
+	if (!d)
+		return 1;
+	while (!held && (de = readdir(d))) {
+		if (de->d_name[0] == '.' ||
+		    snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", (int)tgid, de->d_name) >=
+			(int)sizeof(path) ||
+		    !(f = fopen(path, "re")))
+			continue;
+		writes = 0;
+		here = 1;
+		same = 0;
+		while (fgets(line, sizeof(line), f)) {
+			if (sscanf(line, "flags: %o", &flags) == 1)
+				writes = (flags & O_ACCMODE) != O_RDONLY;
+			else if (sscanf(line, "mnt_id: %u", &mnt) == 1)
+				here = !fs->mnt_id || mnt == fs->mnt_id;
+			else if (sscanf(line, "ino: %llu", &at) == 1) {
+				named = 1;
+				same = at == (unsigned long long)ino;
+			}
+		}
+		fclose(f);
+		held = writes && here && same;
+	}
+	closedir(d);
+	return held || !named;
+}
+
+/*
+ * Publishes an upload written since its last publish attempt, if its name publishes. An upload
+ * never written (cp of an empty file) is published too, and so rejected with its reason, once
+ * its opener holds no other descriptor of it: a shell redirection's first close comes before
+ * the command writes anything.
+ */
+int flush_upload(struct fs *fs, struct upload *up, pid_t opener, fuse_ino_t ino)
 {
 	char name[NAME_MAX + 1];
-	int dirty;
+	int dirty, never_written;
 
 	fs_lock(fs);
 	dirty = up->dirty;
+	never_written = !up->attempted && !staging_size(up->st);
 	snprintf(name, sizeof(name), "%s", up->name);
 	fs_unlock(fs);
-	if (!dirty || !publish_name_publishes(name))
+	if (!publish_name_publishes(name))
+		return 0;
+	if (!dirty && (!never_written || !opener || upload_held_elsewhere(fs, opener, ino)))
 		return 0;
 	return upload_publish(fs, up, name);
 }
@@ -501,19 +559,18 @@ void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 
-	(void)ino;
 	if (!of->up || task_tgid(fuse_req_ctx(req)->pid) != of->opener)
 		fuse_reply_err(req, 0);
 	else
-		fuse_reply_err(req, -flush_upload(fs_of(req), of->up));
+		fuse_reply_err(req, -flush_upload(fs_of(req), of->up, of->opener, ino));
 }
 
 void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 
-	(void)ino, (void)datasync;
-	fuse_reply_err(req, of->up ? -flush_upload(fs_of(req), of->up) : 0);
+	(void)datasync;
+	fuse_reply_err(req, of->up ? -flush_upload(fs_of(req), of->up, 0, ino) : 0);
 }
 
 /* Whether name exists in the directory for the caller: what cannot be removed must say EPERM,

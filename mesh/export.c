@@ -160,6 +160,9 @@ static int export_table(struct export_ctx *x, const struct catalog_table_version
 	if (rc)
 		goto out;
 	if (view == SEGMENT_PLAIN) {
+		rc = mesh_keys(x->m, x->err);
+		if (rc)
+			goto out;
 		cache = segment_cache_new();
 		if (!cache) {
 			rc = mfs_error_set(x->err, ENOMEM, "out of memory");

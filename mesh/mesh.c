@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "contract/contract.h"
 #include "contract/policy.h"
 #include "common/strbuf.h"
@@ -129,6 +131,11 @@ int mesh_open(struct mesh *m, const char *dir, struct mfs_error *err)
 
 	memset(m, 0, sizeof(*m));
 	strbuf_init(&path);
+	/* What works on a mesh keeps secrets in libsodium's guarded memory, keys loaded or not. */
+	if (sodium_init() < 0) {
+		rc = mfs_error_set(err, EIO, "cannot initialize libsodium");
+		goto out;
+	}
 	if (stat(dir, &stbuf)) {
 		rc = mfs_error_set(err, errno, "mesh %s: %s", dir, strerror(errno));
 		goto out;
@@ -139,12 +146,18 @@ int mesh_open(struct mesh *m, const char *dir, struct mfs_error *err)
 	}
 	if ((rc = mesh_path(&path, dir, "catalog.db")))
 		goto out;
-	if (access(path.buf, F_OK)) {
+	if (access(path.buf, F_OK) && errno == ENOENT) {
 		rc =
 		    mfs_error_set(err, ENOENT,
 				  "%s is not a meshfs mesh (it has no catalog.db); create one with "
 				  "'meshfs init -m %s'",
 				  dir, dir);
+		goto out;
+	}
+	/* A mesh kept from the caller (its service user's, mode 0700) must say so, not pass for
+	 * no mesh at all. */
+	if (access(path.buf, R_OK)) {
+		rc = mfs_error_set(err, errno, "mesh %s: %s", dir, strerror(errno));
 		goto out;
 	}
 	m->dir = strdup(dir);
@@ -158,13 +171,23 @@ int mesh_open(struct mesh *m, const char *dir, struct mfs_error *err)
 	if ((rc = mesh_path(&path, dir, "store")))
 		goto out;
 	rc = store_local_open(path.buf, 0, &m->store, err);
-	if (rc)
-		goto out;
-	rc = keyring_open(&m->keys, dir, m->cat, err);
 out:
 	if (rc)
 		mesh_close(m);
 	strbuf_release(&path);
+	return rc;
+}
+
+int mesh_keys(struct mesh *m, struct mfs_error *err)
+{
+	int rc;
+
+	if (m->keys)
+		return 0;
+	rc = keyring_open(&m->keys, m->dir, m->cat, err);
+	/* The catalog is there, so the key went missing: the mesh is damaged, not absent. */
+	if (rc == -ENOENT)
+		rc = -EIO;
 	return rc;
 }
 
@@ -340,6 +363,9 @@ int mesh_domain_create(struct mesh *m, const char *domain, const char *team,
 		mfs_error_set(err, rc, "cannot create domain '%s': %s", domain, strerror(-rc));
 		goto out;
 	}
+	rc = mesh_keys(m, err);
+	if (rc)
+		goto out;
 	rc = keyring_rotate_domain(m->keys, domain, &key_id);
 	if (rc) {
 		mfs_error_set(err, rc, "cannot create a data key for '%s': %s", domain,
@@ -494,8 +520,9 @@ void mesh_binding(char *out, size_t size, const char *domain, const char *produc
 int mesh_segment_key(void *ctx, uint32_t key_id, uint8_t key[32])
 {
 	struct mesh *m = ctx;
+	int rc = mesh_keys(m, NULL);
 
-	return keyring_key(m->keys, key_id, key);
+	return rc ? rc : keyring_key(m->keys, key_id, key);
 }
 
 int mesh_policy_text(struct mesh *m, char **yaml)

@@ -26,8 +26,17 @@ struct mesh {
  * -errno with err set.
  */
 int mesh_create(const char *dir, const char *admin, struct mfs_error *err);
-/* Opens an existing mesh. -ENOENT "not a mesh" when dir lacks catalog.db. */
+/*
+ * Opens an existing mesh: its catalog and store. -ENOENT "not a mesh" when dir lacks catalog.db,
+ * -EACCES when the caller may not read it. The keys are not loaded: what shows metadata only
+ * works without the master key.
+ */
 int mesh_open(struct mesh *m, const char *dir, struct mfs_error *err);
+/*
+ * Loads the keys (the master key and the keys it wraps) into m->keys, once. -EIO naming the key
+ * file when it is missing, other -errno as keyring_open.
+ */
+int mesh_keys(struct mesh *m, struct mfs_error *err);
 void mesh_close(struct mesh *m);
 /* Removes blobs no version refers to and leftovers of interrupted writes; returns how many. Only
  * when no other process writes the mesh (at mount start, under the caller's lock). */

@@ -567,6 +567,9 @@ static int publish_prepare(struct publish *pub)
 	if (rc)
 		return rc;
 	pub->contract = &pub->current;
+	rc = mesh_keys(pub->m, pub->err);
+	if (rc)
+		return rc;
 	rc = keyring_domain_key(pub->m->keys, pub->domain, &pub->key_id, pub->data_key);
 	if (!rc)
 		rc = keyring_mask_key(pub->m->keys, pub->mask_key);
