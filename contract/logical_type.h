@@ -30,12 +30,4 @@ int logical_type_parse(const char *name, enum logical_type *out);
  */
 const char *logical_type_check(enum logical_type t, const char *value, size_t len);
 
-/*
- * Whether a regular expression (POSIX ERE) is small enough to compile: glibc's regcomp expands
- * counted repetition, so '((a{1000}){1000}){100}' would take gigabytes. Returns NULL if it is
- * fine, else why not: over 1,000 bytes, a count over 255, or a counted repetition of something
- * that holds one already.
- */
-const char *logical_type_pattern_bounded(const char *pattern);
-
 #endif

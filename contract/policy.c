@@ -1,5 +1,4 @@
 #include "contract/policy.h"
-#include "contract/logical_type.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -98,10 +97,8 @@ void policy_release(struct mesh_policy *p)
 	strings_free(p->pii_classes, p->npii_classes);
 	strings_free(p->detectors, p->ndetectors);
 	strings_free(p->required, p->nrequired);
-	if (p->table_pattern)
-		regfree(&p->table_re);
-	if (p->column_pattern)
-		regfree(&p->column_re);
+	pattern_free(p->table_re);
+	pattern_free(p->column_re);
 	free(p->table_pattern);
 	free(p->column_pattern);
 	memset(p, 0, sizeof(*p));
@@ -301,28 +298,26 @@ static int walk_required(struct ytree *t, const struct ytree_node *root, struct 
 
 /* One naming rule: a regular expression that must compile. */
 static int walk_pattern(struct ytree *t, const struct ytree_node *naming, const char *key,
-			char **pattern, regex_t *re)
+			char **pattern, struct pattern **re)
 {
 	const struct ytree_node *v;
-	char why[128];
-	int rc = ytree_map_get(t, naming, key, &v), code;
+	char why[160];
+	int rc = ytree_map_get(t, naming, key, &v);
 
 	if (rc || !v)
 		return rc;
 	if (v->kind != YTREE_SCALAR || !v->text[0])
 		return ytree_fail(t, v, "naming.%s must be a regular expression", key);
-	if (logical_type_pattern_bounded(v->text))
-		return ytree_fail(t, v, "naming.%s: regular expression too large: %s", key,
-				  logical_type_pattern_bounded(v->text));
-	code = regcomp(re, v->text, REG_EXTENDED | REG_NOSUB);
-	if (code) {
-		regerror(code, re, why, sizeof(why));
+	rc = pattern_compile(re, v->text, why, sizeof(why));
+	if (rc == -ENOMEM)
+		return ytree_nomem(t);
+	if (rc)
 		return ytree_fail(t, v, "naming.%s: invalid regular expression \"%.64s\": %s", key,
 				  v->text, why);
-	}
 	*pattern = strdup(v->text);
 	if (!*pattern) {
-		regfree(re);
+		pattern_free(*re);
+		*re = NULL;
 		return ytree_nomem(t);
 	}
 	return 0;
@@ -492,13 +487,13 @@ static void check_names(struct violations *v, const struct mesh_policy *p, const
 
 	for (i = 0; i < c->ntables; i++) {
 		t = &c->tables[i];
-		if (p->table_pattern && regexec(&p->table_re, t->name, 0, NULL, 0))
+		if (p->table_pattern && pattern_match(p->table_re, t->name, strlen(t->name)) != 1)
 			violation(v, t->line, t->col,
 				  "table name %s does not match the mesh policy's naming rule %s",
 				  t->name, p->table_pattern);
 		for (k = 0; p->column_pattern && k < t->ncolumns; k++) {
 			col = &t->columns[k];
-			if (regexec(&p->column_re, col->name, 0, NULL, 0))
+			if (pattern_match(p->column_re, col->name, strlen(col->name)) != 1)
 				violation(v, col->line, col->col,
 					  "column name %s.%s does not match the mesh policy's "
 					  "naming rule %s",

@@ -25,11 +25,11 @@
 #ifndef MESHFS_POLICY_H
 #define MESHFS_POLICY_H
 
-#include <regex.h>
 #include <stddef.h>
 
 #include "contract/compat.h"
 #include "contract/contract.h"
+#include "contract/pattern.h"
 #include "common/error.h"
 
 struct mesh_policy {
@@ -40,9 +40,9 @@ struct mesh_policy {
 	enum compat_mode compatibility;
 	char **required; /* NULL-terminated contract field paths every contract must fill */
 	size_t nrequired;
-	char *table_pattern;	     /* naming.table as written; NULL when there is no rule */
-	char *column_pattern;	     /* naming.column as written; NULL when there is no rule */
-	regex_t table_re, column_re; /* compiled when the pattern is set */
+	char *table_pattern;  /* naming.table as written; NULL when there is no rule */
+	char *column_pattern; /* naming.column as written; NULL when there is no rule */
+	struct pattern *table_re, *column_re; /* compiled when the pattern is set */
 };
 
 /*

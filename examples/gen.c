@@ -18,7 +18,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +32,7 @@
 #include "common/error.h"
 #include "common/strbuf.h"
 #include "contract/logical_type.h"
+#include "contract/pattern.h"
 #include "table/csv.h"
 
 #define VALUE_MAX    512	/* bytes of one generated value, NUL included */
@@ -268,7 +268,7 @@ struct gen_column {
 	struct pat_atom *atoms;
 	size_t natoms;
 	const char *patterns[MAX_PATTERNS];
-	regex_t re[MAX_PATTERNS];
+	struct pattern *re[MAX_PATTERNS];
 	size_t npatterns;
 	const char *const *valid;
 	size_t nvalid;
@@ -725,36 +725,6 @@ static int pattern_parse(const char *p, struct pat_atom **out, size_t *nout)
 	return 0;
 }
 
-/* The pattern in POSIX extended syntax (\d and \w have no meaning there), for regcomp. */
-static int pattern_to_posix(const char *p, struct strbuf *out)
-{
-	int in_class = 0, rc = 0;
-
-	for (size_t i = 0; p[i] && !rc; i++) {
-		if (p[i] == '\\' && p[i + 1]) {
-			char e = p[++i];
-
-			if (e == 'd')
-				rc = strbuf_addstr(out, in_class ? "0-9" : "[0-9]");
-			else if (e == 'w')
-				rc = strbuf_addstr(out, in_class ? "A-Za-z0-9_" : "[A-Za-z0-9_]");
-			else if (e == 's')
-				rc = strbuf_addstr(out, in_class ? "[:space:]" : "[[:space:]]");
-			else if (in_class)
-				rc = strbuf_addch(out, e);
-			else
-				rc = strbuf_addf(out, "\\%c", e);
-			continue;
-		}
-		if (p[i] == '[' && !in_class)
-			in_class = 1;
-		else if (p[i] == ']' && in_class)
-			in_class = 0;
-		rc = strbuf_addch(out, p[i]);
-	}
-	return rc;
-}
-
 /* ---- planning: what each column gets ---- */
 
 static int gen_fail(struct gen *g, const struct gen_column *gc, struct mfs_error *err,
@@ -1169,7 +1139,7 @@ static int fits_lengths(const struct contract_column *col, const char *v, size_t
 static int fits_patterns(const struct gen_column *gc, const char *v)
 {
 	for (size_t i = 0; i < gc->npatterns; i++)
-		if (regexec(&gc->re[i], v, 0, NULL, 0))
+		if (pattern_match(gc->re[i], v, strlen(v)) != 1)
 			return 0;
 	return 1;
 }
@@ -1203,26 +1173,20 @@ static int plan_fits(struct gen *g, struct gen_column *gc)
 static int plan_patterns(struct gen *g, struct gen_column *gc, const struct quality_rule *inv,
 			 struct mfs_error *err)
 {
-	struct strbuf posix;
+	char why[160];
 	int rc = 0;
 
 	if (gc->col->pattern)
 		gc->patterns[gc->npatterns++] = gc->col->pattern;
 	if (inv && inv->pattern)
 		gc->patterns[gc->npatterns++] = inv->pattern;
-	strbuf_init(&posix);
-	for (size_t i = 0; i < gc->npatterns && !rc; i++) {
-		strbuf_reset(&posix);
-		rc = pattern_to_posix(gc->patterns[i], &posix);
-		if (rc)
-			break;
-		if (regcomp(&gc->re[i], posix.buf, REG_EXTENDED | REG_NOSUB)) {
+	for (size_t i = 0; i < gc->npatterns && !rc; i++)
+		if (pattern_compile(&gc->re[i], gc->patterns[i], why, sizeof(why))) {
 			gc->npatterns = i;
-			rc = gen_fail(g, gc, err, "pattern '%s' is not a valid regular expression",
-				      gc->patterns[i]);
+			rc = gen_fail(g, gc, err,
+				      "pattern '%s' is not a valid regular expression: %s",
+				      gc->patterns[i], why);
 		}
-	}
-	strbuf_release(&posix);
 	return rc;
 }
 
@@ -1327,7 +1291,7 @@ static int plan_column(struct gen *g, size_t index, struct mfs_error *err)
 static void gen_column_release(struct gen_column *gc)
 {
 	for (size_t k = 0; k < gc->npatterns; k++)
-		regfree(&gc->re[k]);
+		pattern_free(gc->re[k]);
 	free(gc->atoms);
 	gc->atoms = NULL;
 	gc->npatterns = 0;

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <locale.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include <strings.h>
 
 #include "contract/logical_type.h"
+#include "contract/pattern.h"
 #include "table/detect.h"
 #include "table/uniq.h"
 
@@ -45,18 +45,16 @@ struct rule {
 	const struct quality_rule *q;
 	const struct contract_column *def; /* NULL for a table-level rule */
 	enum metric metric;
-	regex_t re; /* invalidValues' pattern */
-	int has_re;
-	struct uniq *seen; /* a table-level duplicateValues: the tuples seen */
-	size_t *props;	   /* its columns */
+	struct pattern *re; /* invalidValues' pattern, or NULL */
+	struct uniq *seen;  /* a table-level duplicateValues: the tuples seen */
+	size_t *props;	    /* its columns */
 	size_t nprops;
 	uint64_t count;
 };
 
 struct column {
 	const struct contract_column *def;
-	regex_t re;
-	int has_re;
+	struct pattern *re; /* logicalTypeOptions.pattern, or NULL */
 	enum format format;
 	struct uniq *seen;	/* values seen, for unique or duplicateValues */
 	unsigned long seen_col; /* where they start: see seen_at */
@@ -208,163 +206,13 @@ static void problem_add(struct table_checks *c, int policy, int warning, unsigne
 
 /* ---- patterns ---- */
 
-/*
- * Translates the PCRE shorthands of a bracket expression starting at *p ('[') into POSIX. Inside
- * POSIX brackets a backslash is literal and ']', '^' and '-' are special by position, so escaped
- * ones are collected and put where they are literal.
- */
-static int bracket_translate(struct strbuf *out, const char **p, const char **why)
-{
-	const char *s = *p + 1, *end;
-	int neg = 0, rbracket = 0, caret = 0, dash = 0, rc = 0;
-	struct strbuf set;
-
-	strbuf_init(&set);
-	if (*s == '^') {
-		neg = 1;
-		s++;
-	}
-	if (*s == ']') {
-		rbracket = 1;
-		s++;
-	}
-	while (!rc && *s && *s != ']') {
-		if (*s == '[' && (s[1] == ':' || s[1] == '.' || s[1] == '=')) {
-			char close[3] = {s[1], ']', '\0'};
-
-			end = strstr(s + 2, close);
-			if (!end) {
-				*why = "unterminated [: :] class";
-				rc = -EINVAL;
-				break;
-			}
-			rc = strbuf_add(&set, s, (size_t)(end + 2 - s));
-			s = end + 2;
-			continue;
-		}
-		if (*s != '\\') {
-			rc = strbuf_addch(&set, *s++);
-			continue;
-		}
-		switch (*++s) {
-		case 'd':
-			rc = strbuf_addstr(&set, "0-9");
-			break;
-		case 'w':
-			rc = strbuf_addstr(&set, "A-Za-z0-9_");
-			break;
-		case 's':
-			rc = strbuf_addstr(&set, "[:space:]");
-			break;
-		case 'D':
-		case 'W':
-		case 'S':
-			*why = "\\D, \\W and \\S inside [...] have no POSIX equivalent";
-			rc = -EINVAL;
-			break;
-		case 't':
-			rc = strbuf_addch(&set, '\t');
-			break;
-		case 'n':
-			rc = strbuf_addch(&set, '\n');
-			break;
-		case 'r':
-			rc = strbuf_addch(&set, '\r');
-			break;
-		case ']':
-			rbracket = 1;
-			break;
-		case '^':
-			caret = 1;
-			break;
-		case '-':
-			dash = 1;
-			break;
-		case '\0':
-			*why = "it ends with a lone backslash";
-			rc = -EINVAL;
-			break;
-		default:
-			rc = strbuf_addch(&set, *s);
-			break;
-		}
-		if (*s)
-			s++;
-	}
-	if (!rc && !*s) {
-		*why = "unterminated [...]";
-		rc = -EINVAL;
-	}
-	if (rc)
-		goto out;
-	*p = s + 1;
-	if (!neg && !rbracket && !set.len && caret && !dash) {
-		rc = strbuf_addstr(out, "\\^");
-		goto out;
-	}
-	/* A caret first would negate, a dash anywhere but at an end would make a range. */
-	rc = strbuf_addf(out, "[%s%s%s%s%s%s]", neg ? "^" : "", rbracket ? "]" : "",
-			 !set.len && !rbracket && dash ? "-" : "", set.buf, caret ? "^" : "",
-			 (set.len || rbracket) && dash ? "-" : "");
-out:
-	strbuf_release(&set);
-	return rc;
-}
-
-/* Turns a contract pattern (PCRE as people write it) into a POSIX extended regex. */
-static int pattern_translate(struct strbuf *out, const char *p, const char **why)
-{
-	static const char *const shorthands[128] = {
-	    ['d'] = "[0-9]",	    ['D'] = "[^0-9]",
-	    ['w'] = "[A-Za-z0-9_]", ['W'] = "[^A-Za-z0-9_]",
-	    ['s'] = "[[:space:]]",  ['S'] = "[^[:space:]]",
-	    ['t'] = "\t",	    ['n'] = "\n",
-	    ['r'] = "\r",
-	};
-	int rc = 0;
-
-	while (!rc && *p) {
-		if (*p == '[') {
-			rc = bracket_translate(out, &p, why);
-		} else if (*p != '\\') {
-			rc = strbuf_addch(out, *p++);
-		} else if (!p[1]) {
-			*why = "it ends with a lone backslash";
-			rc = -EINVAL;
-		} else if ((unsigned char)p[1] < 128 && shorthands[(unsigned char)p[1]]) {
-			rc = strbuf_addstr(out, shorthands[(unsigned char)p[1]]);
-			p += 2;
-		} else {
-			rc = strbuf_add(out, p, 2);
-			p += 2;
-		}
-	}
-	return rc;
-}
-
 /* Compiles a contract pattern; where names it in the message ("column 'sku'"). */
-static int pattern_compile(regex_t *re, const char *pattern, const char *table, const char *where,
-			   unsigned long line, struct mfs_error *err)
+static int checks_pattern(struct pattern **re, const char *pattern, const char *table,
+			  const char *where, unsigned long line, struct mfs_error *err)
 {
-	const char *why = NULL;
-	char msg[128], shown[128];
-	struct strbuf ere;
-	int rc, e;
+	char why[160], shown[128];
+	int rc = pattern_compile(re, pattern, why, sizeof(why));
 
-	strbuf_init(&ere);
-	rc = pattern_translate(&ere, pattern, &why);
-	if (!rc && (why = logical_type_pattern_bounded(ere.buf)))
-		rc = -EINVAL;
-	if (!rc) {
-		e = regcomp(re, ere.buf, REG_EXTENDED | REG_NOSUB);
-		if (e == REG_ESPACE) {
-			rc = -ENOMEM;
-		} else if (e) {
-			regerror(e, re, msg, sizeof(msg));
-			why = msg;
-			rc = -EINVAL;
-		}
-	}
 	if (rc == -EINVAL) {
 		quote_text(shown, sizeof(shown), pattern, strlen(pattern), 80);
 		mfs_error_set(err, EINVAL,
@@ -372,8 +220,29 @@ static int pattern_compile(regex_t *re, const char *pattern, const char *table, 
 			      "expression meshfs can run: %s",
 			      table, where, line, shown, why);
 	}
-	strbuf_release(&ere);
 	return rc;
+}
+
+/*
+ * Whether value v matches re, for the rule named rule of column def. A match that gave up at its
+ * bounds is a problem of its own (the publish fails, saying which pattern and line), counted as a
+ * match so that it is not reported twice.
+ */
+static int checks_match(struct table_checks *c, struct pattern *re, const struct column *k,
+			const struct csv_field *v, const char *rule)
+{
+	char quoted[QUOTE_MAX + 64], shown[96];
+	int rc = pattern_match(re, v->data, v->len);
+
+	if (rc >= 0)
+		return rc;
+	quote_value(quoted, sizeof(quoted), k, v);
+	quote_text(shown, sizeof(shown), pattern_text(re), strlen(pattern_text(re)), 60);
+	problem_add(c, 0, 0, v->line, v->col, rule,
+		    "column '%s': the pattern %s could not be run on %s: %s", k->def->name, shown,
+		    quoted,
+		    rc == -E2BIG ? "it backtracks too much (simplify the pattern)" : strerror(-rc));
+	return 1;
 }
 
 /* ---- formats ---- */
@@ -535,7 +404,7 @@ static void check_options(struct table_checks *c, const struct column *k, const 
 				    def->name, quoted, n, def->max_length);
 		}
 	}
-	if (k->has_re && regexec(&k->re, v->data, 0, NULL, 0)) {
+	if (k->re && !checks_match(c, k->re, k, v, "pattern")) {
 		quote_value(quoted, sizeof(quoted), k, v);
 		quote_text(shown, sizeof(shown), def->pattern, strlen(def->pattern), 60);
 		problem_add(c, 0, 0, v->line, v->col, "pattern",
@@ -641,7 +510,7 @@ static int check_value(struct table_checks *c, struct column *k, const struct cs
 			break;
 		case METRIC_INVALID:
 			if ((r->q->nvalid && !in_list(r->q->valid_values, r->q->nvalid, v->data)) ||
-			    (r->has_re && regexec(&r->re, v->data, 0, NULL, 0)))
+			    (r->re && !checks_match(c, r->re, k, v, "invalidValues")))
 				r->count++;
 			break;
 		case METRIC_DUPLICATE:
@@ -943,7 +812,7 @@ static int summary_values(struct table_checks *c, struct strbuf *sum)
 		max |= def->has_maximum;
 		minl |= def->min_length >= 0;
 		maxl |= def->max_length >= 0;
-		pat |= c->cols[i].has_re;
+		pat |= c->cols[i].re != NULL;
 		fmt |= c->cols[i].format != FORMAT_NONE;
 	}
 	rc = strbuf_addf(
@@ -1099,8 +968,7 @@ int table_checks_finish(struct table_checks *c, struct check_report *out)
 
 static void rule_release(struct rule *r)
 {
-	if (r->has_re)
-		regfree(&r->re);
+	pattern_free(r->re);
 	uniq_free(r->seen);
 	free(r->props);
 }
@@ -1112,8 +980,7 @@ void table_checks_abort(struct table_checks *c)
 	if (!c)
 		return;
 	for (i = 0; c->cols && i < c->tb->ncolumns; i++) {
-		if (c->cols[i].has_re)
-			regfree(&c->cols[i].re);
+		pattern_free(c->cols[i].re);
 		uniq_free(c->cols[i].seen);
 	}
 	for (i = 0; i < c->nrules; i++)
@@ -1224,10 +1091,9 @@ static int setup_rule(struct table_checks *c, struct rule *r, const struct quali
 	if (r->metric == METRIC_INVALID && q->pattern) {
 		snprintf(where, sizeof(where), "column '%s', quality rule invalidValues",
 			 def ? def->name : "?");
-		rc = pattern_compile(&r->re, q->pattern, tb->name, where, q->line, err);
+		rc = checks_pattern(&r->re, q->pattern, tb->name, where, q->line, err);
 		if (rc)
 			return rc;
-		r->has_re = 1;
 	}
 	if (r->metric != METRIC_DUPLICATE || def)
 		return 0;
@@ -1256,10 +1122,9 @@ static int setup_column(struct table_checks *c, struct column *k, const struct c
 	k->def = def;
 	if (def->pattern) {
 		snprintf(where, sizeof(where), "column '%s'", def->name);
-		rc = pattern_compile(&k->re, def->pattern, c->tb->name, where, def->line, err);
+		rc = checks_pattern(&k->re, def->pattern, c->tb->name, where, def->line, err);
 		if (rc)
 			return rc;
-		k->has_re = 1;
 	}
 	for (i = 1; def->format && i < sizeof(format_names) / sizeof(format_names[0]); i++)
 		if (!strcasecmp(def->format, format_names[i]))

@@ -236,28 +236,6 @@ static void test_timestamp(void **state)
 			    "no such day");
 }
 
-static void test_pattern_bounded(void **state)
-{
-	static const char *const fine[] = {
-	    "^[A-Z]{2}[0-9]{2}$", "^SKU-[0-9]{4,8}$", "(ab)+c*", "^(a|b){3}$", "[{]{2}",
-	    "\\{1000\\}",	  "x{255}",	      "(a{2})+",
-	};
-	static const char *const refused[] = {
-	    "^((a{1000}){1000}){100}$", "(a{10}){10}", "x{256}", "x{1,300}", "((a){2}){3}",
-	    "a++++++++++++++++++++",	"a*?",	       "a{2}*",
-	};
-	char longer[1200];
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(fine) / sizeof(*fine); i++)
-		assert_null(logical_type_pattern_bounded(fine[i]));
-	for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++)
-		assert_non_null(logical_type_pattern_bounded(refused[i]));
-	memset(longer, 'a', sizeof(longer) - 1);
-	longer[sizeof(longer) - 1] = '\0';
-	assert_non_null(logical_type_pattern_bounded(longer));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,7 +247,6 @@ int main(void)
 	    cmocka_unit_test(test_boolean),
 	    cmocka_unit_test(test_date),
 	    cmocka_unit_test(test_timestamp),
-	    cmocka_unit_test(test_pattern_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
