@@ -1,6 +1,9 @@
 # shellcheck shell=bash
 # Shared helpers of the integration tests, sourced by test_*.sh.
 #
+# A test made of sections (see sections) runs those named by its arguments, else by SECTIONS,
+# else all of them; meson runs one section a test, so that a failure names its section.
+#
 # A test prints TAP lines ("ok N - ...", "not ok N - ..." with "# " diagnostics), then "1..N" and
 # a closing "NAME: P passed, F failed", and exits 1 if anything failed, 77 when it cannot run here.
 # Everything it makes lives in one scratch directory that a trap removes, after unmounting whatever
@@ -15,6 +18,9 @@ TEST_NAME=$(basename "$0" .sh)
 # shellcheck disable=SC2034 # used by the tests that source this file
 DATA=$(cd "$(dirname "$0")" && pwd)/data
 ME=$(id -un)
+
+# Arguments name sections before SECTIONS does, so that one environment serves every meson test.
+SECTIONS=${*:-${SECTIONS:-}}
 
 T_NUM=0
 T_PASSED=0
@@ -91,9 +97,34 @@ bail_out()
 finish()
 {
 	echo "1..$T_NUM"
-	echo "$TEST_NAME: $T_PASSED passed, $T_FAILED failed"
+	echo "$TEST_NAME${SECTIONS:+ ($SECTIONS)}: $T_PASSED passed, $T_FAILED failed"
 	[ "$T_FAILED" -eq 0 ] && exit 0
 	exit 1
+}
+
+# ---- sections ----
+
+# sections NAME...: the test's sections, in the order they run; SECTIONS (all of them when
+# empty) must name only those, so that a misspelt name fails instead of running nothing.
+sections()
+{
+	local s
+	SECTIONS=${SECTIONS:-$*}
+	for s in $SECTIONS; do
+		case " $* " in
+		*" $s "*) ;;
+		*) bail_out "no section '$s'" "the sections are: $*" ;;
+		esac
+	done
+}
+
+# section NAME: whether the section NAME runs.
+section()
+{
+	case " $SECTIONS " in
+	*" $1 "*) return 0 ;;
+	esac
+	return 1
 }
 
 # ---- running commands ----

@@ -12,7 +12,8 @@
 #   shutdown     SIGTERM and unmounting while readers and a publish are busy
 #   tamper       a flipped byte in a segment or a sealed chunk, a wrong master key
 #   disk         a full disk (a small tmpfs holding a mesh) during publishes
-# SECTIONS (a list of those names) runs some of them; SEED makes the random choices repeat.
+# The arguments or SECTIONS (a list of those names) run some of them, each meson test one; SEED
+# makes the random choices repeat.
 
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -26,7 +27,7 @@ done
 TRIALS=${TRIALS:-24}
 CONC_SECONDS=${CONC_SECONDS:-15}
 SEED=${SEED:-$$}
-SECTIONS=${SECTIONS:-hostile kill concurrency shutdown tamper disk}
+sections hostile kill concurrency shutdown tamper disk
 # Bounds on one hostile input: wall time, and peak memory of the process that reads it.
 HOSTILE_SECONDS=${HOSTILE_SECONDS:-30}
 # (AddressSanitizer's quarantine and shadow memory count too, when the suite runs under it.)
@@ -96,14 +97,6 @@ if [ -n "$IS_ROOT" ] && command -v setpriv >/dev/null && getent passwd nobody >/
 	chmod 0711 "$T"
 	as_nobody test -x "$T" && NOBODY=1
 fi
-
-section()
-{
-	case " $SECTIONS " in
-	*" $1 "*) return 0 ;;
-	esac
-	return 1
-}
 
 # ---- data ----
 
