@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/lookup.h"
 #include "contract/yamltree.h"
 #include "contract/logical_type.h"
 
@@ -638,17 +639,15 @@ out:
 static int rule_operator(struct parser *p, const struct ytree_node *item, struct quality_rule *r)
 {
 	const struct ytree_node *k, *v, *a, *b;
-	size_t i, n = ARRAY_SIZE(quality_ops);
-	int rc;
+	int i, rc;
 
 	for (k = ytree_child(&p->t, item); k; k = ytree_next(&p->t, v)) {
 		v = ytree_next(&p->t, k);
 		if (k->kind != YTREE_SCALAR || strncmp(k->text, "must", 4))
 			continue;
-		for (i = 0; i < n; i++)
-			if (!strcmp(k->text, quality_ops[i].name))
-				break;
-		if (i == n)
+		i = mfs_name_index(&quality_ops[0].name, ARRAY_SIZE(quality_ops),
+				   sizeof(quality_ops[0]), k->text, 0);
+		if (i < 0)
 			return ytree_fail(
 			    &p->t, k,
 			    "unknown operator \"%.64s\" (expected mustBe, mustNotBe, "
@@ -742,17 +741,6 @@ static const char *const quality_types[] = {"library", "sql", "text", "custom"};
 static const char *const metric_names[] = {"nullValues", "missingValues", "invalidValues",
 					   "duplicateValues", "rowCount"};
 
-/* Index of s in names (case-blind when fold), or -1. */
-static int lookup(const char *const *names, size_t n, const char *s, int fold)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (fold ? !strcasecmp(names[i], s) : !strcmp(names[i], s))
-			return (int)i;
-	return -1;
-}
-
 static int rule_metric(struct parser *p, const struct ytree_node *item,
 		       const struct contract_table *table, struct quality_rule *r,
 		       const struct ytree_node *unit)
@@ -764,7 +752,8 @@ static int rule_metric(struct parser *p, const struct ytree_node *item,
 		return rc;
 	if (!v)
 		return ytree_fail(&p->t, item, "missing metric");
-	i = v->kind == YTREE_SCALAR ? lookup(metric_names, ARRAY_SIZE(metric_names), v->text, 0)
+	i = v->kind == YTREE_SCALAR ? mfs_name_index(metric_names, ARRAY_SIZE(metric_names),
+						     sizeof(*metric_names), v->text, 0)
 				    : -1;
 	if (i < 0)
 		return ytree_fail(&p->t, v,
@@ -801,7 +790,8 @@ static int walk_rule(struct parser *p, const struct ytree_node *item,
 		return rc;
 	i = 0; /* library, the default */
 	if (type && type->kind == YTREE_SCALAR)
-		i = lookup(quality_types, ARRAY_SIZE(quality_types), type->text, 1);
+		i = mfs_name_index(quality_types, ARRAY_SIZE(quality_types), sizeof(*quality_types),
+				   type->text, 1);
 	else if (type)
 		i = -1;
 	if (i < 0)
@@ -924,8 +914,7 @@ static int walk_frequency(struct parser *p, const struct ytree_node *item, struc
 {
 	const struct ytree_node *v, *unit;
 	double value, seconds;
-	size_t i, n = ARRAY_SIZE(time_units);
-	int rc;
+	int i, rc;
 
 	if (c->frequency_seconds)
 		return ytree_fail(&p->t, item, "more than one frequency");
@@ -938,10 +927,10 @@ static int walk_frequency(struct parser *p, const struct ytree_node *item, struc
 		return rc;
 	if (!unit)
 		return ytree_fail(&p->t, item, "frequency needs a unit (m, h, d, w, y)");
-	for (i = 0; unit->kind == YTREE_SCALAR && i < n; i++)
-		if (!strcasecmp(unit->text, time_units[i].name))
-			break;
-	if (unit->kind != YTREE_SCALAR || i == n)
+	i = unit->kind == YTREE_SCALAR ? mfs_name_index(&time_units[0].name, ARRAY_SIZE(time_units),
+							sizeof(time_units[0]), unit->text, 1)
+				       : -1;
+	if (i < 0)
 		return ytree_fail(&p->t, unit,
 				  "unknown unit \"%.64s\" for frequency (expected m, h, d, w, y)",
 				  unit->kind == YTREE_SCALAR ? unit->text : "");

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/lookup.h"
+
 static const char *const type_names[] = {
     [LT_STRING] = "string",   [LT_INTEGER] = "integer", [LT_NUMBER] = "number",
     [LT_BOOLEAN] = "boolean", [LT_DATE] = "date",	[LT_TIMESTAMP] = "timestamp",
@@ -19,14 +21,13 @@ const char *logical_type_name(enum logical_type t)
 
 int logical_type_parse(const char *name, enum logical_type *out)
 {
-	size_t i;
+	int i = mfs_name_index(type_names, sizeof(type_names) / sizeof(type_names[0]),
+			       sizeof(type_names[0]), name, 0);
 
-	for (i = 0; i < sizeof(type_names) / sizeof(type_names[0]); i++)
-		if (!strcmp(name, type_names[i])) {
-			*out = (enum logical_type)i;
-			return 0;
-		}
-	return -EINVAL;
+	if (i < 0)
+		return -EINVAL;
+	*out = (enum logical_type)i;
+	return 0;
 }
 
 static const char not_integer[] = "not an integer";
