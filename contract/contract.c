@@ -396,35 +396,45 @@ static int is_pii_class(struct parser *p, const char *classification)
 static int walk_quality(struct parser *p, const struct ytree_node *list,
 			const struct contract_table *table, struct quality_rule **out, size_t *n);
 
-static int walk_custom_mask(struct parser *p, const struct ytree_node *list,
-			    struct contract_column *col)
+/* Calls fn on each item of an ODCS customProperties list whose property is name, stopping at the
+ * first failure; the other properties are for other readers and are skipped. */
+static int walk_custom(struct parser *p, const struct ytree_node *list, const char *name,
+		       int (*fn)(struct parser *p, const struct ytree_node *item, void *arg),
+		       void *arg)
 {
-	const struct ytree_node *item, *prop, *v;
+	const struct ytree_node *item, *prop;
 	int rc = ytree_want_kind(&p->t, list, YTREE_SEQUENCE, "customProperties");
 
-	for (item = rc ? NULL : ytree_child(&p->t, list); item; item = ytree_next(&p->t, item)) {
+	for (item = rc ? NULL : ytree_child(&p->t, list); item && !rc;
+	     item = ytree_next(&p->t, item)) {
 		rc = ytree_want_kind(&p->t, item, YTREE_MAPPING, "a custom property");
 		if (!rc)
 			rc = get_required(p, item, "property", &prop);
-		if (rc)
-			return rc;
-		if (prop->kind != YTREE_SCALAR || strcmp(prop->text, "mask"))
-			continue;
-		rc = ytree_map_get_raw(&p->t, item, "value", &v);
-		if (rc)
-			return rc;
-		if (!v)
-			return ytree_fail(&p->t, item, "missing value");
-		/* `value: null` is the null mask, however YAML spells its null. */
-		if (ytree_node_is_null(v))
-			col->mask = MASK_NULL;
-		else if (v->kind != YTREE_SCALAR || mask_kind_parse(v->text, &col->mask))
-			return ytree_fail(
-			    &p->t, v,
-			    "unknown mask \"%.64s\" (expected token, redact, last4, null)",
-			    v->kind == YTREE_SCALAR ? v->text : "");
+		if (!rc && prop->kind == YTREE_SCALAR && !strcmp(prop->text, name))
+			rc = fn(p, item, arg);
 	}
 	return rc;
+}
+
+/* A column's mask property; the last one given counts. */
+static int custom_mask(struct parser *p, const struct ytree_node *item, void *arg)
+{
+	struct contract_column *col = arg;
+	const struct ytree_node *v;
+	int rc = ytree_map_get_raw(&p->t, item, "value", &v);
+
+	if (rc)
+		return rc;
+	if (!v)
+		return ytree_fail(&p->t, item, "missing value");
+	/* `value: null` is the null mask, however YAML spells its null. */
+	if (ytree_node_is_null(v))
+		col->mask = MASK_NULL;
+	else if (v->kind != YTREE_SCALAR || mask_kind_parse(v->text, &col->mask))
+		return ytree_fail(&p->t, v,
+				  "unknown mask \"%.64s\" (expected token, redact, last4, null)",
+				  v->kind == YTREE_SCALAR ? v->text : "");
+	return 0;
 }
 
 static int walk_options(struct parser *p, const struct ytree_node *opts,
@@ -514,7 +524,7 @@ static int walk_column(struct parser *p, const struct ytree_node *prop, struct c
 	if (!rc)
 		rc = ytree_map_get(&p->t, prop, "customProperties", &v);
 	if (!rc && v)
-		rc = walk_custom_mask(p, v, col);
+		rc = walk_custom(p, v, "mask", custom_mask, col);
 	if (!rc)
 		rc = ytree_map_get(&p->t, prop, "quality", &v);
 	if (!rc && v)
@@ -1042,29 +1052,20 @@ static int walk_inputs(struct parser *p, const struct ytree_node *item, struct c
 	return rc;
 }
 
-static int walk_custom(struct parser *p, const struct ytree_node *list, struct contract *c)
-{
-	const struct ytree_node *item, *prop, *inputs = NULL;
-	int rc = ytree_want_kind(&p->t, list, YTREE_SEQUENCE, "customProperties");
+struct custom_inputs {
+	struct contract *c;
+	const struct ytree_node *first; /* the inputs property read already */
+};
 
-	for (item = rc ? NULL : ytree_child(&p->t, list); item; item = ytree_next(&p->t, item)) {
-		rc = ytree_want_kind(&p->t, item, YTREE_MAPPING, "a custom property");
-		if (!rc)
-			rc = get_required(p, item, "property", &prop);
-		if (rc)
-			return rc;
-		if (prop->kind != YTREE_SCALAR || strcmp(prop->text, "inputs"))
-			continue;
-		if (inputs)
-			return ytree_fail(&p->t, item,
-					  "more than one inputs property (first at %lu:%lu)",
-					  inputs->line, inputs->col);
-		inputs = item;
-		rc = walk_inputs(p, item, c);
-		if (rc)
-			return rc;
-	}
-	return rc;
+static int custom_inputs(struct parser *p, const struct ytree_node *item, void *arg)
+{
+	struct custom_inputs *in = arg;
+
+	if (in->first)
+		return ytree_fail(&p->t, item, "more than one inputs property (first at %lu:%lu)",
+				  in->first->line, in->first->col);
+	in->first = item;
+	return walk_inputs(p, item, in->c);
 }
 
 static int walk_description(struct parser *p, const struct ytree_node *root, struct contract *c)
@@ -1085,6 +1086,7 @@ static int walk_description(struct parser *p, const struct ytree_node *root, str
 
 static int walk_contract(struct parser *p, const struct ytree_node *root, struct contract *c)
 {
+	struct custom_inputs inputs = {.c = c};
 	const struct ytree_node *v;
 	int rc;
 
@@ -1141,7 +1143,7 @@ static int walk_contract(struct parser *p, const struct ytree_node *root, struct
 	if (!rc)
 		rc = ytree_map_get(&p->t, root, "customProperties", &v);
 	if (!rc && v)
-		rc = walk_custom(p, v, c);
+		rc = walk_custom(p, v, "inputs", custom_inputs, &inputs);
 	if (rc)
 		return rc;
 	/* Optional in meshfs, but never NULL for those who print them. */
