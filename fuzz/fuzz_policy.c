@@ -37,24 +37,6 @@ static const char builtin_contract[] = "apiVersion: v3.0.2\n"
 				       "        classification: sensitive\n"
 				       "        description: where to write\n";
 
-/*
- * glibc's regcomp needs memory exponential in stacked and nested repetitions: a naming rule of a
- * few dozen bytes ("a++++…", "(a{1000}){1000}") takes gigabytes, and policy.c does not bound
- * them (yet). Policies with a brace or more than 8 repetition operators are left out, so that a
- * run goes on looking for other things.
- */
-static int regex_heavy(const char *s, size_t len)
-{
-	unsigned ops = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '{')
-			return 1;
-		ops += s[i] == '+' || s[i] == '*' || s[i] == '?';
-	}
-	return ops > 8;
-}
-
 static void check_list(char **list, size_t n)
 {
 	FUZZ_CHECK(list && !list[n]);
@@ -119,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			clen = size - len - (strlen(MARKER) - 1);
 		}
 	}
-	if (regex_heavy(text, len))
+	if (fuzz_regex_heavy(text, len))
 		return 0;
 	mfs_error_clear(&ea);
 	mfs_error_clear(&eb);
