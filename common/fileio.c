@@ -40,20 +40,32 @@ int mfs_fsync_dirat(int dfd, const char *name)
 	return rc;
 }
 
-int mfs_fsync_parent(const char *file)
+char *mfs_parent_dup(const char *file)
 {
-	char *copy, *slash;
-	int rc;
+	char *copy = strdup(file), *slash;
 
-	copy = strdup(file);
 	if (!copy)
-		return -ENOMEM;
+		return NULL;
 	slash = strrchr(copy, '/');
+	if (!slash) {
+		free(copy);
+		return strdup(".");
+	}
 	if (slash == copy)
 		copy[1] = '\0';
-	else if (slash)
+	else
 		*slash = '\0';
-	rc = mfs_fsync_dirat(AT_FDCWD, slash ? copy : ".");
-	free(copy);
+	return copy;
+}
+
+int mfs_fsync_parent(const char *file)
+{
+	char *dir = mfs_parent_dup(file);
+	int rc;
+
+	if (!dir)
+		return -ENOMEM;
+	rc = mfs_fsync_dirat(AT_FDCWD, dir);
+	free(dir);
 	return rc;
 }

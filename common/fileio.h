@@ -11,6 +11,9 @@ int mfs_write_all(int fd, const void *buf, size_t len);
 /* Flushes directory name (relative to dfd, or AT_FDCWD) to disk, so that the entries created or
  * renamed in it survive a crash. Returns 0 or -errno. */
 int mfs_fsync_dirat(int dfd, const char *name);
+/* The directory that holds file, to free(): "." when file names no directory, "/" for one at the
+ * root. Returns NULL when out of memory. */
+char *mfs_parent_dup(const char *file);
 /* Same for the directory that holds file ("." when file names no directory). Returns 0 or
  * -errno. */
 int mfs_fsync_parent(const char *file);

@@ -78,19 +78,14 @@ static int archive_setup(struct archive *a, enum export_format f)
  * be resolved is left for the open to report. */
 static int inside_mesh(const char *mesh_dir, const char *file)
 {
-	char *copy, *slash, *dir = NULL, *mesh = NULL;
+	char *copy, *dir = NULL, *mesh = NULL;
 	size_t n;
 	int rc = 0;
 
-	copy = strdup(file);
+	copy = mfs_parent_dup(file);
 	if (!copy)
 		return -ENOMEM;
-	slash = strrchr(copy, '/');
-	if (slash == copy)
-		copy[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	dir = realpath(slash ? copy : ".", NULL);
+	dir = realpath(copy, NULL);
 	mesh = realpath(mesh_dir, NULL);
 	if (dir && mesh) {
 		n = strlen(mesh);

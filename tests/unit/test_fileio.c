@@ -143,6 +143,24 @@ static void test_write_errors(void **state)
 	close(rdonly);
 }
 
+static void expect_parent(const char *file, const char *want)
+{
+	char *dir = mfs_parent_dup(file);
+
+	assert_non_null(dir);
+	assert_string_equal(dir, want);
+	free(dir);
+}
+
+static void test_parent(void **state)
+{
+	expect_parent("/tmp/x/data.csv", "/tmp/x");
+	expect_parent("x/data.csv", "x");
+	expect_parent("/data.csv", "/");
+	expect_parent("data.csv", ".");
+	expect_parent("x/", "x");
+}
+
 static void test_fsync_dirat(void **state)
 {
 	struct fixture *f = *state;
@@ -180,6 +198,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_write_short, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_eintr, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_errors, setup, teardown),
+	    cmocka_unit_test(test_parent),
 	    cmocka_unit_test_setup_teardown(test_fsync_dirat, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fsync_parent, setup, teardown),
 	};
