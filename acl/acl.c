@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "contract/contract.h"
+#include "common/lookup.h"
 #include "common/strbuf.h"
 
 static const char *const privilege_names[] = {
@@ -23,15 +24,12 @@ static const char *const privilege_names[] = {
 
 int privilege_parse(const char *s, enum privilege *out)
 {
-	size_t i;
+	int i = mfs_name_index(privilege_names, NPRIVILEGES, sizeof(privilege_names[0]), s, 0);
 
-	for (i = 0; i < NPRIVILEGES; i++) {
-		if (!strcmp(s, privilege_names[i])) {
-			*out = (enum privilege)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	if (i < 0)
+		return -EINVAL;
+	*out = (enum privilege)i;
+	return 0;
 }
 
 const char *privilege_name(enum privilege priv)

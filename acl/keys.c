@@ -27,6 +27,7 @@
 #include <sodium.h>
 
 #include "catalog/catalog.h"
+#include "common/fileio.h"
 
 #define KEYS_DIR      "keys"
 #define MASTER_FILE   "master.key"
@@ -68,39 +69,6 @@ static int keys_path(char *buf, size_t size, const char *mesh_dir, const char *n
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	ssize_t n;
-
-	while (len) {
-		n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -ENOSPC;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int fsync_path(const char *path)
-{
-	int fd, rc = 0;
-
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 int keys_create_master(const char *mesh_dir, struct mfs_error *err)
 {
 	char dir[4096], path[4096];
@@ -126,7 +94,7 @@ int keys_create_master(const char *mesh_dir, struct mfs_error *err)
 		rc = -errno;
 		goto out;
 	}
-	rc = write_all(fd, key, sizeof(key));
+	rc = mfs_write_all(fd, key, sizeof(key));
 	if (rc)
 		goto out;
 	if (fsync(fd) < 0) {
@@ -137,7 +105,7 @@ int keys_create_master(const char *mesh_dir, struct mfs_error *err)
 	fd = -1;
 	if (rc)
 		goto out;
-	rc = fsync_path(dir);
+	rc = mfs_fsync_dirat(AT_FDCWD, dir);
 out:
 	sodium_memzero(key, sizeof(key));
 	if (fd >= 0)

@@ -18,6 +18,8 @@
 
 #include <sodium.h>
 
+#include "common/fileio.h"
+
 #define FANOUT	     2			/* hex characters of the directory level */
 #define BLOB_NAME    (STORE_ID_HEX + 2) /* "ab/cdef…" and its NUL */
 #define TMP_DIR	     "tmp"
@@ -74,40 +76,6 @@ static int blob_name(const char *id, char name[BLOB_NAME])
 	return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-	ssize_t n;
-
-	while (len) {
-		n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		/* A regular file only writes nothing when there is no room left. */
-		if (n == 0)
-			return -ENOSPC;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int fsync_dirat(int dfd, const char *name)
-{
-	int fd, rc = 0;
-
-	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 static int local_writer_open(struct store *st, struct store_writer **out)
 {
 	struct local_store *ls = to_local(st);
@@ -162,7 +130,7 @@ static int local_writer_write(struct store_writer *sw, const void *data, size_t 
 
 	if (w->error)
 		return w->error;
-	rc = write_all(w->fd, data, len);
+	rc = mfs_write_all(w->fd, data, len);
 	if (rc) {
 		w->error = rc;
 		return rc;
@@ -220,7 +188,7 @@ static int local_writer_commit(struct store_writer *sw, char id[STORE_ID_HEX + 1
 		rc = -errno;
 		goto out;
 	}
-	rc = fsync_dirat(ls->dfd, dir);
+	rc = mfs_fsync_dirat(ls->dfd, dir);
 	local_writer_free(w, 0);
 	return rc;
 out:

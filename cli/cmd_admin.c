@@ -2,14 +2,13 @@
  * verify. */
 #include "cli/cli.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "contract/contract.h"
+#include "contract/logical_type.h"
 
 /* A Unix user or group name as the catalog takes it: printable, no blank (members are listed
  * space-separated), no colon (principals are "kind:NAME"). */
@@ -619,31 +618,12 @@ const struct cli_cmd cli_cmd_revoke = {
 
 /* ---- audit ---- */
 
-/* Reads n digits at *p as a number; advances *p. Returns -1 if they are not all digits. */
-static int digits(const char **p, int n)
-{
-	int v = 0;
-
-	for (; n > 0; n--, (*p)++) {
-		if (!isdigit((unsigned char)**p))
-			return -1;
-		v = v * 10 + (**p - '0');
-	}
-	return v;
-}
-
-/*
- * Unix seconds, or ISO 8601: YYYY-MM-DD, optionally followed by 'T' or a space and hh:mm[:ss[.f]]
- * and a zone (Z, ±hh, ±hh:mm, ±hhmm); a time without a zone is UTC. Returns 0 or -EINVAL.
- */
+/* Unix seconds, or an ISO 8601 date or time as people type it (logical_type_timestamp, lenient);
+ * a time without a zone is UTC. Returns 0 or -EINVAL. */
 static int parse_time(const char *s, int64_t *out)
 {
-	struct tm tm = {0}, norm;
-	const char *p = s;
 	long long secs;
-	int sign, zh, zm = 0;
 	char *end;
-	time_t t;
 
 	if (*s && strspn(s, "0123456789") == strlen(s)) {
 		errno = 0;
@@ -653,51 +633,7 @@ static int parse_time(const char *s, int64_t *out)
 		*out = secs;
 		return 0;
 	}
-	tm.tm_year = digits(&p, 4) - 1900;
-	if (*p++ != '-' || (tm.tm_mon = digits(&p, 2) - 1) < 0 || *p++ != '-' ||
-	    (tm.tm_mday = digits(&p, 2)) < 1 || tm.tm_year < -1899 || tm.tm_mon > 11 ||
-	    tm.tm_mday > 31)
-		return -EINVAL;
-	if (*p == 'T' || *p == 't' || *p == ' ') {
-		p++;
-		if ((tm.tm_hour = digits(&p, 2)) < 0 || tm.tm_hour > 23 || *p++ != ':' ||
-		    (tm.tm_min = digits(&p, 2)) < 0 || tm.tm_min > 59)
-			return -EINVAL;
-		if (*p == ':') {
-			p++;
-			if ((tm.tm_sec = digits(&p, 2)) < 0 || tm.tm_sec > 60)
-				return -EINVAL;
-			if (*p == '.' || *p == ',') {
-				p++;
-				if (!isdigit((unsigned char)*p))
-					return -EINVAL;
-				while (isdigit((unsigned char)*p))
-					p++;
-			}
-		}
-	}
-	/* timegm normalizes its argument: a day that does not exist (02-30) comes back moved */
-	norm = tm;
-	t = timegm(&norm);
-	if (norm.tm_mday != tm.tm_mday || norm.tm_mon != tm.tm_mon || norm.tm_year != tm.tm_year)
-		return -EINVAL;
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p++ == '-' ? -1 : 1;
-		if ((zh = digits(&p, 2)) < 0 || zh > 23)
-			return -EINVAL;
-		if (*p == ':')
-			p++;
-		if (*p && ((zm = digits(&p, 2)) < 0 || zm > 59))
-			return -EINVAL;
-		/* local time = UTC + offset */
-		t -= sign * (zh * 3600 + zm * 60);
-	}
-	if (*p)
-		return -EINVAL;
-	*out = (int64_t)t;
-	return 0;
+	return logical_type_timestamp(s, strlen(s), LT_TIMESTAMP_LENIENT, out) ? -EINVAL : 0;
 }
 
 static int audit_list_cb(const struct catalog_audit *r, void *ctx)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/lookup.h"
 #include "contract/yamltree.h"
 #include "contract/logical_type.h"
 #include "contract/pattern.h"
@@ -395,35 +396,45 @@ static int is_pii_class(struct parser *p, const char *classification)
 static int walk_quality(struct parser *p, const struct ytree_node *list,
 			const struct contract_table *table, struct quality_rule **out, size_t *n);
 
-static int walk_custom_mask(struct parser *p, const struct ytree_node *list,
-			    struct contract_column *col)
+/* Calls fn on each item of an ODCS customProperties list whose property is name, stopping at the
+ * first failure; the other properties are for other readers and are skipped. */
+static int walk_custom(struct parser *p, const struct ytree_node *list, const char *name,
+		       int (*fn)(struct parser *p, const struct ytree_node *item, void *arg),
+		       void *arg)
 {
-	const struct ytree_node *item, *prop, *v;
+	const struct ytree_node *item, *prop;
 	int rc = ytree_want_kind(&p->t, list, YTREE_SEQUENCE, "customProperties");
 
-	for (item = rc ? NULL : ytree_child(&p->t, list); item; item = ytree_next(&p->t, item)) {
+	for (item = rc ? NULL : ytree_child(&p->t, list); item && !rc;
+	     item = ytree_next(&p->t, item)) {
 		rc = ytree_want_kind(&p->t, item, YTREE_MAPPING, "a custom property");
 		if (!rc)
 			rc = get_required(p, item, "property", &prop);
-		if (rc)
-			return rc;
-		if (prop->kind != YTREE_SCALAR || strcmp(prop->text, "mask"))
-			continue;
-		rc = ytree_map_get_raw(&p->t, item, "value", &v);
-		if (rc)
-			return rc;
-		if (!v)
-			return ytree_fail(&p->t, item, "missing value");
-		/* `value: null` is the null mask, however YAML spells its null. */
-		if (ytree_node_is_null(v))
-			col->mask = MASK_NULL;
-		else if (v->kind != YTREE_SCALAR || mask_kind_parse(v->text, &col->mask))
-			return ytree_fail(
-			    &p->t, v,
-			    "unknown mask \"%.64s\" (expected token, redact, last4, null)",
-			    v->kind == YTREE_SCALAR ? v->text : "");
+		if (!rc && prop->kind == YTREE_SCALAR && !strcmp(prop->text, name))
+			rc = fn(p, item, arg);
 	}
 	return rc;
+}
+
+/* A column's mask property; the last one given counts. */
+static int custom_mask(struct parser *p, const struct ytree_node *item, void *arg)
+{
+	struct contract_column *col = arg;
+	const struct ytree_node *v;
+	int rc = ytree_map_get_raw(&p->t, item, "value", &v);
+
+	if (rc)
+		return rc;
+	if (!v)
+		return ytree_fail(&p->t, item, "missing value");
+	/* `value: null` is the null mask, however YAML spells its null. */
+	if (ytree_node_is_null(v))
+		col->mask = MASK_NULL;
+	else if (v->kind != YTREE_SCALAR || mask_kind_parse(v->text, &col->mask))
+		return ytree_fail(&p->t, v,
+				  "unknown mask \"%.64s\" (expected token, redact, last4, null)",
+				  v->kind == YTREE_SCALAR ? v->text : "");
+	return 0;
 }
 
 static int walk_options(struct parser *p, const struct ytree_node *opts,
@@ -513,7 +524,7 @@ static int walk_column(struct parser *p, const struct ytree_node *prop, struct c
 	if (!rc)
 		rc = ytree_map_get(&p->t, prop, "customProperties", &v);
 	if (!rc && v)
-		rc = walk_custom_mask(p, v, col);
+		rc = walk_custom(p, v, "mask", custom_mask, col);
 	if (!rc)
 		rc = ytree_map_get(&p->t, prop, "quality", &v);
 	if (!rc && v)
@@ -638,17 +649,15 @@ out:
 static int rule_operator(struct parser *p, const struct ytree_node *item, struct quality_rule *r)
 {
 	const struct ytree_node *k, *v, *a, *b;
-	size_t i, n = ARRAY_SIZE(quality_ops);
-	int rc;
+	int i, rc;
 
 	for (k = ytree_child(&p->t, item); k; k = ytree_next(&p->t, v)) {
 		v = ytree_next(&p->t, k);
 		if (k->kind != YTREE_SCALAR || strncmp(k->text, "must", 4))
 			continue;
-		for (i = 0; i < n; i++)
-			if (!strcmp(k->text, quality_ops[i].name))
-				break;
-		if (i == n)
+		i = mfs_name_index(&quality_ops[0].name, ARRAY_SIZE(quality_ops),
+				   sizeof(quality_ops[0]), k->text, 0);
+		if (i < 0)
 			return ytree_fail(
 			    &p->t, k,
 			    "unknown operator \"%.64s\" (expected mustBe, mustNotBe, "
@@ -742,17 +751,6 @@ static const char *const quality_types[] = {"library", "sql", "text", "custom"};
 static const char *const metric_names[] = {"nullValues", "missingValues", "invalidValues",
 					   "duplicateValues", "rowCount"};
 
-/* Index of s in names (case-blind when fold), or -1. */
-static int lookup(const char *const *names, size_t n, const char *s, int fold)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (fold ? !strcasecmp(names[i], s) : !strcmp(names[i], s))
-			return (int)i;
-	return -1;
-}
-
 static int rule_metric(struct parser *p, const struct ytree_node *item,
 		       const struct contract_table *table, struct quality_rule *r,
 		       const struct ytree_node *unit)
@@ -764,7 +762,8 @@ static int rule_metric(struct parser *p, const struct ytree_node *item,
 		return rc;
 	if (!v)
 		return ytree_fail(&p->t, item, "missing metric");
-	i = v->kind == YTREE_SCALAR ? lookup(metric_names, ARRAY_SIZE(metric_names), v->text, 0)
+	i = v->kind == YTREE_SCALAR ? mfs_name_index(metric_names, ARRAY_SIZE(metric_names),
+						     sizeof(*metric_names), v->text, 0)
 				    : -1;
 	if (i < 0)
 		return ytree_fail(&p->t, v,
@@ -801,7 +800,8 @@ static int walk_rule(struct parser *p, const struct ytree_node *item,
 		return rc;
 	i = 0; /* library, the default */
 	if (type && type->kind == YTREE_SCALAR)
-		i = lookup(quality_types, ARRAY_SIZE(quality_types), type->text, 1);
+		i = mfs_name_index(quality_types, ARRAY_SIZE(quality_types), sizeof(*quality_types),
+				   type->text, 1);
 	else if (type)
 		i = -1;
 	if (i < 0)
@@ -924,8 +924,7 @@ static int walk_frequency(struct parser *p, const struct ytree_node *item, struc
 {
 	const struct ytree_node *v, *unit;
 	double value, seconds;
-	size_t i, n = ARRAY_SIZE(time_units);
-	int rc;
+	int i, rc;
 
 	if (c->frequency_seconds)
 		return ytree_fail(&p->t, item, "more than one frequency");
@@ -938,10 +937,10 @@ static int walk_frequency(struct parser *p, const struct ytree_node *item, struc
 		return rc;
 	if (!unit)
 		return ytree_fail(&p->t, item, "frequency needs a unit (m, h, d, w, y)");
-	for (i = 0; unit->kind == YTREE_SCALAR && i < n; i++)
-		if (!strcasecmp(unit->text, time_units[i].name))
-			break;
-	if (unit->kind != YTREE_SCALAR || i == n)
+	i = unit->kind == YTREE_SCALAR ? mfs_name_index(&time_units[0].name, ARRAY_SIZE(time_units),
+							sizeof(time_units[0]), unit->text, 1)
+				       : -1;
+	if (i < 0)
 		return ytree_fail(&p->t, unit,
 				  "unknown unit \"%.64s\" for frequency (expected m, h, d, w, y)",
 				  unit->kind == YTREE_SCALAR ? unit->text : "");
@@ -1053,29 +1052,20 @@ static int walk_inputs(struct parser *p, const struct ytree_node *item, struct c
 	return rc;
 }
 
-static int walk_custom(struct parser *p, const struct ytree_node *list, struct contract *c)
-{
-	const struct ytree_node *item, *prop, *inputs = NULL;
-	int rc = ytree_want_kind(&p->t, list, YTREE_SEQUENCE, "customProperties");
+struct custom_inputs {
+	struct contract *c;
+	const struct ytree_node *first; /* the inputs property read already */
+};
 
-	for (item = rc ? NULL : ytree_child(&p->t, list); item; item = ytree_next(&p->t, item)) {
-		rc = ytree_want_kind(&p->t, item, YTREE_MAPPING, "a custom property");
-		if (!rc)
-			rc = get_required(p, item, "property", &prop);
-		if (rc)
-			return rc;
-		if (prop->kind != YTREE_SCALAR || strcmp(prop->text, "inputs"))
-			continue;
-		if (inputs)
-			return ytree_fail(&p->t, item,
-					  "more than one inputs property (first at %lu:%lu)",
-					  inputs->line, inputs->col);
-		inputs = item;
-		rc = walk_inputs(p, item, c);
-		if (rc)
-			return rc;
-	}
-	return rc;
+static int custom_inputs(struct parser *p, const struct ytree_node *item, void *arg)
+{
+	struct custom_inputs *in = arg;
+
+	if (in->first)
+		return ytree_fail(&p->t, item, "more than one inputs property (first at %lu:%lu)",
+				  in->first->line, in->first->col);
+	in->first = item;
+	return walk_inputs(p, item, in->c);
 }
 
 static int walk_description(struct parser *p, const struct ytree_node *root, struct contract *c)
@@ -1096,6 +1086,7 @@ static int walk_description(struct parser *p, const struct ytree_node *root, str
 
 static int walk_contract(struct parser *p, const struct ytree_node *root, struct contract *c)
 {
+	struct custom_inputs inputs = {.c = c};
 	const struct ytree_node *v;
 	int rc;
 
@@ -1152,7 +1143,7 @@ static int walk_contract(struct parser *p, const struct ytree_node *root, struct
 	if (!rc)
 		rc = ytree_map_get(&p->t, root, "customProperties", &v);
 	if (!rc && v)
-		rc = walk_custom(p, v, c);
+		rc = walk_custom(p, v, "inputs", custom_inputs, &inputs);
 	if (rc)
 		return rc;
 	/* Optional in meshfs, but never NULL for those who print them. */

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/lookup.h"
+
 static const char *const type_names[] = {
     [LT_STRING] = "string",   [LT_INTEGER] = "integer", [LT_NUMBER] = "number",
     [LT_BOOLEAN] = "boolean", [LT_DATE] = "date",	[LT_TIMESTAMP] = "timestamp",
@@ -19,14 +21,13 @@ const char *logical_type_name(enum logical_type t)
 
 int logical_type_parse(const char *name, enum logical_type *out)
 {
-	size_t i;
+	int i = mfs_name_index(type_names, sizeof(type_names) / sizeof(type_names[0]),
+			       sizeof(type_names[0]), name, 0);
 
-	for (i = 0; i < sizeof(type_names) / sizeof(type_names[0]); i++)
-		if (!strcmp(name, type_names[i])) {
-			*out = (enum logical_type)i;
-			return 0;
-		}
-	return -EINVAL;
+	if (i < 0)
+		return -EINVAL;
+	*out = (enum logical_type)i;
+	return 0;
 }
 
 static const char not_integer[] = "not an integer";
@@ -213,57 +214,81 @@ static const char *date_at(const char *s)
 	return NULL;
 }
 
-static const char *check_timestamp(const char *s, size_t len)
+/* Days from 1970-01-01 to a day of the proleptic Gregorian calendar. */
+static int64_t days_from_civil(int year, int month, int day)
 {
-	const char *r;
-	int hour, minute, second, n;
-	size_t i = 16;
+	int64_t y = year - (month <= 2), era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400, doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
 
-	if (len < 16)
+	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+const char *logical_type_timestamp(const char *s, size_t len, unsigned flags, int64_t *secs)
+{
+	int lenient = flags & LT_TIMESTAMP_LENIENT;
+	int hour = 0, minute = 0, second = 0, zone = 0, zh, zm, n;
+	const char *r;
+	size_t i = 10;
+
+	if (len < (lenient ? 10u : 16u))
 		return not_timestamp;
 	r = date_at(s);
 	if (r)
 		return r == not_date ? not_timestamp : r;
-	if (s[10] != 'T' && s[10] != ' ')
-		return not_timestamp;
-	hour = digits(s + 11, 2);
-	minute = digits(s + 14, 2);
-	if (hour < 0 || minute < 0 || s[13] != ':')
-		return not_timestamp;
-	if (hour > 23 || minute > 59)
-		return "no such time";
-	if (i < len && s[i] == ':') {
-		if (len - i < 3)
+	if (i < len && (s[i] == 'T' || s[i] == ' ' || (lenient && s[i] == 't'))) {
+		if (len < 16)
 			return not_timestamp;
-		second = digits(s + i + 1, 2);
-		if (second < 0)
+		hour = digits(s + 11, 2);
+		minute = digits(s + 14, 2);
+		if (hour < 0 || minute < 0 || s[13] != ':')
 			return not_timestamp;
-		if (second > 60)
+		if (hour > 23 || minute > 59)
 			return "no such time";
-		i += 3;
-		if (i < len && s[i] == '.') {
-			for (i++, n = 0; i < len && is_digit(s[i]); i++)
-				n++;
-			if (n < 1 || n > 9)
+		i = 16;
+		if (i < len && s[i] == ':') {
+			if (len - i < 3)
 				return not_timestamp;
+			second = digits(s + i + 1, 2);
+			if (second < 0)
+				return not_timestamp;
+			if (second > 60)
+				return "no such time";
+			i += 3;
+			if (i < len && (s[i] == '.' || (lenient && s[i] == ','))) {
+				for (i++, n = 0; i < len && is_digit(s[i]); i++)
+					n++;
+				if (n < 1 || (n > 9 && !lenient))
+					return not_timestamp;
+			}
 		}
+	} else if (!lenient) {
+		return not_timestamp;
 	}
-	if (i == len)
-		return NULL;
-	if (s[i] == 'Z')
-		return i + 1 == len ? NULL : not_timestamp;
-	if (s[i] != '+' && s[i] != '-')
+	if (i < len && (s[i] == 'Z' || (lenient && s[i] == 'z'))) {
+		i++;
+	} else if (i < len && (s[i] == '+' || s[i] == '-')) {
+		zone = s[i++] == '-' ? -1 : 1;
+		if (len - i < 2 || (zh = digits(s + i, 2)) < 0)
+			return not_timestamp;
+		i += 2;
+		if (i < len && s[i] == ':')
+			i++;
+		zm = 0;
+		/* what people type may name the hour alone */
+		if (i < len || !lenient) {
+			if (len - i < 2 || (zm = digits(s + i, 2)) < 0)
+				return not_timestamp;
+			i += 2;
+		}
+		if (zh > 23 || zm > 59)
+			return not_timestamp;
+		zone *= zh * 3600 + zm * 60;
+	}
+	if (i != len)
 		return not_timestamp;
-	i++;
-	if (len - i == 5 && s[i + 2] == ':')
-		minute = digits(s + i + 3, 2);
-	else if (len - i == 4)
-		minute = digits(s + i + 2, 2);
-	else
-		return not_timestamp;
-	hour = digits(s + i, 2);
-	if (hour < 0 || minute < 0 || hour > 23 || minute > 59)
-		return not_timestamp;
+	if (secs)
+		*secs = days_from_civil(digits(s, 4), digits(s + 5, 2), digits(s + 8, 2)) * 86400 +
+			hour * 3600 + minute * 60 + second - zone;
 	return NULL;
 }
 
@@ -283,7 +308,7 @@ const char *logical_type_check(enum logical_type t, const char *value, size_t le
 	case LT_DATE:
 		return len == 10 ? date_at(value) : not_date;
 	case LT_TIMESTAMP:
-		return check_timestamp(value, len);
+		return logical_type_timestamp(value, len, 0, NULL);
 	}
 	assert(!"unknown logical type");
 	return "unknown type";

@@ -6,6 +6,7 @@
 #define MESHFS_LOGICAL_TYPE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum logical_type {
 	LT_STRING = 0,
@@ -29,5 +30,17 @@ int logical_type_parse(const char *name, enum logical_type *out);
  * or ±hh:mm.
  */
 const char *logical_type_check(enum logical_type t, const char *value, size_t len);
+
+/* Also accept what people type rather than what programs write: a date alone, 't' and 'z' in
+ * lower case, a fraction after ',' and of any length, a zone of hours alone (±hh). */
+#define LT_TIMESTAMP_LENIENT 1u
+
+/*
+ * Checks an LT_TIMESTAMP value (len bytes) as logical_type_check does, widened by flags, and when
+ * it passes stores in *secs (unless NULL) its Unix seconds; a time without a zone is UTC and a
+ * leap second counts as the first second of the next minute. Returns NULL, or the reason why not
+ * ("no such day").
+ */
+const char *logical_type_timestamp(const char *s, size_t len, unsigned flags, int64_t *secs);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/lookup.h"
 #include "contract/yamltree.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -106,17 +107,6 @@ void policy_release(struct mesh_policy *p)
 
 /* ---- parsing ---- */
 
-/* Index of s in names, or -1. */
-static int lookup(const char *const *names, size_t n, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!strcmp(names[i], s))
-			return (int)i;
-	return -1;
-}
-
 /* Appends names to buf as "a, b, c" for messages. */
 static void list_names(char *buf, size_t size, const char *const *names, size_t n)
 {
@@ -140,7 +130,8 @@ static int known_keys(struct ytree *t, const struct ytree_node *map, const char 
 	char expected[256];
 
 	for (k = ytree_child(t, map); k; k = ytree_next(t, ytree_next(t, k))) {
-		if (k->kind == YTREE_SCALAR && lookup(keys, nkeys, k->text) >= 0)
+		if (k->kind == YTREE_SCALAR &&
+		    mfs_name_index(keys, nkeys, sizeof(*keys), k->text, 0) >= 0)
 			continue;
 		list_names(expected, sizeof(expected), keys, nkeys);
 		if (k->kind != YTREE_SCALAR)
@@ -191,7 +182,8 @@ static int name_list(struct ytree *t, const struct ytree_node *n, const char *wh
 	for (item = ytree_child(t, n); item; item = ytree_next(t, item)) {
 		if (item->kind != YTREE_SCALAR || ytree_node_is_null(item) || !item->text[0])
 			return ytree_fail(t, item, "%s must be a list of names", what);
-		if (allowed && lookup(allowed, nallowed, item->text) < 0) {
+		if (allowed &&
+		    mfs_name_index(allowed, nallowed, sizeof(*allowed), item->text, 0) < 0) {
 			list_names(expected, sizeof(expected), allowed, nallowed);
 			return ytree_fail(t, item, "unknown %s \"%.64s\" (expected %s)", item_name,
 					  item->text, expected);
@@ -510,7 +502,8 @@ int policy_check_contract(const struct mesh_policy *p, const struct contract *c,
 	int f;
 
 	for (i = 0; i < p->nrequired; i++) {
-		f = lookup(required_paths, ARRAY_SIZE(required_paths), p->required[i]);
+		f = mfs_name_index(required_paths, ARRAY_SIZE(required_paths),
+				   sizeof(*required_paths), p->required[i], 0);
 		assert(f >= 0);
 		check_required(&v, c, (enum required_field)f);
 	}

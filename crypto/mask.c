@@ -7,6 +7,8 @@
 
 #include <sodium.h>
 
+#include "common/lookup.h"
+
 #define TOKEN_PREFIX "tok_"
 #define TOKEN_BYTES  8
 #define LAST4_CHARS  4
@@ -29,15 +31,13 @@ static const char *const mask_names[] = {
 
 int mask_kind_parse(const char *s, enum mask_kind *out)
 {
-	size_t i;
+	int i = mfs_name_index(mask_names, sizeof(mask_names) / sizeof(mask_names[0]),
+			       sizeof(mask_names[0]), s, 0);
 
-	for (i = 0; i < sizeof(mask_names) / sizeof(mask_names[0]); i++) {
-		if (!strcmp(s, mask_names[i])) {
-			*out = (enum mask_kind)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	if (i < 0)
+		return -EINVAL;
+	*out = (enum mask_kind)i;
+	return 0;
 }
 
 const char *mask_kind_name(enum mask_kind kind)

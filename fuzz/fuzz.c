@@ -1,9 +1,11 @@
 /* What the fuzz targets share; see fuzz.h. */
 #include "fuzz/fuzz.h"
 
+#include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <sodium.h>
 
@@ -149,4 +151,26 @@ uint64_t fuzz_rng_next(struct fuzz_rng *r)
 uint64_t fuzz_rng_below(struct fuzz_rng *r, uint64_t n)
 {
 	return fuzz_rng_next(r) % n;
+}
+
+ssize_t fuzz_source_read(void *ctx, void *buf, size_t len)
+{
+	struct fuzz_source *c = ctx;
+	size_t n = len < c->left ? len : c->left;
+
+	if (c->rng.state) {
+		uint64_t r = fuzz_rng_next(&c->rng);
+
+		if (!c->interrupted && r % 16 == 0) {
+			c->interrupted = 1;
+			return -EINTR;
+		}
+		if (n > 1 + (r >> 8) % 8)
+			n = 1 + (r >> 8) % 8;
+	}
+	c->interrupted = 0;
+	memcpy(buf, c->p, n);
+	c->p += n;
+	c->left -= n;
+	return (ssize_t)n;
 }

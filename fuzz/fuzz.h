@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "backends/store.h"
 
@@ -50,5 +51,17 @@ struct fuzz_rng {
 uint64_t fuzz_rng_next(struct fuzz_rng *r);
 /* Uniform enough in [0, n); n > 0. */
 uint64_t fuzz_rng_below(struct fuzz_rng *r, uint64_t n);
+
+/* A reader's source (csv_read_fn and the like) handing out text; with a nonzero rng state, in
+ * pieces of 1 to 8 bytes and now and then -EINTR, never twice in a row so that a retry makes
+ * progress. */
+struct fuzz_source {
+	const char *p;
+	size_t left;
+	struct fuzz_rng rng; /* state 0: as much as asked */
+	int interrupted;     /* the last call returned -EINTR */
+};
+
+ssize_t fuzz_source_read(void *ctx, void *buf, size_t len);
 
 #endif

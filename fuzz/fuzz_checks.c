@@ -28,22 +28,6 @@
 #define MAX_COLUMNS  64
 #define SECRET_BYTES 8
 
-struct text_source {
-	const char *p;
-	size_t left;
-};
-
-static ssize_t text_read(void *ctx, void *buf, size_t len)
-{
-	struct text_source *s = ctx;
-	size_t n = len < s->left ? len : s->left;
-
-	memcpy(buf, s->p, n);
-	s->p += n;
-	s->left -= n;
-	return (ssize_t)n;
-}
-
 /* Values that must never be quoted (each NUL-terminated), and those that may be. */
 struct values {
 	struct strbuf secret, open;
@@ -143,7 +127,7 @@ static void run_checks(const struct contract_table *t, const char *const *detect
 		       const char *csv, size_t len, const char *contract)
 {
 	struct check_policy policy = {detectors, NULL, 64 * 1024};
-	struct text_source src = {csv, len};
+	struct fuzz_source src = {csv, len, {0}, 0};
 	struct csv_field row[MAX_COLUMNS], *f;
 	struct table_checks *c;
 	struct check_report report;
@@ -164,7 +148,7 @@ static void run_checks(const struct contract_table *t, const char *const *detect
 	}
 	strbuf_init(&v.secret);
 	strbuf_init(&v.open);
-	csv_reader_init(&r, text_read, &src, "rows.csv", NULL);
+	csv_reader_init(&r, fuzz_source_read, &src, "rows.csv", NULL);
 	while (rc == 0 && csv_reader_next(&r, &f, &n, &err) == 1) {
 		for (size_t i = 0; i < t->ncolumns; i++) {
 			row[i] = f[i % n];

@@ -17,37 +17,6 @@
 #include "fuzz/fuzz.h"
 #include "table/csv.h"
 
-/* A source handing out the text in pieces of the sizes a generator picks. */
-struct chunked {
-	const char *p;
-	size_t left;
-	struct fuzz_rng rng; /* state 0: one piece */
-	int interrupted;     /* the last call returned -EINTR */
-};
-
-static ssize_t chunked_read(void *ctx, void *buf, size_t len)
-{
-	struct chunked *c = ctx;
-	size_t n = len < c->left ? len : c->left;
-
-	if (c->rng.state) {
-		uint64_t r = fuzz_rng_next(&c->rng);
-
-		/* A retried read must make progress: never two interruptions in a row. */
-		if (!c->interrupted && r % 16 == 0) {
-			c->interrupted = 1;
-			return -EINTR;
-		}
-		if (n > 1 + (r >> 8) % 8)
-			n = 1 + (r >> 8) % 8;
-	}
-	c->interrupted = 0;
-	memcpy(buf, c->p, n);
-	c->p += n;
-	c->left -= n;
-	return (ssize_t)n;
-}
-
 static void check_record(const struct csv_reader *r, const struct csv_field *f, size_t n)
 {
 	FUZZ_CHECK(n >= 1 && n <= r->limits.max_fields);
@@ -92,7 +61,7 @@ static void keep_record(const struct csv_field *f, size_t n, struct strbuf *csv,
 static void check_round_trip(const struct strbuf *csv, const struct strbuf *fields, size_t nrecords,
 			     uint16_t seed)
 {
-	struct chunked src = {csv->buf, csv->len, {seed}, 0};
+	struct fuzz_source src = {csv->buf, csv->len, {seed}, 0};
 	const char *want = fields->buf, *end = fields->buf + fields->len;
 	struct csv_reader r;
 	struct csv_field *f;
@@ -101,7 +70,7 @@ static void check_round_trip(const struct strbuf *csv, const struct strbuf *fiel
 	int rc;
 
 	mfs_error_clear(&err);
-	csv_reader_init(&r, chunked_read, &src, "round-trip.csv", NULL);
+	csv_reader_init(&r, fuzz_source_read, &src, "round-trip.csv", NULL);
 	while ((rc = csv_reader_next(&r, &f, &n, &err)) == 1) {
 		for (size_t i = 0; i < n; i++) {
 			uint32_t len;
@@ -128,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const char bom[] = "\xef\xbb\xbf";
 	struct fuzz_input in = {data, size};
 	struct csv_limits limits;
-	struct chunked small, whole;
+	struct fuzz_source small, whole;
 	struct csv_reader a, b;
 	struct csv_field *fa, *fb;
 	struct mfs_error ea, eb;
@@ -141,15 +110,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	limits.max_field = 1 + fuzz_u8(&in) % 64;
 	limits.max_fields = 1 + fuzz_u8(&in) % 16;
 	seed = fuzz_u16(&in);
-	small = (struct chunked){(const char *)in.p, in.left, {seed | 1u}, 0};
-	whole = (struct chunked){(const char *)in.p, in.left, {0}, 0};
+	small = (struct fuzz_source){(const char *)in.p, in.left, {seed | 1u}, 0};
+	whole = (struct fuzz_source){(const char *)in.p, in.left, {0}, 0};
 	mfs_error_clear(&ea);
 	mfs_error_clear(&eb);
 	strbuf_init(&csv);
 	strbuf_init(&fields);
 	FUZZ_CHECK(!strbuf_addstr(&csv, bom));
-	csv_reader_init(&a, chunked_read, &small, "fuzz.csv", &limits);
-	csv_reader_init(&b, chunked_read, &whole, "fuzz.csv", &limits);
+	csv_reader_init(&a, fuzz_source_read, &small, "fuzz.csv", &limits);
+	csv_reader_init(&b, fuzz_source_read, &whole, "fuzz.csv", &limits);
 	for (;;) {
 		ra = csv_reader_next(&a, &fa, &na, &ea);
 		rb = csv_reader_next(&b, &fb, &nb, &eb);

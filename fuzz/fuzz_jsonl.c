@@ -22,35 +22,6 @@
 
 static const char *const all_columns[] = {"id", "name", "email", "note"};
 
-struct chunked {
-	const char *p;
-	size_t left;
-	struct fuzz_rng rng; /* state 0: one piece */
-	int interrupted;
-};
-
-static ssize_t chunked_read(void *ctx, void *buf, size_t len)
-{
-	struct chunked *c = ctx;
-	size_t n = len < c->left ? len : c->left;
-
-	if (c->rng.state) {
-		uint64_t r = fuzz_rng_next(&c->rng);
-
-		if (!c->interrupted && r % 16 == 0) {
-			c->interrupted = 1;
-			return -EINTR;
-		}
-		if (n > 1 + (r >> 8) % 8)
-			n = 1 + (r >> 8) % 8;
-	}
-	c->interrupted = 0;
-	memcpy(buf, c->p, n);
-	c->p += n;
-	c->left -= n;
-	return (ssize_t)n;
-}
-
 /* Well-formed UTF-8 (RFC 3629: no overlongs, no surrogates, at most U+10FFFF). */
 static int utf8_valid(const unsigned char *s, size_t len)
 {
@@ -194,7 +165,7 @@ static void keep_record(const struct csv_field *f, size_t n, struct fuzz_rng *rn
 static void check_round_trip(const struct strbuf *text, const struct strbuf *fields,
 			     size_t ncolumns, size_t nrecords)
 {
-	struct chunked src = {text->buf, text->len, {0}, 0};
+	struct fuzz_source src = {text->buf, text->len, {0}, 0};
 	const char *want = fields->buf, *end = fields->buf + fields->len;
 	struct jsonl_reader r;
 	struct csv_field *f;
@@ -203,7 +174,8 @@ static void check_round_trip(const struct strbuf *text, const struct strbuf *fie
 	int rc;
 
 	mfs_error_clear(&err);
-	jsonl_reader_init(&r, chunked_read, &src, "round-trip.jsonl", all_columns, ncolumns, NULL);
+	jsonl_reader_init(&r, fuzz_source_read, &src, "round-trip.jsonl", all_columns, ncolumns,
+			  NULL);
 	rc = jsonl_reader_next(&r, &f, &n, &err);
 	FUZZ_CHECK(rc == (text->len ? 1 : 0));
 	while (rc == 1 && (rc = jsonl_reader_next(&r, &f, &n, &err)) == 1) {
@@ -231,7 +203,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_input in = {data, size};
 	struct jsonl_limits limits;
-	struct chunked small, whole;
+	struct fuzz_source small, whole;
 	struct jsonl_reader a, b;
 	struct csv_field *fa, *fb;
 	struct mfs_error ea, eb;
@@ -246,14 +218,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	limits.max_line = 1 + fuzz_u8(&in);
 	seed = fuzz_u16(&in);
 	rng.state = seed;
-	small = (struct chunked){(const char *)in.p, in.left, {seed | 1u}, 0};
-	whole = (struct chunked){(const char *)in.p, in.left, {0}, 0};
+	small = (struct fuzz_source){(const char *)in.p, in.left, {seed | 1u}, 0};
+	whole = (struct fuzz_source){(const char *)in.p, in.left, {0}, 0};
 	mfs_error_clear(&ea);
 	mfs_error_clear(&eb);
 	strbuf_init(&text);
 	strbuf_init(&fields);
-	jsonl_reader_init(&a, chunked_read, &small, "fuzz.jsonl", all_columns, ncolumns, &limits);
-	jsonl_reader_init(&b, chunked_read, &whole, "fuzz.jsonl", all_columns, ncolumns, &limits);
+	jsonl_reader_init(&a, fuzz_source_read, &small, "fuzz.jsonl", all_columns, ncolumns,
+			  &limits);
+	jsonl_reader_init(&b, fuzz_source_read, &whole, "fuzz.jsonl", all_columns, ncolumns,
+			  &limits);
 	for (;;) {
 		ra = jsonl_reader_next(&a, &fa, &na, &ea);
 		rb = jsonl_reader_next(&b, &fb, &nb, &eb);

@@ -257,27 +257,11 @@ static void table_expect(struct table *t, const struct csv_field *row)
 	FUZZ_CHECK(!strbuf_addch(&t->want[0], '\n') && !strbuf_addch(&t->want[1], '\n'));
 }
 
-struct text_source {
-	const uint8_t *p;
-	size_t left;
-};
-
-static ssize_t text_read(void *ctx, void *buf, size_t len)
-{
-	struct text_source *s = ctx;
-	size_t n = len < s->left ? len : s->left;
-
-	memcpy(buf, s->p, n);
-	s->p += n;
-	s->left -= n;
-	return (ssize_t)n;
-}
-
 /* Writes the rows of the CSV text as a segment; t->want gets what its views must read as. */
 static void table_write(struct table *t, struct store *st, struct fuzz_input *in,
 			struct segment_info *info)
 {
-	struct text_source src = {in->p, in->left};
+	struct fuzz_source src = {(const char *)in->p, in->left, {0}, 0};
 	struct csv_field row[MAX_COLUMNS], *f;
 	struct segment_writer *w;
 	struct csv_reader r;
@@ -294,7 +278,7 @@ static void table_write(struct table *t, struct store *st, struct fuzz_input *in
 	FUZZ_CHECK(!strbuf_addch(&t->want[0], '\n'));
 	FUZZ_CHECK(!strbuf_add(&t->want[1], t->want[0].buf, t->want[0].len));
 	FUZZ_CHECK(!segment_writer_open(&w, st, &t->params, &err));
-	csv_reader_init(&r, text_read, &src, "rows.csv", NULL);
+	csv_reader_init(&r, fuzz_source_read, &src, "rows.csv", NULL);
 	while (csv_reader_next(&r, &f, &n, &err) == 1) {
 		for (size_t i = 0; i < t->params.ncolumns; i++)
 			row[i] = f[i % n];

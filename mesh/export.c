@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "catalog/catalog.h"
+#include "common/fileio.h"
 #include "common/strbuf.h"
 #include "table/segment.h"
 
@@ -77,19 +78,14 @@ static int archive_setup(struct archive *a, enum export_format f)
  * be resolved is left for the open to report. */
 static int inside_mesh(const char *mesh_dir, const char *file)
 {
-	char *copy, *slash, *dir = NULL, *mesh = NULL;
+	char *copy, *dir = NULL, *mesh = NULL;
 	size_t n;
 	int rc = 0;
 
-	copy = strdup(file);
+	copy = mfs_parent_dup(file);
 	if (!copy)
 		return -ENOMEM;
-	slash = strrchr(copy, '/');
-	if (slash == copy)
-		copy[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	dir = realpath(slash ? copy : ".", NULL);
+	dir = realpath(copy, NULL);
 	mesh = realpath(mesh_dir, NULL);
 	if (dir && mesh) {
 		n = strlen(mesh);
@@ -249,29 +245,6 @@ out:
 	return rc;
 }
 
-/* Makes the renamed file durable: its directory's entry too. */
-static int fsync_dir_of(const char *file)
-{
-	char *copy, *slash;
-	int fd, rc = 0;
-
-	copy = strdup(file);
-	if (!copy)
-		return -ENOMEM;
-	slash = strrchr(copy, '/');
-	if (slash == copy)
-		copy[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	fd = open(slash ? copy : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd))
-		rc = -errno;
-	if (fd >= 0)
-		close(fd);
-	free(copy);
-	return rc;
-}
-
 static void export_audit(struct export_ctx *x, int rc)
 {
 	char object[2 * MESH_NAME_MAX + 1];
@@ -415,7 +388,7 @@ int export_product(struct mesh *m, const struct principal *p, const char *domain
 		rc = mfs_error_set(err, errno, "%s: %s", file, strerror(errno));
 	if (rc)
 		unlink(tmp.buf);
-	else if ((rc = fsync_dir_of(file)))
+	else if ((rc = mfs_fsync_parent(file)))
 		mfs_error_set(err, -rc, "%s: cannot make the export durable: %s", file,
 			      strerror(-rc));
 	if (res->nplain)

@@ -147,6 +147,30 @@ static int csv_after_cr(struct csv_reader *r, struct mfs_error *err)
 	return 1;
 }
 
+/* Takes the ',', LF or CRLF at in_pos that ends a field. Returns CSV_END_COMMA or CSV_END_LINE,
+ * or -errno; a CR alone is the error cr_alone. */
+static int csv_field_end(struct csv_reader *r, const char *cr_alone, struct mfs_error *err)
+{
+	char c = r->in[r->in_pos];
+	int rc;
+
+	r->in_pos++;
+	if (c == '\n') {
+		r->line++;
+		r->col = 1;
+		return CSV_END_LINE;
+	}
+	r->col++;
+	if (c == ',')
+		return CSV_END_COMMA;
+	rc = csv_after_cr(r, err);
+	if (rc < 0)
+		return rc;
+	if (!rc)
+		return mfs_error_at(err, EINVAL, r->filename, r->line, r->col - 1, "%s", cr_alone);
+	return CSV_END_LINE;
+}
+
 /* Reads an unquoted field up to its end. Returns an enum csv_end or -errno. */
 static int csv_read_unquoted(struct csv_reader *r, struct csv_field *f, struct mfs_error *err)
 {
@@ -172,25 +196,12 @@ static int csv_read_unquoted(struct csv_reader *r, struct csv_field *f, struct m
 			continue;
 		switch (*p) {
 		case ',':
-			r->in_pos++;
-			r->col++;
-			return CSV_END_COMMA;
 		case '\n':
-			r->in_pos++;
-			r->line++;
-			r->col = 1;
-			return CSV_END_LINE;
 		case '\r':
-			r->in_pos++;
-			r->col++;
-			rc = csv_after_cr(r, err);
-			if (rc < 0)
-				return rc;
-			if (!rc)
-				return mfs_error_at(err, EINVAL, r->filename, r->line, r->col - 1,
-						    "carriage return not followed by a line feed "
-						    "in an unquoted field");
-			return CSV_END_LINE;
+			return csv_field_end(r,
+					     "carriage return not followed by a line feed in an "
+					     "unquoted field",
+					     err);
 		case '"':
 			return mfs_error_at(err, EINVAL, r->filename, r->line, r->col,
 					    "quote inside an unquoted field");
@@ -261,24 +272,9 @@ static int csv_read_quoted(struct csv_reader *r, struct csv_field *f, struct mfs
 			r->col++;
 			break;
 		case ',':
-			r->in_pos++;
-			r->col++;
-			return CSV_END_COMMA;
 		case '\n':
-			r->in_pos++;
-			r->line++;
-			r->col = 1;
-			return CSV_END_LINE;
 		case '\r':
-			r->in_pos++;
-			r->col++;
-			rc = csv_after_cr(r, err);
-			if (rc < 0)
-				return rc;
-			if (!rc)
-				return mfs_error_at(err, EINVAL, r->filename, r->line, r->col - 1,
-						    "text after a closing quote");
-			return CSV_END_LINE;
+			return csv_field_end(r, "text after a closing quote", err);
 		default:
 			return mfs_error_at(err, EINVAL, r->filename, r->line, r->col,
 					    "text after a closing quote");

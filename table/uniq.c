@@ -20,6 +20,8 @@
 
 #include <sodium.h>
 
+#include "common/fileio.h"
+
 #define MEMORY_MIN 4096
 /* Slots past the last home slot, where probing goes on instead of wrapping around. A probe that
  * runs off them makes the table grow or spill, as a full one does. */
@@ -313,23 +315,6 @@ out:
 	return 0;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	ssize_t n;
-
-	while (len) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Writes the table's digests as a run sorted by digest, and empties it. */
 static int table_spill(struct uniq *u)
 {
@@ -358,7 +343,7 @@ static int table_spill(struct uniq *u)
 			u->slots[j] = u->slots[j - 1];
 		u->slots[j] = s;
 	}
-	rc = write_all(u->fd, u->slots, n * sizeof(*u->slots));
+	rc = mfs_write_all(u->fd, u->slots, n * sizeof(*u->slots));
 	if (rc)
 		return rc;
 	u->spills[u->nspills++] = (struct spill){.off = u->size, .n = n};

@@ -5,7 +5,6 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 
 #include "acl/acl.h"
 #include "catalog/catalog.h"
+#include "tests/unit/helpers.h"
 
 struct fixture {
 	char dir[64];
@@ -84,17 +84,12 @@ static int setup(void **state)
 	return 0;
 }
 
-static int remove_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
 	catalog_close(f->cat);
-	assert_int_equal(nftw(f->dir, remove_cb, 8, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(remove_tree(f->dir), 0);
 	free(f);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include "contract/contract.h"
 #include "table/checks.h"
 #include "table/csv.h"
+#include "tests/unit/helpers.h"
 
 #define HEAD                                                                                       \
 	"apiVersion: v3.0.2\n"                                                                     \
@@ -23,21 +24,6 @@
 	"  - name: orders\n"                                                                       \
 	"    physicalType: table\n"
 
-struct mem {
-	const char *s;
-	size_t len, pos;
-};
-
-static ssize_t mem_read(void *ctx, void *buf, size_t len)
-{
-	struct mem *m = ctx;
-	size_t n = m->len - m->pos < len ? m->len - m->pos : len;
-
-	memcpy(buf, m->s + m->pos, n);
-	m->pos += n;
-	return (ssize_t)n;
-}
-
 struct run {
 	struct contract contract;
 	struct check_report rep;
@@ -48,7 +34,7 @@ struct run {
 /* Checks csv (a header in contract order, then rows) against table orders of yaml. */
 static void run(struct run *r, const char *yaml, const char *csv, const struct check_policy *pol)
 {
-	struct mem m = {csv, strlen(csv), 0};
+	struct mem_source m = {.data = csv, .len = strlen(csv)};
 	struct table_checks *c;
 	struct mfs_error err = {""};
 	struct csv_reader rd;

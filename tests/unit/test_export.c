@@ -8,7 +8,6 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "common/strbuf.h"
 #include "mesh/export.h"
 #include "mesh/publish.h"
+#include "tests/unit/helpers.h"
 
 #define NOW_V1 1700000000
 #define NOW_V2 1700003600
@@ -74,26 +74,6 @@ struct fixture {
 	struct principal nobody; /* no right at all */
 	uint8_t mask_key[MASK_KEY_BYTES];
 };
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-struct mem_source {
-	const char *data;
-	size_t len, off;
-};
-
-static ssize_t mem_read(void *ctx, void *buf, size_t len)
-{
-	struct mem_source *s = ctx;
-	size_t n = s->len - s->off < len ? s->len - s->off : len;
-
-	memcpy(buf, s->data + s->off, n);
-	s->off += n;
-	return (ssize_t)n;
-}
 
 static void publish(struct fixture *f, const char *table, const char *csv, const char *now)
 {
@@ -156,7 +136,7 @@ static int teardown(void **state)
 
 	mesh_close(&f->m);
 	principal_release(&f->admin);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	remove_tree(f->dir);
 	free(f);
 	return 0;
 }

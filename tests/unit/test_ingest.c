@@ -16,32 +16,9 @@
 
 #include "common/strbuf.h"
 #include "table/ingest.h"
+#include "tests/unit/helpers.h"
 
 #define MiB (1024 * 1024)
-
-/* An in-memory source handing out at most step bytes per call. */
-struct mem_source {
-	const char *data;
-	size_t len, pos, step;
-	int fail_at; /* call number that fails with -EIO; 0: never */
-	int calls;
-};
-
-static ssize_t mem_read(void *ctx, void *buf, size_t len)
-{
-	struct mem_source *m = ctx;
-	size_t n = m->len - m->pos;
-
-	if (m->fail_at && ++m->calls == m->fail_at)
-		return -EIO;
-	if (n > len)
-		n = len;
-	if (m->step && n > m->step)
-		n = m->step;
-	memcpy(buf, m->data + m->pos, n);
-	m->pos += n;
-	return (ssize_t)n;
-}
 
 /* What goes into a test archive. */
 struct member {

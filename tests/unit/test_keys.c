@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,16 +15,12 @@
 
 #include "acl/keys.h"
 #include "catalog/catalog.h"
+#include "tests/unit/helpers.h"
 
 struct fixture {
 	char mesh[64];
 	char key_path[128];
 };
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
 
 static int setup(void **state)
 {
@@ -43,7 +38,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	nftw(f->mesh, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	remove_tree(f->mesh);
 	free(f);
 	return 0;
 }

@@ -236,6 +236,71 @@ static void test_timestamp(void **state)
 			    "no such day");
 }
 
+/* The Unix seconds of a timestamp, which must pass under flags. */
+static int64_t seconds_of(const char *s, unsigned flags)
+{
+	int64_t secs = -12345;
+	const char *r = logical_type_timestamp(s, strlen(s), flags, &secs);
+
+	if (r)
+		fail_msg("\"%s\" refused: %s", s, r);
+	return secs;
+}
+
+static void test_timestamp_seconds(void **state)
+{
+	(void)state;
+	assert_int_equal(seconds_of("1970-01-01T00:00Z", 0), 0);
+	assert_int_equal(seconds_of("1969-12-31T23:59:59Z", 0), -1);
+	assert_int_equal(seconds_of("2024-02-29T12:34:56+01:00", 0), 1709206496);
+	assert_int_equal(seconds_of("2024-02-29 12:34:56.999+0100", 0), 1709206496);
+	assert_int_equal(seconds_of("9999-12-31T23:59:59-23:59", 0), 253402387139);
+	/* A leap second is the first second of the next minute. */
+	assert_int_equal(seconds_of("2024-06-30T23:59:60", 0), 1719792000);
+	/* The same answer with the lenient flag, and NULL for the seconds is allowed. */
+	assert_int_equal(seconds_of("2024-02-29T12:34:56+01:00", LT_TIMESTAMP_LENIENT), 1709206496);
+	assert_null(logical_type_timestamp("2024-01-01T00:00", 16, 0, NULL));
+	assert_string_equal(logical_type_timestamp("2024-01-01T24:00", 16, 0, NULL),
+			    "no such time");
+}
+
+static void test_timestamp_lenient(void **state)
+{
+	static const char *const bad[] = {"2024-01-0",
+					  "2024-13-01",
+					  "2023-02-29",
+					  "2024-01-01T",
+					  "2024-01-01T12",
+					  "2024-01-01T12:3",
+					  "2024-01-01T12:30:",
+					  "2024-01-01T12:30:00,",
+					  "2024-01-01X",
+					  "2024-01-01ZZ",
+					  "2024-01-01+1",
+					  "2024-01-01+24",
+					  "2024-01-01+01:6",
+					  "2024-01-01+01:60",
+					  "2024-01-01 ",
+					  "2024-01-01T12:30:00 +01:00",
+					  NULL};
+	const char *const *v;
+
+	(void)state;
+	assert_int_equal(seconds_of("2000-03-01", LT_TIMESTAMP_LENIENT), 951868800);
+	assert_int_equal(seconds_of("2024-01-01t10:20z", LT_TIMESTAMP_LENIENT), 1704104400);
+	assert_int_equal(seconds_of("2024-01-01 10:20:00,123456789012+05:30", LT_TIMESTAMP_LENIENT),
+			 1704084600);
+	assert_int_equal(seconds_of("2024-01-01T10:20+05", LT_TIMESTAMP_LENIENT), 1704086400);
+	assert_int_equal(seconds_of("2024-01-01T10:20+05:", LT_TIMESTAMP_LENIENT), 1704086400);
+	assert_int_equal(seconds_of("2024-01-01-0230", LT_TIMESTAMP_LENIENT), 1704076200);
+	/* None of these is a timestamp of a contract. */
+	assert_non_null(logical_type_timestamp("2000-03-01", 10, 0, NULL));
+	assert_non_null(logical_type_timestamp("2024-01-01T10:20+05", 19, 0, NULL));
+	for (v = bad; *v; v++)
+		if (!logical_type_timestamp(*v, strlen(*v), LT_TIMESTAMP_LENIENT, NULL))
+			fail_msg("\"%s\" accepted", *v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -247,6 +312,8 @@ int main(void)
 	    cmocka_unit_test(test_boolean),
 	    cmocka_unit_test(test_date),
 	    cmocka_unit_test(test_timestamp),
+	    cmocka_unit_test(test_timestamp_seconds),
+	    cmocka_unit_test(test_timestamp_lenient),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

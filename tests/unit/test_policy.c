@@ -5,7 +5,6 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "contract/policy.h"
 #include "common/strbuf.h"
 #include "mesh/mesh.h"
+#include "tests/unit/helpers.h"
 
 #define HEAD "apiVersion: meshfs/v1\nkind: MeshPolicy\n"
 
@@ -350,16 +350,6 @@ static void test_check_status(void **state)
 
 /* ---- catalog and mesh ---- */
 
-static int remove_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void remove_tree(const char *dir)
-{
-	assert_int_equal(nftw(dir, remove_cb, 8, FTW_DEPTH | FTW_PHYS), 0);
-}
-
 static void test_catalog_round_trip(void **state)
 {
 	char dir[] = "/tmp/meshfs-test-policy-XXXXXX";
@@ -397,7 +387,7 @@ static void test_catalog_round_trip(void **state)
 	assert_int_equal(seq, 2);
 	free(yaml);
 	catalog_close(cat);
-	remove_tree(dir);
+	assert_int_equal(remove_tree(dir), 0);
 }
 
 /* A principal as principal_init would make it, for users this machine does not have. */
@@ -495,7 +485,7 @@ static void test_mesh_policy(void **state)
 	principal_release(&admin);
 	principal_release(&mallory);
 	mesh_close(&m);
-	remove_tree(dir);
+	assert_int_equal(remove_tree(dir), 0);
 }
 
 int main(void)

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 #include "backends/store.h"
 #include "table/csv.h"
 #include "table/segment.h"
+#include "tests/unit/helpers.h"
 
 #define BINDING "sales/orders/customers"
 #define KEY_ID	7
@@ -69,17 +69,12 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
 
 	store_close(fx->st);
-	assert_int_equal(nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(remove_tree(fx->dir), 0);
 	free(fx);
 	return 0;
 }

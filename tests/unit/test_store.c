@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "backends/store.h"
+#include "tests/unit/helpers.h"
 
 #define HELLO	 "hello, mesh\n"
 #define HELLO_ID "81ce8f2b772811e03845e84b02f239a573f6c12693a45b8fd45fa37ffc25ce0b"
@@ -28,11 +28,6 @@ struct fixture {
 	char dir[96];
 	struct store *st;
 };
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
 
 static int setup(void **state)
 {
@@ -54,7 +49,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	store_close(f->st);
-	nftw(f->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	remove_tree(f->root);
 	free(f);
 	return 0;
 }
@@ -467,7 +462,7 @@ static void test_open_missing(void **state)
 	store_close(st);
 	assert_int_equal(store_local_open(dir, 0, &st, &err), 0);
 	store_close(st);
-	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	remove_tree(root);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)

@@ -16,6 +16,7 @@
 #include "table/checks.h"
 #include "table/csv.h"
 #include "table/uniq.h"
+#include "tests/unit/helpers.h"
 
 /* The smallest memory a set takes: its table holds about a hundred digests. */
 #define TINY 4096
@@ -595,27 +596,12 @@ static void test_five_million(void **state)
 
 /* ---- as the publish checks use it ---- */
 
-struct mem {
-	const char *s;
-	size_t len, pos;
-};
-
-static ssize_t mem_read(void *ctx, void *buf, size_t len)
-{
-	struct mem *m = ctx;
-	size_t n = m->len - m->pos < len ? m->len - m->pos : len;
-
-	memcpy(buf, m->s + m->pos, n);
-	m->pos += n;
-	return (ssize_t)n;
-}
-
 /* Checks csv against the one table of yaml with the smallest sets, spilling to dir. */
 static void checks_run(const char *yaml, const char *csv, const char *dir, struct check_report *rep)
 {
 	struct check_policy pol = {
 	    .detectors = (const char *const[]){NULL}, .spill_dir = dir, .uniq_memory = 1};
-	struct mem m = {csv, strlen(csv), 0};
+	struct mem_source m = {.data = csv, .len = strlen(csv)};
 	struct mfs_error err = {""};
 	struct table_checks *c;
 	struct contract ct;
