@@ -17,6 +17,8 @@ cleanup()
 	rm -rf "$work"
 }
 trap cleanup EXIT
+# Killed (Ctrl-C, a test runner's timeout), still stop the servers: bash runs the EXIT trap on exit.
+trap 'exit 1' INT TERM HUP
 
 passed=0
 failed=0

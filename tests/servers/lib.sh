@@ -12,6 +12,13 @@ die()
 	exit 1
 }
 
+# plain_path PATH: refuse a path that would need quoting, since the env files a start writes are
+# plain KEY=VALUE lines, for a shell to source and any test to read.
+plain_path()
+{
+	[[ $1 =~ ^[A-Za-z0-9._/+-]+$ ]] || die "$1: use a path of letters, digits and ._/+- only"
+}
+
 # free_ports N: N distinct TCP ports on 127.0.0.1 that the kernel says are free now. All N sockets
 # are held open until every port is known, so no two are the same; a server must still bind soon,
 # before another program takes the port.

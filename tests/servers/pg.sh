@@ -25,6 +25,7 @@ usage()
 [ -x "$BIN/initdb" ] || die "$BIN/initdb missing: install postgresql-15"
 mkdir -p "$2"
 dir=$(cd "$2" && pwd)
+plain_path "$dir"
 
 # initdb and postgres refuse to run as root: as root, the cluster is the package's postgres
 # user's; otherwise the caller's own.

@@ -33,6 +33,7 @@ usage()
 [ $# -eq 2 ] || usage
 mkdir -p "$2"
 dir=$(cd "$2" && pwd)
+plain_path "$dir"
 
 # As root, memcached runs as its package's user and the servers as the package's swift user (a
 # single-process Swift server never drops privileges itself: only forked workers do), and a mount
