@@ -119,11 +119,11 @@ expect()
 {
 	local status
 	status=$(cat "$work/status")
-	[ "$status" = "$1" ] && { [ -z "${2:-}" ] || grep -Eq "$2" "$work/body"; } || {
+	if [ "$status" != "$1" ] || { [ -n "${2:-}" ] && ! grep -Eq "$2" "$work/body"; }; then
 		echo "status $status, wanted $1${2:+ and a body matching $2}"
 		head -c 2000 "$work/body"
 		return 1
-	}
+	fi
 }
 
 # request WHO METHOD PATH BODY_FILE STATUS [BODY_PATTERN [CURL_ARGS...]]: s3, then expect. An

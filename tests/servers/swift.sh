@@ -231,7 +231,7 @@ listening()
 
 start()
 {
-	local t0 elapsed ports proxy account container object memcached port i
+	local t0 elapsed proxy account container object memcached server port i
 	t0=$(date +%s%N)
 	[ ! -e "$dir/pids" ] || die "$dir/pids exists: stop it and use an empty DIR"
 	mkdir -p "$dir/etc" "$dir/srv/d0" "$dir/cache" "$dir/log"
