@@ -64,11 +64,12 @@ int ino_encode(const struct node *n, fuse_ino_t *ino)
 		*ino = FUSE_ROOT_ID;
 		return 0;
 	}
-	if (n->id < 0 || n->id >= (1LL << INO_ID_BITS) || n->ver < 0 ||
-	    n->ver >= (1LL << INO_VER_BITS) || n->tidx >= (1U << INO_TIDX_BITS))
+	if (n->id < 0 || (uint64_t)n->id > INO_MASK(INO_ID_BITS) || n->ver < 0 ||
+	    (uint64_t)n->ver > INO_MASK(INO_VER_BITS) || n->tidx > INO_MASK(INO_TIDX_BITS))
 		return -EOVERFLOW;
-	*ino = ((uint64_t)n->kind << 58) | ((uint64_t)n->id << 34) | ((uint64_t)n->ver << 14) |
-	       ((uint64_t)n->tidx << 1) | (uint64_t)n->view;
+	*ino = (uint64_t)n->kind << INO_KIND_SHIFT | (uint64_t)n->id << INO_ID_SHIFT |
+	       (uint64_t)n->ver << INO_VER_SHIFT | (uint64_t)n->tidx << INO_TIDX_SHIFT |
+	       (uint64_t)n->view << INO_VIEW_SHIFT;
 	return 0;
 }
 
@@ -79,11 +80,11 @@ int ino_decode(fuse_ino_t ino, struct node *n)
 		n->kind = N_ROOT;
 		return 0;
 	}
-	n->kind = (enum node_kind)(ino >> 58);
-	n->id = (int64_t)((ino >> 34) & ((1ULL << INO_ID_BITS) - 1));
-	n->ver = (int64_t)((ino >> 14) & ((1ULL << INO_VER_BITS) - 1));
-	n->tidx = (unsigned)((ino >> 1) & ((1U << INO_TIDX_BITS) - 1));
-	n->view = (enum segment_view)(ino & 1);
+	n->kind = (enum node_kind)(ino >> INO_KIND_SHIFT & INO_MASK(INO_KIND_BITS));
+	n->id = (int64_t)(ino >> INO_ID_SHIFT & INO_MASK(INO_ID_BITS));
+	n->ver = (int64_t)(ino >> INO_VER_SHIFT & INO_MASK(INO_VER_BITS));
+	n->tidx = (unsigned)(ino >> INO_TIDX_SHIFT & INO_MASK(INO_TIDX_BITS));
+	n->view = (enum segment_view)(ino >> INO_VIEW_SHIFT & INO_MASK(INO_VIEW_BITS));
 	if (n->kind == N_ROOT || n->kind > N_KIND_LAST)
 		return -ENOENT;
 	return 0;

@@ -45,10 +45,22 @@ enum node_kind {
 	N_KIND_LAST = N_WRITABLE,
 };
 
-/* Bits of an inode number: kind 6 | id 24 | ver 20 | tidx 13 | view 1. */
+/* Bits of an inode number, from the top: kind | id | ver | tidx | view. */
+#define INO_KIND_BITS 6
 #define INO_ID_BITS   24
 #define INO_VER_BITS  20
 #define INO_TIDX_BITS 13
+#define INO_VIEW_BITS 1
+_Static_assert(INO_KIND_BITS + INO_ID_BITS + INO_VER_BITS + INO_TIDX_BITS + INO_VIEW_BITS == 64,
+	       "an inode number is 64 bits");
+_Static_assert(N_KIND_LAST < 1 << INO_KIND_BITS, "every kind fits its bits");
+
+#define INO_MASK(bits) ((1ULL << (bits)) - 1)
+#define INO_VIEW_SHIFT 0
+#define INO_TIDX_SHIFT (INO_VIEW_SHIFT + INO_VIEW_BITS)
+#define INO_VER_SHIFT  (INO_TIDX_SHIFT + INO_TIDX_BITS)
+#define INO_ID_SHIFT   (INO_VER_SHIFT + INO_VER_BITS)
+#define INO_KIND_SHIFT (INO_ID_SHIFT + INO_ID_BITS)
 
 struct node {
 	enum node_kind kind;

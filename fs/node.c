@@ -161,7 +161,7 @@ static int query_node(struct fs *fs, const char *text, struct node *n)
 	q = &fs->queries[slot];
 	free(q->text);
 	q->text = copy;
-	q->gen = ++fs->query_gen & ((1U << INO_VER_BITS) - 1);
+	q->gen = ++fs->query_gen & INO_MASK(INO_VER_BITS);
 found:
 	memset(n, 0, sizeof(*n));
 	n->kind = N_SEARCH_QUERY;

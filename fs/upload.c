@@ -84,7 +84,7 @@ static int upload_new(struct fs *fs, int64_t product_id, const char *name,
 	up->mode = 0644;
 	up->mtime = (int64_t)time(NULL);
 	/* Generations make a stale inode number of a reused slot miss instead of alias. */
-	up->gen = ++fs->upload_gen & ((1U << INO_VER_BITS) - 1);
+	up->gen = ++fs->upload_gen & INO_MASK(INO_VER_BITS);
 	fs->uploads[slot] = up;
 	*out = up;
 	return 0;
@@ -153,7 +153,7 @@ void writable_node(struct fs *fs, uid_t uid, struct node *n)
 	w->writers = 0;
 	w->opens = 0;
 	w->made = ++fs->writables_made;
-	w->gen = (++fs->writable_gen & ((1U << INO_VER_BITS) - 1)) ?: ++fs->writable_gen;
+	w->gen = (++fs->writable_gen & INO_MASK(INO_VER_BITS)) ?: ++fs->writable_gen;
 found:
 	memset(n, 0, sizeof(*n));
 	n->kind = N_WRITABLE;
