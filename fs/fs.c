@@ -58,7 +58,7 @@ struct fs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
-int ino_encode(const struct node *n, fuse_ino_t *ino)
+int fs_ino_encode(const struct node *n, fuse_ino_t *ino)
 {
 	if (n->kind == N_ROOT) {
 		*ino = FUSE_ROOT_ID;
@@ -73,7 +73,7 @@ int ino_encode(const struct node *n, fuse_ino_t *ino)
 	return 0;
 }
 
-int ino_decode(fuse_ino_t ino, struct node *n)
+int fs_ino_decode(fuse_ino_t ino, struct node *n)
 {
 	memset(n, 0, sizeof(*n));
 	if (ino == FUSE_ROOT_ID) {
@@ -344,7 +344,7 @@ static void daemon_log_open(const char *mesh_dir)
 static void fs_release_all(struct fs *fs)
 {
 	while (fs->files)
-		open_file_free(fs, fs->files);
+		read_open_file_free(fs, fs->files);
 	dir_listing_release(fs);
 	for (size_t i = 0; i < SEGMENT_POOL; i++)
 		segment_close(fs->pool[i].seg);

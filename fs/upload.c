@@ -109,7 +109,7 @@ static void upload_settle(struct fs *fs, struct upload *up)
 
 int upload_stat(struct fs *fs, const struct upload *up, fuse_ino_t ino, struct stat *st)
 {
-	stat_fill(st, ino, S_IFREG | (up->mode & 07777), staging_size(up->st), up->mtime, fs);
+	node_stat_fill(st, ino, S_IFREG | (up->mode & 07777), staging_size(up->st), up->mtime, fs);
 	st->st_uid = up->uid;
 	st->st_gid = up->gid;
 	return 0;
@@ -122,7 +122,7 @@ int upload_stat(struct fs *fs, const struct upload *up, fuse_ino_t ino, struct s
  * (see fs_open for what is left of that). A fresh one is made in a slot nobody has open,
  * reusing the one made first.
  */
-void writable_node(struct fs *fs, uid_t uid, struct node *n)
+void upload_writable_node(struct fs *fs, uid_t uid, struct node *n)
 {
 	uint64_t h = (uint64_t)n->kind * 0x9E3779B97F4A7C15ULL ^
 		     (uint64_t)n->id * 0xC2B2AE3D27D4EB4FULL ^
@@ -162,7 +162,7 @@ found:
 }
 
 /* Ends one open of an upload; an upload under a name that publishes had its publish at flush. */
-void release_upload(struct fs *fs, struct upload *up)
+void upload_release(struct fs *fs, struct upload *up)
 {
 	fs_lock(fs);
 	assert(up->opens > 0);
@@ -196,23 +196,23 @@ static ssize_t staging_source(void *ctx, void *buf, size_t len)
 
 /* Drops the kernel's attributes of a node, if it has its inode: it asks for them again, and a
  * directory's mtime tells it whether the listing it kept is still right (dir_stamp). */
-void node_changed(struct fs *fs, enum node_kind kind, int64_t id)
+void upload_node_changed(struct fs *fs, enum node_kind kind, int64_t id)
 {
 	struct node n = {.kind = kind, .id = id};
 	fuse_ino_t ino;
 
-	if (fs->se && !ino_encode(&n, &ino))
+	if (fs->se && !fs_ino_encode(&n, &ino))
 		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
 /* After a publish: the product's listings, README and versions/latest are out of date. Called
  * without fs->lock, so that the kernel can ask while it takes the notice. */
-void product_changed(struct fs *fs, int64_t product_id)
+void upload_product_changed(struct fs *fs, int64_t product_id)
 {
-	node_changed(fs, N_PRODUCT, product_id);
-	node_changed(fs, N_VERSIONS, product_id);
-	node_changed(fs, N_LATEST, product_id);
-	node_changed(fs, N_PRODUCT_README, product_id);
+	upload_node_changed(fs, N_PRODUCT, product_id);
+	upload_node_changed(fs, N_VERSIONS, product_id);
+	upload_node_changed(fs, N_LATEST, product_id);
+	upload_node_changed(fs, N_PRODUCT_README, product_id);
 }
 
 static int upload_publish(struct fs *fs, struct upload *up, const char *as_name)
@@ -248,7 +248,7 @@ out:
 		fuse_log(FUSE_LOG_INFO, "meshfs: %s/%s/%s by %s: version %lld\n", p.domain, p.name,
 			 as_name, pr.name, (long long)res.version);
 	if (!rc)
-		product_changed(fs, up->product_id);
+		upload_product_changed(fs, up->product_id);
 	if (opened)
 		mesh_close(&m);
 	principal_release(&pr);
@@ -284,7 +284,7 @@ static int may_publish(struct fs *fs, const struct principal *pr, int64_t produc
 }
 
 /* Publishes an upload written since its last publish attempt, if its name publishes. */
-int flush_upload(struct fs *fs, struct upload *up)
+int upload_flush(struct fs *fs, struct upload *up)
 {
 	char name[NAME_MAX + 1];
 	int dirty;
@@ -299,7 +299,7 @@ int flush_upload(struct fs *fs, struct upload *up)
 }
 
 /* The process (thread group) of a thread: FUSE requests name the calling thread. */
-pid_t task_tgid(pid_t tid)
+pid_t upload_task_tgid(pid_t tid)
 {
 	char path[64], line[128];
 	pid_t tgid = tid;
@@ -318,8 +318,8 @@ pid_t task_tgid(pid_t tid)
 
 /* Opens for writing the name a table or contract inode stands for: a new, empty upload that
  * replaces it as a whole when published; published versions are never modified. */
-int open_for_publish(struct fs *fs, fuse_req_t req, const struct principal *pr,
-		     const struct node *n, struct writable *w, struct open_file *of)
+int upload_open_for_publish(struct fs *fs, fuse_req_t req, const struct principal *pr,
+			    const struct node *n, struct writable *w, struct open_file *of)
 {
 	struct catalog_product p = {0};
 	struct catalog_version v = {0};
@@ -354,7 +354,7 @@ out:
 	return rc;
 }
 
-int open_upload(struct fs *fs, const struct principal *pr, const struct node *n, int flags,
+int upload_open(struct fs *fs, const struct principal *pr, const struct node *n, int flags,
 		struct open_file *of)
 {
 	struct upload *up = upload_at(fs, n);
@@ -378,7 +378,7 @@ int open_upload(struct fs *fs, const struct principal *pr, const struct node *n,
  * current one reached by someone who may not publish (EACCES, audited) or by a publisher
  * through versions/ (EROFS: TABLE.csv is the name that publishes).
  */
-int refuse_write(struct fs *fs, const struct principal *pr, const struct node *n)
+int upload_refuse_write(struct fs *fs, const struct principal *pr, const struct node *n)
 {
 	struct catalog_product p = {0};
 	struct catalog_version v = {0};
@@ -411,12 +411,12 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	int rc;
 
 	memset(&e, 0, sizeof(e));
-	rc = ino_decode(parent, &pn);
+	rc = fs_ino_decode(parent, &pn);
 	if (!rc && pn.kind != N_PRODUCT)
 		rc = pn.kind == N_VERSIONS || pn.kind == N_VERSION ? -EROFS : -EPERM;
 	if (!rc && reserved_name(name))
 		rc = -EPERM;
-	if (!rc && !(of = open_file_new(fs)))
+	if (!rc && !(of = read_open_file_new(fs)))
 		rc = -ENOMEM;
 	if (rc)
 		goto reply;
@@ -437,21 +437,21 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		up->opens++;
 		of->up = up;
 		upload_node(fs, up, &cn);
-		rc = ino_encode(&cn, &e.ino);
+		rc = fs_ino_encode(&cn, &e.ino);
 		if (!rc)
 			upload_stat(fs, up, e.ino, &e.attr);
 	}
 	fs_unlock(fs);
 	catalog_product_release(&p);
 	if (rc) {
-		open_file_free(fs, of);
+		read_open_file_free(fs, of);
 		goto reply;
 	}
-	of->opener = task_tgid(fuse_req_ctx(req)->pid);
+	of->opener = upload_task_tgid(fuse_req_ctx(req)->pid);
 	fi->fh = (uintptr_t)of;
 	fi->direct_io = 1;
 	if (fuse_reply_create(req, &e, fi) == -ENOENT)
-		open_file_free(fs, of);
+		read_open_file_free(fs, of);
 	return;
 reply:
 	fuse_reply_err(req, -rc);
@@ -502,10 +502,10 @@ void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 
 	(void)ino;
-	if (!of->up || task_tgid(fuse_req_ctx(req)->pid) != of->opener)
+	if (!of->up || upload_task_tgid(fuse_req_ctx(req)->pid) != of->opener)
 		fuse_reply_err(req, 0);
 	else
-		fuse_reply_err(req, -flush_upload(fs_of(req), of->up));
+		fuse_reply_err(req, -upload_flush(fs_of(req), of->up));
 }
 
 void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
@@ -513,13 +513,13 @@ void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_inf
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 
 	(void)ino, (void)datasync;
-	fuse_reply_err(req, of->up ? -flush_upload(fs_of(req), of->up) : 0);
+	fuse_reply_err(req, of->up ? -upload_flush(fs_of(req), of->up) : 0);
 }
 
 /* Whether name exists in the directory for the caller: what cannot be removed must say EPERM,
  * what is not there ENOENT. */
-int name_exists(struct fs *fs, const struct principal *pr, const struct node *parent,
-		const char *name)
+int upload_name_exists(struct fs *fs, const struct principal *pr, const struct node *parent,
+		       const char *name)
 {
 	struct node child;
 	int rc = node_lookup(fs, pr, parent, name, &child);
@@ -535,7 +535,7 @@ void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct node pn;
 	int rc;
 
-	rc = ino_decode(parent, &pn);
+	rc = fs_ino_decode(parent, &pn);
 	if (rc)
 		goto reply;
 	fs_lock(fs);
@@ -545,7 +545,7 @@ void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	else if (pn.kind == N_PRODUCT && (up = upload_find(fs, pn.id, name, pr->uid)))
 		up->linked = 0;
 	else
-		rc = name_exists(fs, pr, &pn, name);
+		rc = upload_name_exists(fs, pr, &pn, name);
 	if (up)
 		upload_settle(fs, up);
 	fs_unlock(fs);
@@ -568,7 +568,7 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t n
 	char *copy;
 	int rc, publish = 0;
 
-	rc = ino_decode(parent, &pn);
+	rc = fs_ino_decode(parent, &pn);
 	if (rc)
 		goto reply;
 	fs_lock(fs);
@@ -576,14 +576,14 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t n
 	if (!pr)
 		rc = -EACCES;
 	else if (pn.kind != N_PRODUCT || !(up = upload_find(fs, pn.id, name, pr->uid)))
-		rc = name_exists(fs, pr, &pn, name) == 1 ? -EPERM : -ENOENT;
+		rc = upload_name_exists(fs, pr, &pn, name) == 1 ? -EPERM : -ENOENT;
 	else if (newparent != parent)
 		rc = -EXDEV;
 	else if (flags & RENAME_EXCHANGE)
 		rc = -EINVAL;
 	else if (reserved_name(newname))
 		rc = -EPERM;
-	else if ((flags & RENAME_NOREPLACE) && name_exists(fs, pr, &pn, newname))
+	else if ((flags & RENAME_NOREPLACE) && upload_name_exists(fs, pr, &pn, newname))
 		rc = -EEXIST;
 	else if ((publish = publish_name_publishes(newname)))
 		up->opens++; /* keeps it while the lock is let go for the publish */
@@ -625,7 +625,7 @@ void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	double timeout;
 	int rc, writable;
 
-	rc = ino_decode(ino, &n);
+	rc = fs_ino_decode(ino, &n);
 	if (rc)
 		goto reply;
 	fs_lock(fs);
