@@ -300,15 +300,11 @@ static void dir_reply(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, in
 	char *buf;
 	int rc;
 
-	rc = fs_ino_decode(ino, &dn);
-	buf = rc ? NULL : malloc(size);
-	if (!buf) {
-		fuse_reply_err(req, rc ? -rc : ENOMEM);
-		return;
-	}
-	fs_lock(fs);
-	pr = fs_principal(fs, req);
-	rc = pr ? dir_listing(fs, pr, &dn, off, &l) : -EACCES;
+	buf = malloc(size);
+	rc = buf ? fs_request_begin(fs, req, ino, &dn, &pr) : -ENOMEM;
+	if (rc)
+		goto out;
+	rc = dir_listing(fs, pr, &dn, off, &l);
 	for (size_t i = (size_t)off; !rc && i < l->n; i++) {
 		struct fuse_entry_param e = {
 		    .attr = {.st_ino = l->e[i].ino, .st_mode = l->e[i].mode}};
@@ -332,6 +328,7 @@ static void dir_reply(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, in
 		used += need;
 	}
 	fs_unlock(fs);
+out:
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -424,14 +421,10 @@ void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 
 	(void)mode;
 	memset(&e, 0, sizeof(e));
-	rc = fs_ino_decode(parent, &pn);
+	rc = fs_request_begin(fs, req, parent, &pn, &pr);
 	if (rc)
 		goto reply;
-	fs_lock(fs);
-	pr = fs_principal(fs, req);
-	if (!pr)
-		rc = -EACCES;
-	else if (upload_name_exists(fs, pr, &pn, name))
+	if (upload_name_exists(fs, pr, &pn, name))
 		rc = -EEXIST;
 	else if (pn.kind == N_ROOT)
 		rc = make_domain(fs, pr, name, &err);

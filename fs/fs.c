@@ -92,7 +92,7 @@ int fs_ino_decode(fuse_ino_t ino, struct node *n)
 
 /* ---- principals (callers of requests), cached briefly: NSS look-ups are slow ---- */
 
-const struct principal *fs_principal(struct fs *fs, fuse_req_t req)
+static const struct principal *fs_principal(struct fs *fs, fuse_req_t req)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	int64_t now = (int64_t)time(NULL);
@@ -114,6 +114,27 @@ const struct principal *fs_principal(struct fs *fs, fuse_req_t req)
 		return NULL;
 	slot->at = now;
 	return &slot->p;
+}
+
+/*
+ * How a request on inode ino starts: decodes it into *n, takes fs->lock and resolves the caller
+ * into *pr. Returns 0 with the lock held, or -errno without it: -EACCES when the caller cannot be
+ * resolved.
+ */
+int fs_request_begin(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct node *n,
+		     const struct principal **pr)
+{
+	int rc;
+
+	rc = fs_ino_decode(ino, n);
+	if (rc)
+		return rc;
+	fs_lock(fs);
+	*pr = fs_principal(fs, req);
+	if (*pr)
+		return 0;
+	fs_unlock(fs);
+	return -EACCES;
 }
 
 /* ---- caches of what the catalog says (under fs->lock) ---- */
@@ -187,6 +208,22 @@ int fs_version_get(struct fs *fs, int64_t product_id, int64_t number, struct cat
 		catalog_version_release(&c->v);
 	c->product_id = version_copy(&c->v, out) ? 0 : product_id;
 	return 0;
+}
+
+/*
+ * The version of table node n in *v and, in *t, its table: 0, -ENOENT when the version has no
+ * table at n->tidx, or another -errno. *v is to be released either way.
+ */
+int fs_table_get(struct fs *fs, const struct node *n, struct catalog_version *v,
+		 const struct catalog_table_version **t)
+{
+	int rc;
+
+	rc = fs_version_get(fs, n->id, n->ver, v);
+	if (!rc && n->tidx >= v->ntables)
+		rc = -ENOENT;
+	*t = rc ? NULL : &v->tables[n->tidx];
+	return rc;
 }
 
 static int product_copy(struct catalog_product *dst, const struct catalog_product *src)

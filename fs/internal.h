@@ -289,10 +289,13 @@ int fs_stamp(struct fs *fs, uint64_t *stamp);
 struct fs *fs_of(fuse_req_t req);
 int fs_ino_encode(const struct node *n, fuse_ino_t *ino);
 int fs_ino_decode(fuse_ino_t ino, struct node *n);
-const struct principal *fs_principal(struct fs *fs, fuse_req_t req);
+int fs_request_begin(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct node *n,
+		     const struct principal **pr);
 int fs_allowed(struct fs *fs, const struct principal *pr, enum privilege priv,
 	       const struct catalog_product *p);
 int fs_version_get(struct fs *fs, int64_t product_id, int64_t number, struct catalog_version *out);
+int fs_table_get(struct fs *fs, const struct node *n, struct catalog_version *v,
+		 const struct catalog_table_version **t);
 int fs_product_get(struct fs *fs, int64_t id, struct catalog_product *out);
 
 /* fs/node.c: resolving nodes */

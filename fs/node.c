@@ -287,19 +287,18 @@ int node_stat(struct fs *fs, const struct principal *pr, const struct node *n, f
 		*timeout = 0;
 		break;
 	}
-	case N_TABLE:
-		rc = fs_version_get(fs, n->id, n->ver, &v);
-		if (!rc && n->tidx >= v.ntables)
-			rc = -ENOENT;
-		if (!rc) {
-			const struct catalog_table_version *t = &v.tables[n->tidx];
+	case N_TABLE: {
+		const struct catalog_table_version *t;
 
+		rc = fs_table_get(fs, n, &v, &t);
+		if (!rc) {
 			node_stat_fill(st, ino, S_IFREG | 0444,
 				       n->view == SEGMENT_PLAIN ? t->plain_size : t->masked_size,
 				       v.published_at, fs);
 			*timeout = TIMEOUT_IMMUTABLE;
 		}
 		break;
+	}
 	default: {
 		size_t size;
 
@@ -541,12 +540,12 @@ int node_lookup(struct fs *fs, const struct principal *pr, const struct node *pa
 double node_entry_timeout(struct fs *fs, const struct node *parent, const struct node *child)
 {
 	struct catalog_version v = {0};
+	const struct catalog_table_version *t;
 	double timeout = TIMEOUT_IMMUTABLE;
 
 	switch (child->kind) {
 	case N_TABLE:
-		if (parent->kind != N_VERSION || fs_version_get(fs, child->id, child->ver, &v) ||
-		    child->tidx >= v.ntables || v.tables[child->tidx].has_pii)
+		if (parent->kind != N_VERSION || fs_table_get(fs, child, &v, &t) || t->has_pii)
 			timeout = 0;
 		break;
 	case N_CONTRACT:
@@ -575,12 +574,10 @@ void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	memset(&e, 0, sizeof(e));
-	rc = fs_ino_decode(parent, &pn);
+	rc = fs_request_begin(fs, req, parent, &pn, &pr);
 	if (rc)
 		goto reply;
-	fs_lock(fs);
-	pr = fs_principal(fs, req);
-	rc = pr ? node_lookup(fs, pr, &pn, name, &cn) : -EACCES;
+	rc = node_lookup(fs, pr, &pn, name, &cn);
 	if (!rc)
 		rc = fs_ino_encode(&cn, &e.ino);
 	if (!rc)
@@ -611,11 +608,9 @@ void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rc;
 
 	(void)fi;
-	rc = fs_ino_decode(ino, &n);
+	rc = fs_request_begin(fs, req, ino, &n, &pr);
 	if (!rc) {
-		fs_lock(fs);
-		pr = fs_principal(fs, req);
-		rc = pr ? node_stat(fs, pr, &n, ino, &st, &timeout) : -EACCES;
+		rc = node_stat(fs, pr, &n, ino, &st, &timeout);
 		fs_unlock(fs);
 	}
 	if (rc)
@@ -671,12 +666,9 @@ static int xattr_value(struct fs *fs, const struct node *n, const char *name, ch
 
 	if (n->kind != N_TABLE)
 		return -ENODATA;
-	rc = fs_version_get(fs, n->id, n->ver, &v);
-	if (!rc && n->tidx >= v.ntables)
-		rc = -ENOENT;
+	rc = fs_table_get(fs, n, &v, &t);
 	if (rc)
 		goto out;
-	t = &v.tables[n->tidx];
 	render_time(v.published_at, when);
 	if (!strcmp(name, "user.meshfs.version"))
 		snprintf(out, size, "%lld", (long long)v.number);

@@ -104,12 +104,9 @@ static int open_table(struct fs *fs, const struct principal *pr, const struct no
 
 	rc = fs_product_get(fs, n->id, &p);
 	if (!rc)
-		rc = fs_version_get(fs, n->id, n->ver, &v);
-	if (!rc && n->tidx >= v.ntables)
-		rc = -ENOENT;
+		rc = fs_table_get(fs, n, &v, &t);
 	if (rc)
 		goto out;
-	t = &v.tables[n->tidx];
 	rc = fs_allowed(fs, pr, n->view == SEGMENT_PLAIN ? PRIV_UNMASK : PRIV_READ, &p);
 	/* unmask revoked between the lookup and this open: the name now stands for the masked
 	 * view, and ESTALE makes the kernel look it up again */
@@ -199,23 +196,13 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rc, writable, written = 0;
 	int writing = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
 
-	rc = fs_ino_decode(ino, &n);
-	if (rc) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
 	of = read_open_file_new(fs);
-	if (!of) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	fs_lock(fs);
-	pr = fs_principal(fs, req);
+	rc = of ? fs_request_begin(fs, req, ino, &n, &pr) : -ENOMEM;
+	if (rc)
+		goto fail;
 	rc = node_target(fs, &n, &t, &writable);
 	w = !rc && writable ? &fs->writables[n.id] : NULL;
 	n = t;
-	if (!rc && !pr)
-		rc = -EACCES;
 	if (rc)
 		;
 	else if (n.kind == N_UPLOAD)
@@ -239,11 +226,8 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		written = w->writers > 0;
 	}
 	fs_unlock(fs);
-	if (rc) {
-		read_open_file_free(fs, of);
-		fuse_reply_err(req, -rc);
-		return;
-	}
+	if (rc)
+		goto fail;
 	/*
 	 * Immutable inodes keep their page cache; generated documents are read as rendered at
 	 * this open, whatever size an earlier stat saw; uploads change under their writer. A
@@ -260,6 +244,10 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = (uintptr_t)of;
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		read_open_file_free(fs, of);
+	return;
+fail:
+	read_open_file_free(fs, of);
+	fuse_reply_err(req, -rc);
 }
 
 /* Key look-up for plain reads: a key not yet cached is read from the catalog, which is shared. */

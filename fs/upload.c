@@ -323,6 +323,7 @@ int upload_open_for_publish(struct fs *fs, fuse_req_t req, const struct principa
 {
 	struct catalog_product p = {0};
 	struct catalog_version v = {0};
+	const struct catalog_table_version *t;
 	char name[MESH_NAME_MAX + 8];
 	int rc;
 
@@ -331,12 +332,10 @@ int upload_open_for_publish(struct fs *fs, fuse_req_t req, const struct principa
 	if (n->kind == N_CONTRACT) {
 		snprintf(name, sizeof(name), "contract.yaml");
 	} else {
-		rc = fs_version_get(fs, n->id, n->ver, &v);
-		if (!rc && n->tidx >= v.ntables)
-			rc = -ENOENT;
+		rc = fs_table_get(fs, n, &v, &t);
 		if (rc)
 			goto out;
-		snprintf(name, sizeof(name), "%s.csv", v.tables[n->tidx].name);
+		snprintf(name, sizeof(name), "%s.csv", t->name);
 	}
 	rc = may_publish(fs, pr, n->id, name, &p);
 	if (rc)
@@ -382,14 +381,14 @@ int upload_refuse_write(struct fs *fs, const struct principal *pr, const struct 
 {
 	struct catalog_product p = {0};
 	struct catalog_version v = {0};
+	const struct catalog_table_version *t;
 	char name[MESH_NAME_MAX + 8] = "contract.yaml";
 	int rc;
 
 	rc = fs_product_get(fs, n->id, &p);
 	if (!rc && (n->kind == N_CONTRACT ? n->ver == p.contract_seq : n->ver == p.latest)) {
-		if (n->kind == N_TABLE && !fs_version_get(fs, n->id, n->ver, &v) &&
-		    n->tidx < v.ntables)
-			snprintf(name, sizeof(name), "%s.csv", v.tables[n->tidx].name);
+		if (n->kind == N_TABLE && !fs_table_get(fs, n, &v, &t))
+			snprintf(name, sizeof(name), "%s.csv", t->name);
 		catalog_product_release(&p);
 		rc = may_publish(fs, pr, n->id, name, &p);
 	}
@@ -405,24 +404,22 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	struct catalog_product p = {0};
 	struct fuse_entry_param e;
 	const struct principal *pr;
-	struct open_file *of = NULL;
+	struct open_file *of;
 	struct upload *up = NULL;
 	struct node pn, cn;
 	int rc;
 
 	memset(&e, 0, sizeof(e));
-	rc = fs_ino_decode(parent, &pn);
-	if (!rc && pn.kind != N_PRODUCT)
-		rc = pn.kind == N_VERSIONS || pn.kind == N_VERSION ? -EROFS : -EPERM;
-	if (!rc && reserved_name(name))
-		rc = -EPERM;
-	if (!rc && !(of = read_open_file_new(fs)))
-		rc = -ENOMEM;
+	of = read_open_file_new(fs);
+	rc = of ? fs_request_begin(fs, req, parent, &pn, &pr) : -ENOMEM;
 	if (rc)
-		goto reply;
-	fs_lock(fs);
-	pr = fs_principal(fs, req);
-	rc = pr ? may_publish(fs, pr, pn.id, name, &p) : -EACCES;
+		goto fail;
+	if (pn.kind != N_PRODUCT)
+		rc = pn.kind == N_VERSIONS || pn.kind == N_VERSION ? -EROFS : -EPERM;
+	else if (reserved_name(name))
+		rc = -EPERM;
+	else
+		rc = may_publish(fs, pr, pn.id, name, &p);
 	if (!rc) {
 		/* create() meets an existing upload only when racing another open of it */
 		up = upload_find(fs, pn.id, name, pr->uid);
@@ -443,17 +440,16 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	}
 	fs_unlock(fs);
 	catalog_product_release(&p);
-	if (rc) {
-		read_open_file_free(fs, of);
-		goto reply;
-	}
+	if (rc)
+		goto fail;
 	of->opener = upload_task_tgid(fuse_req_ctx(req)->pid);
 	fi->fh = (uintptr_t)of;
 	fi->direct_io = 1;
 	if (fuse_reply_create(req, &e, fi) == -ENOENT)
 		read_open_file_free(fs, of);
 	return;
-reply:
+fail:
+	read_open_file_free(fs, of);
 	fuse_reply_err(req, -rc);
 }
 
@@ -535,14 +531,10 @@ void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct node pn;
 	int rc;
 
-	rc = fs_ino_decode(parent, &pn);
+	rc = fs_request_begin(fs, req, parent, &pn, &pr);
 	if (rc)
 		goto reply;
-	fs_lock(fs);
-	pr = fs_principal(fs, req);
-	if (!pr)
-		rc = -EACCES;
-	else if (pn.kind == N_PRODUCT && (up = upload_find(fs, pn.id, name, pr->uid)))
+	if (pn.kind == N_PRODUCT && (up = upload_find(fs, pn.id, name, pr->uid)))
 		up->linked = 0;
 	else
 		rc = upload_name_exists(fs, pr, &pn, name);
@@ -568,14 +560,10 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t n
 	char *copy;
 	int rc, publish = 0;
 
-	rc = fs_ino_decode(parent, &pn);
+	rc = fs_request_begin(fs, req, parent, &pn, &pr);
 	if (rc)
 		goto reply;
-	fs_lock(fs);
-	pr = fs_principal(fs, req);
-	if (!pr)
-		rc = -EACCES;
-	else if (pn.kind != N_PRODUCT || !(up = upload_find(fs, pn.id, name, pr->uid)))
+	if (pn.kind != N_PRODUCT || !(up = upload_find(fs, pn.id, name, pr->uid)))
 		rc = upload_name_exists(fs, pr, &pn, name) == 1 ? -EPERM : -ENOENT;
 	else if (newparent != parent)
 		rc = -EXDEV;
@@ -625,11 +613,9 @@ void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	double timeout;
 	int rc, writable;
 
-	rc = fs_ino_decode(ino, &n);
+	rc = fs_request_begin(fs, req, ino, &n, &pr);
 	if (rc)
 		goto reply;
-	fs_lock(fs);
-	pr = fs_principal(fs, req);
 	rc = node_target(fs, &n, &t, &writable);
 	if (rc) {
 		fs_unlock(fs);
@@ -645,9 +631,7 @@ void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	if (fi && up && writable && !up->dirty && !staging_size(up->st) &&
 	    (to_set & FUSE_SET_ATTR_SIZE))
 		up = NULL;
-	if (!pr)
-		rc = -EACCES;
-	else if (!up && writable && !fi && (to_set & FUSE_SET_ATTR_SIZE) && !attr->st_size)
+	if (!up && writable && !fi && (to_set & FUSE_SET_ATTR_SIZE) && !attr->st_size)
 		/* The truncate the kernel sends, without the handle, after open(O_TRUNC): the
 		 * upload that open started is empty already. The reply keeps the readers' size. */
 		rc = 0;
