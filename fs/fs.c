@@ -1,7 +1,7 @@
 /*
  * The mounted tree (docs/DESIGN.md §3) on the low-level libfuse API: the session, the daemon's
- * state and its caches of the catalog, and the table of operations, which the other files of fs/
- * implement (see fs/internal.h).
+ * state and its caches of the catalog, how each request starts (fs_request_begin), and the table
+ * of operations, which the other files of fs/ implement (see fs/internal.h).
  *
  * Inode numbers are not a table in memory: each encodes what it names (kind, catalog id,
  * version, table, view), so that the daemon keeps no per-inode state, forget is free, and a
@@ -53,11 +53,13 @@ int fs_stamp(struct fs *fs, uint64_t *stamp)
 	return rc;
 }
 
+/* The daemon's state, which every request carries. */
 struct fs *fs_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
 }
 
+/* The inode number of n: 0, or -EOVERFLOW when a field does not fit its bits. */
 int fs_ino_encode(const struct node *n, fuse_ino_t *ino)
 {
 	if (n->kind == N_ROOT) {
@@ -73,6 +75,7 @@ int fs_ino_encode(const struct node *n, fuse_ino_t *ino)
 	return 0;
 }
 
+/* The node inode number ino names: 0, or -ENOENT for a number no node has. */
 int fs_ino_decode(fuse_ino_t ino, struct node *n)
 {
 	memset(n, 0, sizeof(*n));

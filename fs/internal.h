@@ -3,7 +3,8 @@
  * their inode numbers, and the functions one part calls in another. The public interface is
  * fs/fs.h; nothing outside fs/ includes this.
  *
- * Everything that reads the catalog or the caches runs under fs->lock (fs_lock).
+ * Everything that reads the catalog or the caches runs under fs->lock (fs_lock). A request takes
+ * it, with its decoded inode and its caller, in fs_request_begin.
  */
 #ifndef MESHFS_FS_INTERNAL_H
 #define MESHFS_FS_INTERNAL_H

@@ -13,6 +13,7 @@
 #include "mesh/publish.h"
 #include "mesh/render.h"
 
+/* Attributes of an inode of the mesh, owned by the user the daemon runs as. */
 void node_stat_fill(struct stat *st, fuse_ino_t ino, mode_t mode, uint64_t size, int64_t mtime,
 		    const struct fs *fs)
 {
@@ -126,6 +127,7 @@ static int doc_size(struct fs *fs, const struct principal *pr, const struct node
 	return rc;
 }
 
+/* Whether nodes of kind k are documents, rendered at open. */
 int node_is_document(enum node_kind k)
 {
 	return k == N_ROOT_README || k == N_CATALOG_CSV || k == N_DOMAIN_README ||
@@ -135,6 +137,7 @@ int node_is_document(enum node_kind k)
 
 /* ---- .search/TEXT/: each text looked up gets a slot, so that its directory has an inode ---- */
 
+/* The text of a .search/TEXT/ node, or NULL once its slot went to another text. */
 const char *node_query_at(struct fs *fs, const struct node *n)
 {
 	if (n->id < 0 || n->id >= MAX_QUERIES)
@@ -418,6 +421,8 @@ const struct root_file node_root_files[ROOT_FILES] = {
     {".search", N_SEARCH, S_IFDIR},
 };
 
+/* The child called name in directory parent, as pr sees it: 0 or -errno (-ENOENT: no such
+ * name, -ENOTDIR: parent is no directory). */
 int node_lookup(struct fs *fs, const struct principal *pr, const struct node *parent,
 		const char *name, struct node *child)
 {

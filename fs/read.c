@@ -139,6 +139,7 @@ out:
 	return rc;
 }
 
+/* Ends an open file, letting go of its upload, segment and writable inode. NULL is fine. */
 void read_open_file_free(struct fs *fs, struct open_file *of)
 {
 	if (!of)
@@ -169,6 +170,7 @@ void read_open_file_free(struct fs *fs, struct open_file *of)
 	free(of);
 }
 
+/* A new open file, listed in fs->files (see struct fs), or NULL. */
 struct open_file *read_open_file_new(struct fs *fs)
 {
 	struct open_file *of = calloc(1, sizeof(*of));

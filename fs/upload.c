@@ -21,6 +21,7 @@ static int reserved_name(const char *name)
 	       !strcmp(name, "versions");
 }
 
+/* The upload an N_UPLOAD node names, or NULL once it is gone: a stale generation misses. */
 struct upload *upload_at(struct fs *fs, const struct node *n)
 {
 	struct upload *up;
@@ -44,6 +45,7 @@ struct upload *upload_find(struct fs *fs, int64_t product_id, const char *name, 
 	return NULL;
 }
 
+/* The node of an upload, for its inode number. */
 void upload_node(struct fs *fs, const struct upload *up, struct node *n)
 {
 	memset(n, 0, sizeof(*n));
@@ -107,6 +109,7 @@ static void upload_settle(struct fs *fs, struct upload *up)
 	free(up);
 }
 
+/* Attributes of an upload: its writer's, with the size staged so far. Returns 0. */
 int upload_stat(struct fs *fs, const struct upload *up, fuse_ino_t ino, struct stat *st)
 {
 	node_stat_fill(st, ino, S_IFREG | (up->mode & 07777), staging_size(up->st), up->mtime, fs);
@@ -188,12 +191,6 @@ static ssize_t staging_source(void *ctx, void *buf, size_t len)
 	return n;
 }
 
-/*
- * Publishes what up holds under the name as_name. The catalog lock is not held meanwhile: a
- * publish reads the whole upload, and the rest of the mount must go on. It uses a mesh handle of
- * its own (a catalog connection is for one thread at a time).
- */
-
 /* Drops the kernel's attributes of a node, if it has its inode: it asks for them again, and a
  * directory's mtime tells it whether the listing it kept is still right (dir_stamp). */
 void upload_node_changed(struct fs *fs, enum node_kind kind, int64_t id)
@@ -205,8 +202,8 @@ void upload_node_changed(struct fs *fs, enum node_kind kind, int64_t id)
 		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
-/* After a publish: the product's listings, README and versions/latest are out of date. Called
- * without fs->lock, so that the kernel can ask while it takes the notice. */
+/* After a publish, here or by others: the product's listings, README and versions/latest are out
+ * of date. Called without fs->lock, so that the kernel can ask while it takes the notice. */
 void upload_product_changed(struct fs *fs, int64_t product_id)
 {
 	upload_node_changed(fs, N_PRODUCT, product_id);
@@ -215,6 +212,11 @@ void upload_product_changed(struct fs *fs, int64_t product_id)
 	upload_node_changed(fs, N_PRODUCT_README, product_id);
 }
 
+/*
+ * Publishes what up holds under the name as_name. The catalog lock is not held meanwhile: a
+ * publish reads the whole upload, and the rest of the mount must go on. It uses a mesh handle of
+ * its own (a catalog connection is for one thread at a time).
+ */
 static int upload_publish(struct fs *fs, struct upload *up, const char *as_name)
 {
 	struct catalog_product p = {0};
@@ -353,6 +355,7 @@ out:
 	return rc;
 }
 
+/* Opens an upload again, for its writer only (EACCES for others); O_TRUNC empties it. */
 int upload_open(struct fs *fs, const struct principal *pr, const struct node *n, int flags,
 		struct open_file *of)
 {
