@@ -17,7 +17,7 @@ static int dir_add(struct dir_list *l, const char *name, const struct node *n, m
 	fuse_ino_t ino;
 	int rc;
 
-	rc = ino_encode(n, &ino);
+	rc = fs_ino_encode(n, &ino);
 	if (rc)
 		return rc;
 	if (l->n == l->cap) {
@@ -66,7 +66,7 @@ static int list_search_result(const struct catalog_product *p, void *ctx)
 	struct node n = {.kind = N_SEARCH_LINK, .id = p->id};
 	char name[2 * MESH_NAME_MAX];
 
-	search_link_name(name, sizeof(name), p);
+	node_search_link_name(name, sizeof(name), p);
 	return dir_add(ctx, name, &n, S_IFLNK);
 }
 
@@ -81,7 +81,7 @@ static int list_tables(struct fs *fs, const struct principal *pr, const struct c
 	for (size_t i = 0; !rc && i < v.ntables; i++) {
 		struct node n = {.kind = N_TABLE, .id = p->id, .ver = number, .tidx = (unsigned)i};
 
-		rc = table_view(fs, pr, p, &v.tables[i], &n.view);
+		rc = node_table_view(fs, pr, p, &v.tables[i], &n.view);
 		l->per_caller |= v.tables[i].has_pii;
 		snprintf(name, sizeof(name), "%s.csv", v.tables[i].name);
 		/* in the top-level listing, the writer's upload of the same name stands in front */
@@ -110,8 +110,8 @@ static int dir_build(struct fs *fs, const struct principal *pr, const struct nod
 	switch (dn->kind) {
 	case N_ROOT:
 		for (size_t i = 0; !rc && i < ROOT_FILES; i++) {
-			n.kind = root_files[i].kind;
-			rc = dir_add(l, root_files[i].name, &n, root_files[i].mode);
+			n.kind = node_root_files[i].kind;
+			rc = dir_add(l, node_root_files[i].name, &n, node_root_files[i].mode);
 		}
 		if (!rc)
 			rc = catalog_domain_list(fs->m.cat, list_domain, l);
@@ -120,7 +120,7 @@ static int dir_build(struct fs *fs, const struct principal *pr, const struct nod
 		/* queries are looked up, not listed */
 		break;
 	case N_SEARCH_QUERY: {
-		const char *text = query_at(fs, dn);
+		const char *text = node_query_at(fs, dn);
 
 		rc = text ? catalog_search(fs->m.cat, text, SEARCH_LIMIT, list_search_result, l)
 			  : -ENOENT;
@@ -235,7 +235,7 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct node n;
 	int rc;
 
-	rc = ino_decode(ino, &n);
+	rc = fs_ino_decode(ino, &n);
 	if (!rc && fs->no_opendir)
 		rc = -ENOSYS;
 	if (rc) {
@@ -300,24 +300,20 @@ static void dir_reply(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, in
 	char *buf;
 	int rc;
 
-	rc = ino_decode(ino, &dn);
-	buf = rc ? NULL : malloc(size);
-	if (!buf) {
-		fuse_reply_err(req, rc ? -rc : ENOMEM);
-		return;
-	}
-	fs_lock(fs);
-	pr = fs_principal(fs, req);
-	rc = pr ? dir_listing(fs, pr, &dn, off, &l) : -EACCES;
+	buf = malloc(size);
+	rc = buf ? fs_request_begin(fs, req, ino, &dn, &pr) : -ENOMEM;
+	if (rc)
+		goto out;
+	rc = dir_listing(fs, pr, &dn, off, &l);
 	for (size_t i = (size_t)off; !rc && i < l->n; i++) {
 		struct fuse_entry_param e = {
 		    .attr = {.st_ino = l->e[i].ino, .st_mode = l->e[i].mode}};
 		size_t need;
 
 		/* the kernel takes no attributes for . and .. */
-		if (plus && i >= 2 && !ino_decode(l->e[i].ino, &cn) &&
+		if (plus && i >= 2 && !fs_ino_decode(l->e[i].ino, &cn) &&
 		    !node_stat(fs, pr, &cn, l->e[i].ino, &e.attr, &e.attr_timeout)) {
-			e.entry_timeout = entry_timeout(fs, &dn, &cn);
+			e.entry_timeout = node_entry_timeout(fs, &dn, &cn);
 			if (e.entry_timeout > 0)
 				e.ino = l->e[i].ino;
 		}
@@ -332,6 +328,7 @@ static void dir_reply(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, in
 		used += need;
 	}
 	fs_unlock(fs);
+out:
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -424,14 +421,10 @@ void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 
 	(void)mode;
 	memset(&e, 0, sizeof(e));
-	rc = ino_decode(parent, &pn);
+	rc = fs_request_begin(fs, req, parent, &pn, &pr);
 	if (rc)
 		goto reply;
-	fs_lock(fs);
-	pr = fs_principal(fs, req);
-	if (!pr)
-		rc = -EACCES;
-	else if (name_exists(fs, pr, &pn, name))
+	if (upload_name_exists(fs, pr, &pn, name))
 		rc = -EEXIST;
 	else if (pn.kind == N_ROOT)
 		rc = make_domain(fs, pr, name, &err);
@@ -443,7 +436,7 @@ void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	if (!rc)
 		rc = node_lookup(fs, pr, &pn, name, &cn);
 	if (!rc)
-		rc = ino_encode(&cn, &e.ino);
+		rc = fs_ino_encode(&cn, &e.ino);
 	if (!rc)
 		rc = node_stat(fs, pr, &cn, e.ino, &e.attr, &e.attr_timeout);
 	fs_unlock(fs);

@@ -1,7 +1,7 @@
 /*
  * The mounted tree (docs/DESIGN.md §3) on the low-level libfuse API: the session, the daemon's
- * state and its caches of the catalog, and the table of operations, which the other files of fs/
- * implement (see fs/internal.h).
+ * state and its caches of the catalog, how each request starts (fs_request_begin), and the table
+ * of operations, which the other files of fs/ implement (see fs/internal.h).
  *
  * Inode numbers are not a table in memory: each encodes what it names (kind, catalog id,
  * version, table, view), so that the daemon keeps no per-inode state, forget is free, and a
@@ -53,37 +53,41 @@ int fs_stamp(struct fs *fs, uint64_t *stamp)
 	return rc;
 }
 
+/* The daemon's state, which every request carries. */
 struct fs *fs_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
 }
 
-int ino_encode(const struct node *n, fuse_ino_t *ino)
+/* The inode number of n: 0, or -EOVERFLOW when a field does not fit its bits. */
+int fs_ino_encode(const struct node *n, fuse_ino_t *ino)
 {
 	if (n->kind == N_ROOT) {
 		*ino = FUSE_ROOT_ID;
 		return 0;
 	}
-	if (n->id < 0 || n->id >= (1LL << INO_ID_BITS) || n->ver < 0 ||
-	    n->ver >= (1LL << INO_VER_BITS) || n->tidx >= (1U << INO_TIDX_BITS))
+	if (n->id < 0 || (uint64_t)n->id > INO_MASK(INO_ID_BITS) || n->ver < 0 ||
+	    (uint64_t)n->ver > INO_MASK(INO_VER_BITS) || n->tidx > INO_MASK(INO_TIDX_BITS))
 		return -EOVERFLOW;
-	*ino = ((uint64_t)n->kind << 58) | ((uint64_t)n->id << 34) | ((uint64_t)n->ver << 14) |
-	       ((uint64_t)n->tidx << 1) | (uint64_t)n->view;
+	*ino = (uint64_t)n->kind << INO_KIND_SHIFT | (uint64_t)n->id << INO_ID_SHIFT |
+	       (uint64_t)n->ver << INO_VER_SHIFT | (uint64_t)n->tidx << INO_TIDX_SHIFT |
+	       (uint64_t)n->view << INO_VIEW_SHIFT;
 	return 0;
 }
 
-int ino_decode(fuse_ino_t ino, struct node *n)
+/* The node inode number ino names: 0, or -ENOENT for a number no node has. */
+int fs_ino_decode(fuse_ino_t ino, struct node *n)
 {
 	memset(n, 0, sizeof(*n));
 	if (ino == FUSE_ROOT_ID) {
 		n->kind = N_ROOT;
 		return 0;
 	}
-	n->kind = (enum node_kind)(ino >> 58);
-	n->id = (int64_t)((ino >> 34) & ((1ULL << INO_ID_BITS) - 1));
-	n->ver = (int64_t)((ino >> 14) & ((1ULL << INO_VER_BITS) - 1));
-	n->tidx = (unsigned)((ino >> 1) & ((1U << INO_TIDX_BITS) - 1));
-	n->view = (enum segment_view)(ino & 1);
+	n->kind = (enum node_kind)(ino >> INO_KIND_SHIFT & INO_MASK(INO_KIND_BITS));
+	n->id = (int64_t)(ino >> INO_ID_SHIFT & INO_MASK(INO_ID_BITS));
+	n->ver = (int64_t)(ino >> INO_VER_SHIFT & INO_MASK(INO_VER_BITS));
+	n->tidx = (unsigned)(ino >> INO_TIDX_SHIFT & INO_MASK(INO_TIDX_BITS));
+	n->view = (enum segment_view)(ino >> INO_VIEW_SHIFT & INO_MASK(INO_VIEW_BITS));
 	if (n->kind == N_ROOT || n->kind > N_KIND_LAST)
 		return -ENOENT;
 	return 0;
@@ -91,7 +95,7 @@ int ino_decode(fuse_ino_t ino, struct node *n)
 
 /* ---- principals (callers of requests), cached briefly: NSS look-ups are slow ---- */
 
-const struct principal *fs_principal(struct fs *fs, fuse_req_t req)
+static const struct principal *fs_principal(struct fs *fs, fuse_req_t req)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	int64_t now = (int64_t)time(NULL);
@@ -113,6 +117,27 @@ const struct principal *fs_principal(struct fs *fs, fuse_req_t req)
 		return NULL;
 	slot->at = now;
 	return &slot->p;
+}
+
+/*
+ * How a request on inode ino starts: decodes it into *n, takes fs->lock and resolves the caller
+ * into *pr. Returns 0 with the lock held, or -errno without it: -EACCES when the caller cannot be
+ * resolved.
+ */
+int fs_request_begin(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct node *n,
+		     const struct principal **pr)
+{
+	int rc;
+
+	rc = fs_ino_decode(ino, n);
+	if (rc)
+		return rc;
+	fs_lock(fs);
+	*pr = fs_principal(fs, req);
+	if (*pr)
+		return 0;
+	fs_unlock(fs);
+	return -EACCES;
 }
 
 /* ---- caches of what the catalog says (under fs->lock) ---- */
@@ -186,6 +211,22 @@ int fs_version_get(struct fs *fs, int64_t product_id, int64_t number, struct cat
 		catalog_version_release(&c->v);
 	c->product_id = version_copy(&c->v, out) ? 0 : product_id;
 	return 0;
+}
+
+/*
+ * The version of table node n in *v and, in *t, its table: 0, -ENOENT when the version has no
+ * table at n->tidx, or another -errno. *v is to be released either way.
+ */
+int fs_table_get(struct fs *fs, const struct node *n, struct catalog_version *v,
+		 const struct catalog_table_version **t)
+{
+	int rc;
+
+	rc = fs_version_get(fs, n->id, n->ver, v);
+	if (!rc && n->tidx >= v->ntables)
+		rc = -ENOENT;
+	*t = rc ? NULL : &v->tables[n->tidx];
+	return rc;
 }
 
 static int product_copy(struct catalog_product *dst, const struct catalog_product *src)
@@ -359,7 +400,7 @@ static unsigned fs_mount_id(const char *mnt)
 static void fs_release_all(struct fs *fs)
 {
 	while (fs->files)
-		open_file_free(fs, fs->files);
+		read_open_file_free(fs, fs->files);
 	dir_listing_release(fs);
 	for (size_t i = 0; i < SEGMENT_POOL; i++)
 		segment_close(fs->pool[i].seg);

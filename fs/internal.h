@@ -3,7 +3,8 @@
  * their inode numbers, and the functions one part calls in another. The public interface is
  * fs/fs.h; nothing outside fs/ includes this.
  *
- * Everything that reads the catalog or the caches runs under fs->lock (fs_lock).
+ * Everything that reads the catalog or the caches runs under fs->lock (fs_lock). A request takes
+ * it, with its decoded inode and its caller, in fs_request_begin.
  */
 #ifndef MESHFS_FS_INTERNAL_H
 #define MESHFS_FS_INTERNAL_H
@@ -45,10 +46,22 @@ enum node_kind {
 	N_KIND_LAST = N_WRITABLE,
 };
 
-/* Bits of an inode number: kind 6 | id 24 | ver 20 | tidx 13 | view 1. */
+/* Bits of an inode number, from the top: kind | id | ver | tidx | view. */
+#define INO_KIND_BITS 6
 #define INO_ID_BITS   24
 #define INO_VER_BITS  20
 #define INO_TIDX_BITS 13
+#define INO_VIEW_BITS 1
+_Static_assert(INO_KIND_BITS + INO_ID_BITS + INO_VER_BITS + INO_TIDX_BITS + INO_VIEW_BITS == 64,
+	       "an inode number is 64 bits");
+_Static_assert(N_KIND_LAST < 1 << INO_KIND_BITS, "every kind fits its bits");
+
+#define INO_MASK(bits) ((1ULL << (bits)) - 1)
+#define INO_VIEW_SHIFT 0
+#define INO_TIDX_SHIFT (INO_VIEW_SHIFT + INO_VIEW_BITS)
+#define INO_VER_SHIFT  (INO_TIDX_SHIFT + INO_TIDX_BITS)
+#define INO_ID_SHIFT   (INO_VER_SHIFT + INO_VER_BITS)
+#define INO_KIND_SHIFT (INO_ID_SHIFT + INO_ID_BITS)
 
 struct node {
 	enum node_kind kind;
@@ -189,7 +202,7 @@ struct root_file {
 	enum node_kind kind;
 	mode_t mode;
 };
-extern const struct root_file root_files[ROOT_FILES];
+extern const struct root_file node_root_files[ROOT_FILES];
 
 struct dir_entry {
 	char *name;
@@ -277,30 +290,33 @@ void fs_lock(struct fs *fs);
 void fs_unlock(struct fs *fs);
 int fs_stamp(struct fs *fs, uint64_t *stamp);
 struct fs *fs_of(fuse_req_t req);
-int ino_encode(const struct node *n, fuse_ino_t *ino);
-int ino_decode(fuse_ino_t ino, struct node *n);
-const struct principal *fs_principal(struct fs *fs, fuse_req_t req);
+int fs_ino_encode(const struct node *n, fuse_ino_t *ino);
+int fs_ino_decode(fuse_ino_t ino, struct node *n);
+int fs_request_begin(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct node *n,
+		     const struct principal **pr);
 int fs_allowed(struct fs *fs, const struct principal *pr, enum privilege priv,
 	       const struct catalog_product *p);
 int fs_version_get(struct fs *fs, int64_t product_id, int64_t number, struct catalog_version *out);
+int fs_table_get(struct fs *fs, const struct node *n, struct catalog_version *v,
+		 const struct catalog_table_version **t);
 int fs_product_get(struct fs *fs, int64_t id, struct catalog_product *out);
 
 /* fs/node.c: resolving nodes */
-void stat_fill(struct stat *st, fuse_ino_t ino, mode_t mode, uint64_t size, int64_t mtime,
-	       const struct fs *fs);
+void node_stat_fill(struct stat *st, fuse_ino_t ino, mode_t mode, uint64_t size, int64_t mtime,
+		    const struct fs *fs);
 int node_render(struct fs *fs, const struct principal *pr, const struct node *n,
 		struct strbuf *out);
-int is_document(enum node_kind k);
-const char *query_at(struct fs *fs, const struct node *n);
-void search_link_name(char *out, size_t size, const struct catalog_product *p);
+int node_is_document(enum node_kind k);
+const char *node_query_at(struct fs *fs, const struct node *n);
+void node_search_link_name(char *out, size_t size, const struct catalog_product *p);
 int node_target(struct fs *fs, const struct node *n, struct node *target, int *writable);
 int node_stat(struct fs *fs, const struct principal *pr, const struct node *n, fuse_ino_t ino,
 	      struct stat *st, double *timeout);
-int table_view(struct fs *fs, const struct principal *pr, const struct catalog_product *p,
-	       const struct catalog_table_version *t, enum segment_view *view);
+int node_table_view(struct fs *fs, const struct principal *pr, const struct catalog_product *p,
+		    const struct catalog_table_version *t, enum segment_view *view);
 int node_lookup(struct fs *fs, const struct principal *pr, const struct node *parent,
 		const char *name, struct node *child);
-double entry_timeout(struct fs *fs, const struct node *parent, const struct node *child);
+double node_entry_timeout(struct fs *fs, const struct node *parent, const struct node *child);
 void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_readlink(fuse_req_t req, fuse_ino_t ino);
@@ -323,25 +339,25 @@ struct upload *upload_at(struct fs *fs, const struct node *n);
 struct upload *upload_find(struct fs *fs, int64_t product_id, const char *name, uid_t uid);
 void upload_node(struct fs *fs, const struct upload *up, struct node *n);
 int upload_stat(struct fs *fs, const struct upload *up, fuse_ino_t ino, struct stat *st);
-void writable_node(struct fs *fs, uid_t uid, struct node *n);
-void release_upload(struct fs *fs, struct upload *up);
-void node_changed(struct fs *fs, enum node_kind kind, int64_t id);
-void product_changed(struct fs *fs, int64_t product_id);
-int flush_upload(struct fs *fs, struct upload *up, pid_t opener, fuse_ino_t ino);
-pid_t task_tgid(pid_t tid);
-int open_for_publish(struct fs *fs, fuse_req_t req, const struct principal *pr,
-		     const struct node *n, struct writable *w, struct open_file *of);
-int open_upload(struct fs *fs, const struct principal *pr, const struct node *n, int flags,
+void upload_writable_node(struct fs *fs, uid_t uid, struct node *n);
+void upload_release(struct fs *fs, struct upload *up);
+void upload_node_changed(struct fs *fs, enum node_kind kind, int64_t id);
+void upload_product_changed(struct fs *fs, int64_t product_id);
+int upload_flush(struct fs *fs, struct upload *up, pid_t opener, fuse_ino_t ino);
+pid_t upload_task_tgid(pid_t tid);
+int upload_open_for_publish(struct fs *fs, fuse_req_t req, const struct principal *pr,
+			    const struct node *n, struct writable *w, struct open_file *of);
+int upload_open(struct fs *fs, const struct principal *pr, const struct node *n, int flags,
 		struct open_file *of);
-int refuse_write(struct fs *fs, const struct principal *pr, const struct node *n);
+int upload_refuse_write(struct fs *fs, const struct principal *pr, const struct node *n);
 void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	       struct fuse_file_info *fi);
 void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 	      struct fuse_file_info *fi);
 void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
-int name_exists(struct fs *fs, const struct principal *pr, const struct node *parent,
-		const char *name);
+int upload_name_exists(struct fs *fs, const struct principal *pr, const struct node *parent,
+		       const char *name);
 void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
 void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 	       const char *newname, unsigned int flags);
@@ -349,8 +365,8 @@ void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		struct fuse_file_info *fi);
 
 /* fs/read.c: opening and reading files */
-void open_file_free(struct fs *fs, struct open_file *of);
-struct open_file *open_file_new(struct fs *fs);
+void read_open_file_free(struct fs *fs, struct open_file *of);
+struct open_file *read_open_file_new(struct fs *fs);
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

@@ -13,8 +13,9 @@
 #include "mesh/publish.h"
 #include "mesh/render.h"
 
-void stat_fill(struct stat *st, fuse_ino_t ino, mode_t mode, uint64_t size, int64_t mtime,
-	       const struct fs *fs)
+/* Attributes of an inode of the mesh, owned by the user the daemon runs as. */
+void node_stat_fill(struct stat *st, fuse_ino_t ino, mode_t mode, uint64_t size, int64_t mtime,
+		    const struct fs *fs)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
@@ -126,7 +127,8 @@ static int doc_size(struct fs *fs, const struct principal *pr, const struct node
 	return rc;
 }
 
-int is_document(enum node_kind k)
+/* Whether nodes of kind k are documents, rendered at open. */
+int node_is_document(enum node_kind k)
 {
 	return k == N_ROOT_README || k == N_CATALOG_CSV || k == N_DOMAIN_README ||
 	       k == N_PRODUCT_README || k == N_CONTRACT || k == N_PUBLISH_LOG || k == N_POLICY ||
@@ -135,7 +137,8 @@ int is_document(enum node_kind k)
 
 /* ---- .search/TEXT/: each text looked up gets a slot, so that its directory has an inode ---- */
 
-const char *query_at(struct fs *fs, const struct node *n)
+/* The text of a .search/TEXT/ node, or NULL once its slot went to another text. */
+const char *node_query_at(struct fs *fs, const struct node *n)
 {
 	if (n->id < 0 || n->id >= MAX_QUERIES)
 		return NULL;
@@ -161,7 +164,7 @@ static int query_node(struct fs *fs, const char *text, struct node *n)
 	q = &fs->queries[slot];
 	free(q->text);
 	q->text = copy;
-	q->gen = ++fs->query_gen & ((1U << INO_VER_BITS) - 1);
+	q->gen = ++fs->query_gen & INO_MASK(INO_VER_BITS);
 found:
 	memset(n, 0, sizeof(*n));
 	n->kind = N_SEARCH_QUERY;
@@ -171,7 +174,7 @@ found:
 }
 
 /* The name of a search result: "DOMAIN.PRODUCT" (neither name may hold a dot). */
-void search_link_name(char *out, size_t size, const struct catalog_product *p)
+void node_search_link_name(char *out, size_t size, const struct catalog_product *p)
 {
 	snprintf(out, size, "%s.%s", p->domain, p->name);
 }
@@ -235,37 +238,37 @@ int node_stat(struct fs *fs, const struct principal *pr, const struct node *n, f
 	switch (n->kind) {
 	case N_ROOT:
 	case N_SEARCH:
-		stat_fill(st, ino, S_IFDIR | 0555, 0, fs->started, fs);
+		node_stat_fill(st, ino, S_IFDIR | 0555, 0, fs->started, fs);
 		*timeout = TIMEOUT_WATCHED;
 		break;
 	case N_SEARCH_QUERY:
-		rc = query_at(fs, n) ? 0 : -ENOENT;
+		rc = node_query_at(fs, n) ? 0 : -ENOENT;
 		if (!rc)
-			stat_fill(st, ino, S_IFDIR | 0555, 0, mesh_now(), fs);
+			node_stat_fill(st, ino, S_IFDIR | 0555, 0, mesh_now(), fs);
 		*timeout = 0;
 		break;
 	case N_SEARCH_LINK:
 		rc = search_link_target(fs, n->id, num, sizeof(num));
 		if (!rc)
-			stat_fill(st, ino, S_IFLNK | 0777, strlen(num), fs->started, fs);
+			node_stat_fill(st, ino, S_IFLNK | 0777, strlen(num), fs->started, fs);
 		break;
 	case N_DOMAIN:
 		rc = catalog_domain_get_by_id(fs->m.cat, n->id, &d);
 		if (!rc)
-			stat_fill(st, ino, S_IFDIR | 0555, 0, d.created_at, fs);
+			node_stat_fill(st, ino, S_IFDIR | 0555, 0, d.created_at, fs);
 		*timeout = TIMEOUT_WATCHED;
 		break;
 	case N_PRODUCT:
 	case N_VERSIONS:
 		rc = fs_product_get(fs, n->id, &p);
 		if (!rc)
-			stat_fill(st, ino, S_IFDIR | 0555, 0, p.updated_at, fs);
+			node_stat_fill(st, ino, S_IFDIR | 0555, 0, p.updated_at, fs);
 		*timeout = TIMEOUT_WATCHED;
 		break;
 	case N_VERSION:
 		rc = fs_version_get(fs, n->id, n->ver, &v);
 		if (!rc) {
-			stat_fill(st, ino, S_IFDIR | 0555, 0, v.published_at, fs);
+			node_stat_fill(st, ino, S_IFDIR | 0555, 0, v.published_at, fs);
 			*timeout = TIMEOUT_IMMUTABLE;
 		}
 		break;
@@ -274,9 +277,10 @@ int node_stat(struct fs *fs, const struct principal *pr, const struct node *n, f
 		if (!rc && !p.latest)
 			rc = -ENOENT;
 		if (!rc)
-			stat_fill(st, ino, S_IFLNK | 0777,
-				  (uint64_t)snprintf(num, sizeof(num), "%lld", (long long)p.latest),
-				  p.updated_at, fs);
+			node_stat_fill(
+			    st, ino, S_IFLNK | 0777,
+			    (uint64_t)snprintf(num, sizeof(num), "%lld", (long long)p.latest),
+			    p.updated_at, fs);
 		*timeout = TIMEOUT_WATCHED;
 		break;
 	case N_UPLOAD: {
@@ -286,23 +290,22 @@ int node_stat(struct fs *fs, const struct principal *pr, const struct node *n, f
 		*timeout = 0;
 		break;
 	}
-	case N_TABLE:
-		rc = fs_version_get(fs, n->id, n->ver, &v);
-		if (!rc && n->tidx >= v.ntables)
-			rc = -ENOENT;
-		if (!rc) {
-			const struct catalog_table_version *t = &v.tables[n->tidx];
+	case N_TABLE: {
+		const struct catalog_table_version *t;
 
-			stat_fill(st, ino, S_IFREG | 0444,
-				  n->view == SEGMENT_PLAIN ? t->plain_size : t->masked_size,
-				  v.published_at, fs);
+		rc = fs_table_get(fs, n, &v, &t);
+		if (!rc) {
+			node_stat_fill(st, ino, S_IFREG | 0444,
+				       n->view == SEGMENT_PLAIN ? t->plain_size : t->masked_size,
+				       v.published_at, fs);
 			*timeout = TIMEOUT_IMMUTABLE;
 		}
 		break;
+	}
 	default: {
 		size_t size;
 
-		assert(is_document(n->kind));
+		assert(node_is_document(n->kind));
 		rc = doc_size(fs, pr, n, &size);
 		if (!rc) {
 			int64_t mtime = fs->started;
@@ -311,11 +314,11 @@ int node_stat(struct fs *fs, const struct principal *pr, const struct node *n, f
 				rc = fs_product_get(fs, n->id, &p);
 				mtime = p.updated_at;
 			}
-			stat_fill(st, ino, S_IFREG | 0444, size, mtime, fs);
+			node_stat_fill(st, ino, S_IFREG | 0444, size, mtime, fs);
 			/*
 			 * A size is only a hint: documents are read as rendered at open. A
-			 * product's README changes with the product (product_changed) and, as it
-			 * turns stale, with the time.
+			 * product's README changes with the product (upload_product_changed) and,
+			 * as it turns stale, with the time.
 			 */
 			if (n->kind == N_CONTRACT)
 				*timeout = TIMEOUT_IMMUTABLE;
@@ -337,8 +340,8 @@ out:
 }
 
 /* The view of a table the caller gets: plain only with unmask, and only where there is PII. */
-int table_view(struct fs *fs, const struct principal *pr, const struct catalog_product *p,
-	       const struct catalog_table_version *t, enum segment_view *view)
+int node_table_view(struct fs *fs, const struct principal *pr, const struct catalog_product *p,
+		    const struct catalog_table_version *t, enum segment_view *view)
 {
 	int rc;
 
@@ -388,7 +391,7 @@ static int lookup_table(struct fs *fs, const struct principal *pr, const struct 
 		child->id = p->id;
 		child->ver = number;
 		child->tidx = (unsigned)i;
-		rc = table_view(fs, pr, p, &v.tables[i], &child->view);
+		rc = node_table_view(fs, pr, p, &v.tables[i], &child->view);
 		break;
 	}
 out:
@@ -412,12 +415,14 @@ static int parse_version(const char *name, int64_t *out)
 }
 
 /* What the root holds besides the domains, in the order it lists them. */
-const struct root_file root_files[ROOT_FILES] = {
+const struct root_file node_root_files[ROOT_FILES] = {
     {"README.md", N_ROOT_README, S_IFREG}, {"catalog.csv", N_CATALOG_CSV, S_IFREG},
     {"policy.yaml", N_POLICY, S_IFREG},	   {"lineage.dot", N_LINEAGE, S_IFREG},
     {".search", N_SEARCH, S_IFDIR},
 };
 
+/* The child called name in directory parent, as pr sees it: 0 or -errno (-ENOENT: no such
+ * name, -ENOTDIR: parent is no directory). */
 int node_lookup(struct fs *fs, const struct principal *pr, const struct node *parent,
 		const char *name, struct node *child)
 {
@@ -431,8 +436,8 @@ int node_lookup(struct fs *fs, const struct principal *pr, const struct node *pa
 	switch (parent->kind) {
 	case N_ROOT:
 		for (size_t i = 0; i < ROOT_FILES && !child->kind; i++)
-			if (!strcmp(name, root_files[i].name))
-				child->kind = root_files[i].kind;
+			if (!strcmp(name, node_root_files[i].name))
+				child->kind = node_root_files[i].kind;
 		if (!child->kind) {
 			rc = catalog_domain_get(fs->m.cat, name, &d);
 			child->kind = N_DOMAIN;
@@ -473,7 +478,7 @@ int node_lookup(struct fs *fs, const struct principal *pr, const struct node *pa
 		}
 		if (!rc && (child->kind == N_TABLE || child->kind == N_CONTRACT) &&
 		    fs_allowed(fs, pr, PRIV_PUBLISH, &p) == 1)
-			writable_node(fs, pr->uid, child);
+			upload_writable_node(fs, pr->uid, child);
 		break;
 	case N_VERSIONS:
 		child->id = parent->id;
@@ -511,7 +516,7 @@ int node_lookup(struct fs *fs, const struct principal *pr, const struct node *pa
 		const char *dot = strchr(name, '.');
 
 		rc = -ENOENT;
-		if (!query_at(fs, parent) || !dot || (size_t)(dot - name) >= sizeof(domain))
+		if (!node_query_at(fs, parent) || !dot || (size_t)(dot - name) >= sizeof(domain))
 			break;
 		memcpy(domain, name, (size_t)(dot - name));
 		domain[dot - name] = '\0';
@@ -537,15 +542,15 @@ int node_lookup(struct fs *fs, const struct principal *pr, const struct node *pa
  * publisher's own inode of them), a table with PII in a version (one inode per view), uploads
  * and search results.
  */
-double entry_timeout(struct fs *fs, const struct node *parent, const struct node *child)
+double node_entry_timeout(struct fs *fs, const struct node *parent, const struct node *child)
 {
 	struct catalog_version v = {0};
+	const struct catalog_table_version *t;
 	double timeout = TIMEOUT_IMMUTABLE;
 
 	switch (child->kind) {
 	case N_TABLE:
-		if (parent->kind != N_VERSION || fs_version_get(fs, child->id, child->ver, &v) ||
-		    child->tidx >= v.ntables || v.tables[child->tidx].has_pii)
+		if (parent->kind != N_VERSION || fs_table_get(fs, child, &v, &t) || t->has_pii)
 			timeout = 0;
 		break;
 	case N_CONTRACT:
@@ -574,18 +579,16 @@ void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	memset(&e, 0, sizeof(e));
-	rc = ino_decode(parent, &pn);
+	rc = fs_request_begin(fs, req, parent, &pn, &pr);
 	if (rc)
 		goto reply;
-	fs_lock(fs);
-	pr = fs_principal(fs, req);
-	rc = pr ? node_lookup(fs, pr, &pn, name, &cn) : -EACCES;
+	rc = node_lookup(fs, pr, &pn, name, &cn);
 	if (!rc)
-		rc = ino_encode(&cn, &e.ino);
+		rc = fs_ino_encode(&cn, &e.ino);
 	if (!rc)
 		rc = node_stat(fs, pr, &cn, e.ino, &e.attr, &e.attr_timeout);
 	if (!rc)
-		e.entry_timeout = entry_timeout(fs, &pn, &cn);
+		e.entry_timeout = node_entry_timeout(fs, &pn, &cn);
 	fs_unlock(fs);
 reply:
 	if (rc == -ENOENT) {
@@ -610,11 +613,9 @@ void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rc;
 
 	(void)fi;
-	rc = ino_decode(ino, &n);
+	rc = fs_request_begin(fs, req, ino, &n, &pr);
 	if (!rc) {
-		fs_lock(fs);
-		pr = fs_principal(fs, req);
-		rc = pr ? node_stat(fs, pr, &n, ino, &st, &timeout) : -EACCES;
+		rc = node_stat(fs, pr, &n, ino, &st, &timeout);
 		fs_unlock(fs);
 	}
 	if (rc)
@@ -631,7 +632,7 @@ void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 	struct node n;
 	int rc;
 
-	rc = ino_decode(ino, &n);
+	rc = fs_ino_decode(ino, &n);
 	if (!rc && n.kind != N_LATEST && n.kind != N_SEARCH_LINK)
 		rc = -EINVAL;
 	if (!rc) {
@@ -670,12 +671,9 @@ static int xattr_value(struct fs *fs, const struct node *n, const char *name, ch
 
 	if (n->kind != N_TABLE)
 		return -ENODATA;
-	rc = fs_version_get(fs, n->id, n->ver, &v);
-	if (!rc && n->tidx >= v.ntables)
-		rc = -ENOENT;
+	rc = fs_table_get(fs, n, &v, &t);
 	if (rc)
 		goto out;
-	t = &v.tables[n->tidx];
 	render_time(v.published_at, when);
 	if (!strcmp(name, "user.meshfs.version"))
 		snprintf(out, size, "%lld", (long long)v.number);
@@ -704,7 +702,7 @@ void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	size_t len;
 	int rc, writable;
 
-	rc = ino_decode(ino, &n);
+	rc = fs_ino_decode(ino, &n);
 	/*
 	 * ls -l asks every file for its security label and ACL. Saying the namespace is not
 	 * supported, rather than that the file has no such attribute, lets it stop asking files of
@@ -742,7 +740,7 @@ void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	int rc, writable;
 
 	strbuf_init(&names);
-	rc = ino_decode(ino, &n);
+	rc = fs_ino_decode(ino, &n);
 	if (!rc) {
 		fs_lock(fs);
 		rc = node_target(fs, &n, &t, &writable);

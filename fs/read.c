@@ -104,12 +104,9 @@ static int open_table(struct fs *fs, const struct principal *pr, const struct no
 
 	rc = fs_product_get(fs, n->id, &p);
 	if (!rc)
-		rc = fs_version_get(fs, n->id, n->ver, &v);
-	if (!rc && n->tidx >= v.ntables)
-		rc = -ENOENT;
+		rc = fs_table_get(fs, n, &v, &t);
 	if (rc)
 		goto out;
-	t = &v.tables[n->tidx];
 	rc = fs_allowed(fs, pr, n->view == SEGMENT_PLAIN ? PRIV_UNMASK : PRIV_READ, &p);
 	/* unmask revoked between the lookup and this open: the name now stands for the masked
 	 * view, and ESTALE makes the kernel look it up again */
@@ -142,7 +139,8 @@ out:
 	return rc;
 }
 
-void open_file_free(struct fs *fs, struct open_file *of)
+/* Ends an open file, letting go of its upload, segment and writable inode. NULL is fine. */
+void read_open_file_free(struct fs *fs, struct open_file *of)
 {
 	if (!of)
 		return;
@@ -163,7 +161,7 @@ void open_file_free(struct fs *fs, struct open_file *of)
 		fs_unlock(fs);
 	}
 	if (of->up)
-		release_upload(fs, of->up);
+		upload_release(fs, of->up);
 	if (of->ps)
 		pool_put(fs, of->ps);
 	segment_cache_free(of->cache);
@@ -172,7 +170,8 @@ void open_file_free(struct fs *fs, struct open_file *of)
 	free(of);
 }
 
-struct open_file *open_file_new(struct fs *fs)
+/* A new open file, listed in fs->files (see struct fs), or NULL. */
+struct open_file *read_open_file_new(struct fs *fs)
 {
 	struct open_file *of = calloc(1, sizeof(*of));
 
@@ -199,36 +198,26 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rc, writable, written = 0;
 	int writing = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
 
-	rc = ino_decode(ino, &n);
-	if (rc) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
-	of = open_file_new(fs);
-	if (!of) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	fs_lock(fs);
-	pr = fs_principal(fs, req);
+	of = read_open_file_new(fs);
+	rc = of ? fs_request_begin(fs, req, ino, &n, &pr) : -ENOMEM;
+	if (rc)
+		goto fail;
 	rc = node_target(fs, &n, &t, &writable);
 	w = !rc && writable ? &fs->writables[n.id] : NULL;
 	n = t;
-	if (!rc && !pr)
-		rc = -EACCES;
 	if (rc)
 		;
 	else if (n.kind == N_UPLOAD)
-		rc = open_upload(fs, pr, &n, fi->flags, of);
+		rc = upload_open(fs, pr, &n, fi->flags, of);
 	else if (writing && writable)
-		rc = open_for_publish(fs, req, pr, &n, w, of);
+		rc = upload_open_for_publish(fs, req, pr, &n, w, of);
 	else if (writing && (n.kind == N_TABLE || n.kind == N_CONTRACT))
-		rc = refuse_write(fs, pr, &n);
+		rc = upload_refuse_write(fs, pr, &n);
 	else if (writing)
-		rc = is_document(n.kind) ? -EPERM : -EISDIR;
+		rc = node_is_document(n.kind) ? -EPERM : -EISDIR;
 	else if (n.kind == N_TABLE)
 		rc = open_table(fs, pr, &n, of);
-	else if (is_document(n.kind))
+	else if (node_is_document(n.kind))
 		rc = node_render(fs, pr, &n, &of->doc);
 	else
 		rc = -EISDIR;
@@ -239,11 +228,8 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		written = w->writers > 0;
 	}
 	fs_unlock(fs);
-	if (rc) {
-		open_file_free(fs, of);
-		fuse_reply_err(req, -rc);
-		return;
-	}
+	if (rc)
+		goto fail;
 	/*
 	 * Immutable inodes keep their page cache; generated documents are read as rendered at
 	 * this open, whatever size an earlier stat saw; uploads change under their writer. A
@@ -256,10 +242,14 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	else
 		fi->direct_io = 1;
 	if (of->up)
-		of->opener = task_tgid(fuse_req_ctx(req)->pid);
+		of->opener = upload_task_tgid(fuse_req_ctx(req)->pid);
 	fi->fh = (uintptr_t)of;
 	if (fuse_reply_open(req, fi) == -ENOENT)
-		open_file_free(fs, of);
+		read_open_file_free(fs, of);
+	return;
+fail:
+	read_open_file_free(fs, of);
+	fuse_reply_err(req, -rc);
 }
 
 /* Key look-up for plain reads: a key not yet cached is read from the catalog, which is shared. */
@@ -427,7 +417,7 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* Written after the opener's last close (by a child that kept the descriptor): published
 	 * now, though nobody sees the outcome but publish.log. */
 	if (of->up)
-		(void)flush_upload(fs_of(req), of->up, 0, ino);
-	open_file_free(fs_of(req), of);
+		(void)upload_flush(fs_of(req), of->up, 0, ino);
+	read_open_file_free(fs_of(req), of);
 	fuse_reply_err(req, 0);
 }

@@ -23,6 +23,7 @@ static int reserved_name(const char *name)
 	       !strcmp(name, "versions");
 }
 
+/* The upload an N_UPLOAD node names, or NULL once it is gone: a stale generation misses. */
 struct upload *upload_at(struct fs *fs, const struct node *n)
 {
 	struct upload *up;
@@ -46,6 +47,7 @@ struct upload *upload_find(struct fs *fs, int64_t product_id, const char *name, 
 	return NULL;
 }
 
+/* The node of an upload, for its inode number. */
 void upload_node(struct fs *fs, const struct upload *up, struct node *n)
 {
 	memset(n, 0, sizeof(*n));
@@ -86,7 +88,7 @@ static int upload_new(struct fs *fs, int64_t product_id, const char *name,
 	up->mode = 0644;
 	up->mtime = (int64_t)time(NULL);
 	/* Generations make a stale inode number of a reused slot miss instead of alias. */
-	up->gen = ++fs->upload_gen & ((1U << INO_VER_BITS) - 1);
+	up->gen = ++fs->upload_gen & INO_MASK(INO_VER_BITS);
 	fs->uploads[slot] = up;
 	*out = up;
 	return 0;
@@ -109,9 +111,10 @@ static void upload_settle(struct fs *fs, struct upload *up)
 	free(up);
 }
 
+/* Attributes of an upload: its writer's, with the size staged so far. Returns 0. */
 int upload_stat(struct fs *fs, const struct upload *up, fuse_ino_t ino, struct stat *st)
 {
-	stat_fill(st, ino, S_IFREG | (up->mode & 07777), staging_size(up->st), up->mtime, fs);
+	node_stat_fill(st, ino, S_IFREG | (up->mode & 07777), staging_size(up->st), up->mtime, fs);
 	st->st_uid = up->uid;
 	st->st_gid = up->gid;
 	return 0;
@@ -124,7 +127,7 @@ int upload_stat(struct fs *fs, const struct upload *up, fuse_ino_t ino, struct s
  * (see fs_open for what is left of that). A fresh one is made in a slot nobody has open,
  * reusing the one made first.
  */
-void writable_node(struct fs *fs, uid_t uid, struct node *n)
+void upload_writable_node(struct fs *fs, uid_t uid, struct node *n)
 {
 	uint64_t h = (uint64_t)n->kind * 0x9E3779B97F4A7C15ULL ^
 		     (uint64_t)n->id * 0xC2B2AE3D27D4EB4FULL ^
@@ -155,7 +158,7 @@ void writable_node(struct fs *fs, uid_t uid, struct node *n)
 	w->writers = 0;
 	w->opens = 0;
 	w->made = ++fs->writables_made;
-	w->gen = (++fs->writable_gen & ((1U << INO_VER_BITS) - 1)) ?: ++fs->writable_gen;
+	w->gen = (++fs->writable_gen & INO_MASK(INO_VER_BITS)) ?: ++fs->writable_gen;
 found:
 	memset(n, 0, sizeof(*n));
 	n->kind = N_WRITABLE;
@@ -164,7 +167,7 @@ found:
 }
 
 /* Ends one open of an upload; an upload under a name that publishes had its publish at flush. */
-void release_upload(struct fs *fs, struct upload *up)
+void upload_release(struct fs *fs, struct upload *up)
 {
 	fs_lock(fs);
 	assert(up->opens > 0);
@@ -190,33 +193,32 @@ static ssize_t staging_source(void *ctx, void *buf, size_t len)
 	return n;
 }
 
+/* Drops the kernel's attributes of a node, if it has its inode: it asks for them again, and a
+ * directory's mtime tells it whether the listing it kept is still right (dir_stamp). */
+void upload_node_changed(struct fs *fs, enum node_kind kind, int64_t id)
+{
+	struct node n = {.kind = kind, .id = id};
+	fuse_ino_t ino;
+
+	if (fs->se && !fs_ino_encode(&n, &ino))
+		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+}
+
+/* After a publish, here or by others: the product's listings, README and versions/latest are out
+ * of date. Called without fs->lock, so that the kernel can ask while it takes the notice. */
+void upload_product_changed(struct fs *fs, int64_t product_id)
+{
+	upload_node_changed(fs, N_PRODUCT, product_id);
+	upload_node_changed(fs, N_VERSIONS, product_id);
+	upload_node_changed(fs, N_LATEST, product_id);
+	upload_node_changed(fs, N_PRODUCT_README, product_id);
+}
+
 /*
  * Publishes what up holds under the name as_name. The catalog lock is not held meanwhile: a
  * publish reads the whole upload, and the rest of the mount must go on. It uses a mesh handle of
  * its own (a catalog connection is for one thread at a time).
  */
-
-/* Drops the kernel's attributes of a node, if it has its inode: it asks for them again, and a
- * directory's mtime tells it whether the listing it kept is still right (dir_stamp). */
-void node_changed(struct fs *fs, enum node_kind kind, int64_t id)
-{
-	struct node n = {.kind = kind, .id = id};
-	fuse_ino_t ino;
-
-	if (fs->se && !ino_encode(&n, &ino))
-		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
-}
-
-/* After a publish: the product's listings, README and versions/latest are out of date. Called
- * without fs->lock, so that the kernel can ask while it takes the notice. */
-void product_changed(struct fs *fs, int64_t product_id)
-{
-	node_changed(fs, N_PRODUCT, product_id);
-	node_changed(fs, N_VERSIONS, product_id);
-	node_changed(fs, N_LATEST, product_id);
-	node_changed(fs, N_PRODUCT_README, product_id);
-}
-
 static int upload_publish(struct fs *fs, struct upload *up, const char *as_name)
 {
 	struct catalog_product p = {0};
@@ -251,7 +253,7 @@ out:
 		fuse_log(FUSE_LOG_INFO, "meshfs: %s/%s/%s by %s: version %lld\n", p.domain, p.name,
 			 as_name, pr.name, (long long)res.version);
 	if (!rc)
-		product_changed(fs, up->product_id);
+		upload_product_changed(fs, up->product_id);
 	if (opened)
 		mesh_close(&m);
 	principal_release(&pr);
@@ -339,7 +341,7 @@ static int upload_held_elsewhere(struct fs *fs, pid_t tgid, fuse_ino_t ino)
  * its opener holds no other descriptor of it: a shell redirection's first close comes before
  * the command writes anything.
  */
-int flush_upload(struct fs *fs, struct upload *up, pid_t opener, fuse_ino_t ino)
+int upload_flush(struct fs *fs, struct upload *up, pid_t opener, fuse_ino_t ino)
 {
 	char name[NAME_MAX + 1];
 	int dirty, never_written;
@@ -357,7 +359,7 @@ int flush_upload(struct fs *fs, struct upload *up, pid_t opener, fuse_ino_t ino)
 }
 
 /* The process (thread group) of a thread: FUSE requests name the calling thread. */
-pid_t task_tgid(pid_t tid)
+pid_t upload_task_tgid(pid_t tid)
 {
 	char path[64], line[128];
 	pid_t tgid = tid;
@@ -376,11 +378,12 @@ pid_t task_tgid(pid_t tid)
 
 /* Opens for writing the name a table or contract inode stands for: a new, empty upload that
  * replaces it as a whole when published; published versions are never modified. */
-int open_for_publish(struct fs *fs, fuse_req_t req, const struct principal *pr,
-		     const struct node *n, struct writable *w, struct open_file *of)
+int upload_open_for_publish(struct fs *fs, fuse_req_t req, const struct principal *pr,
+			    const struct node *n, struct writable *w, struct open_file *of)
 {
 	struct catalog_product p = {0};
 	struct catalog_version v = {0};
+	const struct catalog_table_version *t;
 	char name[MESH_NAME_MAX + 8];
 	int rc;
 
@@ -389,12 +392,10 @@ int open_for_publish(struct fs *fs, fuse_req_t req, const struct principal *pr,
 	if (n->kind == N_CONTRACT) {
 		snprintf(name, sizeof(name), "contract.yaml");
 	} else {
-		rc = fs_version_get(fs, n->id, n->ver, &v);
-		if (!rc && n->tidx >= v.ntables)
-			rc = -ENOENT;
+		rc = fs_table_get(fs, n, &v, &t);
 		if (rc)
 			goto out;
-		snprintf(name, sizeof(name), "%s.csv", v.tables[n->tidx].name);
+		snprintf(name, sizeof(name), "%s.csv", t->name);
 	}
 	rc = may_publish(fs, pr, n->id, name, &p);
 	if (rc)
@@ -412,7 +413,8 @@ out:
 	return rc;
 }
 
-int open_upload(struct fs *fs, const struct principal *pr, const struct node *n, int flags,
+/* Opens an upload again, for its writer only (EACCES for others); O_TRUNC empties it. */
+int upload_open(struct fs *fs, const struct principal *pr, const struct node *n, int flags,
 		struct open_file *of)
 {
 	struct upload *up = upload_at(fs, n);
@@ -436,18 +438,18 @@ int open_upload(struct fs *fs, const struct principal *pr, const struct node *n,
  * current one reached by someone who may not publish (EACCES, audited) or by a publisher
  * through versions/ (EROFS: TABLE.csv is the name that publishes).
  */
-int refuse_write(struct fs *fs, const struct principal *pr, const struct node *n)
+int upload_refuse_write(struct fs *fs, const struct principal *pr, const struct node *n)
 {
 	struct catalog_product p = {0};
 	struct catalog_version v = {0};
+	const struct catalog_table_version *t;
 	char name[MESH_NAME_MAX + 8] = "contract.yaml";
 	int rc;
 
 	rc = fs_product_get(fs, n->id, &p);
 	if (!rc && (n->kind == N_CONTRACT ? n->ver == p.contract_seq : n->ver == p.latest)) {
-		if (n->kind == N_TABLE && !fs_version_get(fs, n->id, n->ver, &v) &&
-		    n->tidx < v.ntables)
-			snprintf(name, sizeof(name), "%s.csv", v.tables[n->tidx].name);
+		if (n->kind == N_TABLE && !fs_table_get(fs, n, &v, &t))
+			snprintf(name, sizeof(name), "%s.csv", t->name);
 		catalog_product_release(&p);
 		rc = may_publish(fs, pr, n->id, name, &p);
 	}
@@ -463,24 +465,22 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	struct catalog_product p = {0};
 	struct fuse_entry_param e;
 	const struct principal *pr;
-	struct open_file *of = NULL;
+	struct open_file *of;
 	struct upload *up = NULL;
 	struct node pn, cn;
 	int rc;
 
 	memset(&e, 0, sizeof(e));
-	rc = ino_decode(parent, &pn);
-	if (!rc && pn.kind != N_PRODUCT)
-		rc = pn.kind == N_VERSIONS || pn.kind == N_VERSION ? -EROFS : -EPERM;
-	if (!rc && reserved_name(name))
-		rc = -EPERM;
-	if (!rc && !(of = open_file_new(fs)))
-		rc = -ENOMEM;
+	of = read_open_file_new(fs);
+	rc = of ? fs_request_begin(fs, req, parent, &pn, &pr) : -ENOMEM;
 	if (rc)
-		goto reply;
-	fs_lock(fs);
-	pr = fs_principal(fs, req);
-	rc = pr ? may_publish(fs, pr, pn.id, name, &p) : -EACCES;
+		goto fail;
+	if (pn.kind != N_PRODUCT)
+		rc = pn.kind == N_VERSIONS || pn.kind == N_VERSION ? -EROFS : -EPERM;
+	else if (reserved_name(name))
+		rc = -EPERM;
+	else
+		rc = may_publish(fs, pr, pn.id, name, &p);
 	if (!rc) {
 		/* create() meets an existing upload only when racing another open of it */
 		up = upload_find(fs, pn.id, name, pr->uid);
@@ -495,23 +495,22 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		up->opens++;
 		of->up = up;
 		upload_node(fs, up, &cn);
-		rc = ino_encode(&cn, &e.ino);
+		rc = fs_ino_encode(&cn, &e.ino);
 		if (!rc)
 			upload_stat(fs, up, e.ino, &e.attr);
 	}
 	fs_unlock(fs);
 	catalog_product_release(&p);
-	if (rc) {
-		open_file_free(fs, of);
-		goto reply;
-	}
-	of->opener = task_tgid(fuse_req_ctx(req)->pid);
+	if (rc)
+		goto fail;
+	of->opener = upload_task_tgid(fuse_req_ctx(req)->pid);
 	fi->fh = (uintptr_t)of;
 	fi->direct_io = 1;
 	if (fuse_reply_create(req, &e, fi) == -ENOENT)
-		open_file_free(fs, of);
+		read_open_file_free(fs, of);
 	return;
-reply:
+fail:
+	read_open_file_free(fs, of);
 	fuse_reply_err(req, -rc);
 }
 
@@ -559,10 +558,10 @@ void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 
-	if (!of->up || task_tgid(fuse_req_ctx(req)->pid) != of->opener)
+	if (!of->up || upload_task_tgid(fuse_req_ctx(req)->pid) != of->opener)
 		fuse_reply_err(req, 0);
 	else
-		fuse_reply_err(req, -flush_upload(fs_of(req), of->up, of->opener, ino));
+		fuse_reply_err(req, -upload_flush(fs_of(req), of->up, of->opener, ino));
 }
 
 void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
@@ -570,13 +569,13 @@ void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_inf
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 
 	(void)datasync;
-	fuse_reply_err(req, of->up ? -flush_upload(fs_of(req), of->up, 0, ino) : 0);
+	fuse_reply_err(req, of->up ? -upload_flush(fs_of(req), of->up, 0, ino) : 0);
 }
 
 /* Whether name exists in the directory for the caller: what cannot be removed must say EPERM,
  * what is not there ENOENT. */
-int name_exists(struct fs *fs, const struct principal *pr, const struct node *parent,
-		const char *name)
+int upload_name_exists(struct fs *fs, const struct principal *pr, const struct node *parent,
+		       const char *name)
 {
 	struct node child;
 	int rc = node_lookup(fs, pr, parent, name, &child);
@@ -592,17 +591,13 @@ void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct node pn;
 	int rc;
 
-	rc = ino_decode(parent, &pn);
+	rc = fs_request_begin(fs, req, parent, &pn, &pr);
 	if (rc)
 		goto reply;
-	fs_lock(fs);
-	pr = fs_principal(fs, req);
-	if (!pr)
-		rc = -EACCES;
-	else if (pn.kind == N_PRODUCT && (up = upload_find(fs, pn.id, name, pr->uid)))
+	if (pn.kind == N_PRODUCT && (up = upload_find(fs, pn.id, name, pr->uid)))
 		up->linked = 0;
 	else
-		rc = name_exists(fs, pr, &pn, name);
+		rc = upload_name_exists(fs, pr, &pn, name);
 	if (up)
 		upload_settle(fs, up);
 	fs_unlock(fs);
@@ -625,22 +620,18 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t n
 	char *copy;
 	int rc, publish = 0;
 
-	rc = ino_decode(parent, &pn);
+	rc = fs_request_begin(fs, req, parent, &pn, &pr);
 	if (rc)
 		goto reply;
-	fs_lock(fs);
-	pr = fs_principal(fs, req);
-	if (!pr)
-		rc = -EACCES;
-	else if (pn.kind != N_PRODUCT || !(up = upload_find(fs, pn.id, name, pr->uid)))
-		rc = name_exists(fs, pr, &pn, name) == 1 ? -EPERM : -ENOENT;
+	if (pn.kind != N_PRODUCT || !(up = upload_find(fs, pn.id, name, pr->uid)))
+		rc = upload_name_exists(fs, pr, &pn, name) == 1 ? -EPERM : -ENOENT;
 	else if (newparent != parent)
 		rc = -EXDEV;
 	else if (flags & RENAME_EXCHANGE)
 		rc = -EINVAL;
 	else if (reserved_name(newname))
 		rc = -EPERM;
-	else if ((flags & RENAME_NOREPLACE) && name_exists(fs, pr, &pn, newname))
+	else if ((flags & RENAME_NOREPLACE) && upload_name_exists(fs, pr, &pn, newname))
 		rc = -EEXIST;
 	else if ((publish = publish_name_publishes(newname)))
 		up->opens++; /* keeps it while the lock is let go for the publish */
@@ -682,11 +673,9 @@ void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	double timeout;
 	int rc, writable;
 
-	rc = ino_decode(ino, &n);
+	rc = fs_request_begin(fs, req, ino, &n, &pr);
 	if (rc)
 		goto reply;
-	fs_lock(fs);
-	pr = fs_principal(fs, req);
 	rc = node_target(fs, &n, &t, &writable);
 	if (rc) {
 		fs_unlock(fs);
@@ -702,9 +691,7 @@ void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	if (fi && up && writable && !up->dirty && !staging_size(up->st) &&
 	    (to_set & FUSE_SET_ATTR_SIZE))
 		up = NULL;
-	if (!pr)
-		rc = -EACCES;
-	else if (!up && writable && !fi && (to_set & FUSE_SET_ATTR_SIZE) && !attr->st_size)
+	if (!up && writable && !fi && (to_set & FUSE_SET_ATTR_SIZE) && !attr->st_size)
 		/* The truncate the kernel sends, without the handle, after open(O_TRUNC): the
 		 * upload that open started is empty already. The reply keeps the readers' size. */
 		rc = 0;

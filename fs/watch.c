@@ -55,11 +55,11 @@ static void *watch_main(void *arg)
 		last_rc = rc;
 		for (size_t i = 0; i < l.n; i++) {
 			if (l.a[i].what == CATALOG_DOMAINS)
-				node_changed(fs, N_ROOT, 0);
+				upload_node_changed(fs, N_ROOT, 0);
 			else if (l.a[i].what == CATALOG_DOMAIN)
-				node_changed(fs, N_DOMAIN, l.a[i].id);
+				upload_node_changed(fs, N_DOMAIN, l.a[i].id);
 			else
-				product_changed(fs, l.a[i].id);
+				upload_product_changed(fs, l.a[i].id);
 		}
 		l.n = 0;
 		clock_gettime(CLOCK_REALTIME, &at);

@@ -13,7 +13,7 @@
  *   "MSEG" | u16 format | u16 reserved | 16-byte segment id (random; bound into sealed chunks)
  *   the header line (group -1: same bytes in both views)
  *   for each group: its masked bytes, then one sealed chunk per PII column
- *   index (see segment.c)
+ *   index (see segment_format.h)
  *   u64 index offset | u32 index length | u32 CRC32C of the index | "MSEGEND\n"
  *
  * Every byte a reader is given is checked first: the index against the CRC in the trailer and

@@ -639,7 +639,7 @@ static void set_le32(char *p, uint32_t v)
 /*
  * Chunks that authenticate but whose cell records are wrong (what a bug or a holder of the key
  * could produce) must not be spliced: -EIO. The chunk is opened and resealed with the key and the
- * associated data described in segment.c, keeping its length so that the index still fits.
+ * associated data described in segment_format.h, keeping its length so that the index still fits.
  */
 static void test_forged_cells(void **state)
 {
@@ -672,7 +672,7 @@ static void test_forged_cells(void **state)
 	assert_int_equal(seal_open(fx->data_key, ad.buf, ad.len, bytes + chunk, chunk_len, &pt), 0);
 	assert_int_equal(pt.len, chunk_len - SEAL_OVERHEAD);
 	rec2 = 12 + le32(pt.buf + 8);
-	/* The records are what segment.c describes. */
+	/* The records are what segment_format.h describes. */
 	assert_int_equal(le32(pt.buf), strlen("1,"));
 	assert_int_equal(le32(pt.buf + 4), 20);
 	assert_memory_equal(pt.buf + 12, "ann@example.com", 15);
