@@ -1,7 +1,8 @@
 /*
- * The catalog: what exists in the mesh (docs/DESIGN.md §7.7, "the catalog is the truth"). One
- * SQLite database, MESH/catalog.db, in WAL mode, with a schema version (PRAGMA user_version) and
- * migrations applied in order at open. Every statement is prepared; every result code checked.
+ * The catalog: what exists in the mesh (docs/DESIGN.md §7.7, "the catalog is the truth"). A
+ * database reached through catalog/db.h, today SQLite (MESH/catalog.db, WAL mode), with a schema
+ * version and migrations applied in order at open. Every statement is prepared; every result
+ * code checked.
  *
  * All functions return 0 on success or -errno: -ENOENT for a missing object, -EEXIST for a
  * duplicate, -EINVAL for a bad argument, -EIO for a database failure (with err set where taken).

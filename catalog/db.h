@@ -1,0 +1,151 @@
+/*
+ * The catalog's database layer: one connection to one SQL engine, its schema migrated at open,
+ * its statements prepared once and cached, transactions that nest, and a way to see what other
+ * connections committed. The rest of catalog/ reaches the database through these functions
+ * only, so that an engine is one file behind struct db_engine (catalog/db_engine.h).
+ *
+ * Functions return 0 (or what they say) on success and -errno on failure: -EEXIST for a unique
+ * or primary key violation, -ENOENT for a foreign key one, -EINVAL for a check, NOT NULL or type
+ * violation or a value too big, -EBUSY when the database stays locked, -EROFS for a write on a
+ * read-only connection, -EACCES, -ENOMEM, -ENOSPC, and -EIO for anything else.
+ * A struct db is used by one thread at a time.
+ */
+#ifndef MESHFS_CATALOG_DB_H
+#define MESHFS_CATALOG_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+struct db;
+struct db_stmt;
+struct db_engine;
+
+/* The SQL dialects the layer knows, one per engine. */
+enum db_dialect {
+	DB_SQLITE,
+	DB_DIALECTS,
+};
+
+extern const struct db_engine db_sqlite; /* file: the path of the database */
+
+/*
+ * The text of a statement or a migration step: sql for every engine, unless the engine's dialect
+ * has its own in own[]. Parameters are written ?1, ?2, … (a number may appear more than once); an
+ * engine whose placeholders differ rewrites them when it prepares the statement.
+ */
+struct db_sql {
+	const char *sql;
+	const char *own[DB_DIALECTS];
+};
+
+struct db_schema {
+	/* Step i brings the schema from version i to i + 1 and records version i + 1 itself, in the
+	 * engine's way (SQLite: PRAGMA user_version). Never change a step that has shipped. */
+	const struct db_sql *migrations;
+	size_t nmigrations;
+	const struct db_sql *statements; /* by statement id, from 0 */
+	size_t nstatements;
+};
+
+enum db_open_flags {
+	DB_READONLY = 1,
+};
+
+/*
+ * Opens the database at target, which must exist, with engine, and brings its schema to the
+ * latest version of schema, one step per transaction. -ENOTSUP if the database has a newer
+ * version than schema knows, -EROFS if it needs migrating and flags has DB_READONLY. schema must
+ * outlive the db. err says what failed, naming target.
+ */
+int db_open(struct db **out, const struct db_engine *engine, const char *target, int flags,
+	    const struct db_schema *schema, struct mfs_error *err);
+/* Finalizes the statements and closes; an open transaction is rolled back. db may be NULL. */
+void db_close(struct db *db);
+
+/*
+ * Statement id, prepared (once per connection) and ready to bind and step. When done with it,
+ * db_reset() it: a statement left pending keeps a read snapshot, and must not be handed out
+ * again. -EIO if the engine has ended the transaction in progress on its own (after an error),
+ * so that what follows does not run, and commit, outside it.
+ */
+int db_stmt(struct db *db, size_t id, struct db_stmt **out);
+/* Parameters are numbered from 1. Text and blobs are not copied: they must stay valid until the
+ * statement is reset. */
+int db_bind_int64(struct db_stmt *st, int i, int64_t v);
+int db_bind_text(struct db_stmt *st, int i, const char *s);
+int db_bind_blob(struct db_stmt *st, int i, const void *p, size_t len);
+int db_bind_null(struct db_stmt *st, int i);
+/* 1 when a row is ready, 0 when the statement is done, or -errno. */
+int db_step(struct db_stmt *st);
+/* Unbinds and rewinds the statement, which may then be handed out again. */
+void db_reset(struct db_stmt *st);
+
+enum db_type {
+	DB_NULL,
+	DB_INTEGER,
+	DB_FLOAT,
+	DB_TEXT,
+	DB_BLOB,
+};
+/* Columns of the current row, numbered from 0. Pointers stay valid until the next step or
+ * reset. */
+int db_column_count(struct db_stmt *st);
+enum db_type db_column_type(struct db_stmt *st, int col);
+/* 0 for a NULL value. */
+int64_t db_column_int64(struct db_stmt *st, int col);
+/* NUL-terminated; NULL for a NULL value. */
+const char *db_column_text(struct db_stmt *st, int col);
+/* *len bytes; NULL for a NULL value or an empty blob. */
+const void *db_column_blob(struct db_stmt *st, int col, size_t *len);
+
+/*
+ * The conveniences below bind the parameters of statement id from fmt, one letter each:
+ * 't' a const char * (NULL binds NULL), 'i' an int64_t, 'b' a const void * and a size_t.
+ */
+/* The statement, bound; reset it when done. */
+int db_query(struct db *db, size_t id, struct db_stmt **out, const char *fmt, ...);
+/* Runs the statement to its end, ignoring any rows. */
+int db_exec(struct db *db, size_t id, const char *fmt, ...);
+/* The first column of the first row: 1 with *out set if there was a row and its value is not
+ * NULL, 0 if not. */
+int db_query_int64(struct db *db, size_t id, int64_t *out, const char *fmt, ...);
+/* The same, but 0 with *out set, or -ENOENT: for a lookup, or the id an INSERT … RETURNING
+ * gives. */
+int db_lookup(struct db *db, size_t id, int64_t *out, const char *fmt, ...);
+
+/* Every row of a statement, copied out so that callbacks run with no statement pending. Integer
+ * and text columns are kept (others read as NULL). */
+struct db_rows {
+	struct db_cell *cell;
+	size_t ncols, n, cap;
+};
+/* Runs the statement and collects its rows into r, which is then db_rows_release()d. */
+int db_collect(struct db *db, size_t id, struct db_rows *r, const char *fmt, ...);
+void db_rows_release(struct db_rows *r);
+/* A text column; "" when NULL. Valid until r is released. */
+char *db_rows_text(const struct db_rows *r, size_t row, size_t col);
+/* An integer column; 0 when NULL. */
+int64_t db_rows_int64(const struct db_rows *r, size_t row, size_t col);
+int db_rows_is_null(const struct db_rows *r, size_t row, size_t col);
+
+/* Transactions nest: the outermost takes the write lock at once (so that what it reads stays
+ * true until it commits), inner levels are savepoints. A commit that fails has rolled back its
+ * level; a rollback outside any transaction does nothing. */
+int db_begin(struct db *db);
+int db_commit(struct db *db);
+void db_rollback(struct db *db);
+/* Ends the level db_begin() opened for a change whose outcome is rc: commits if rc is 0, else
+ * rolls back. Returns rc, or the commit's failure. */
+int db_finish(struct db *db, int rc);
+
+/* A number that changes whenever another connection commits. */
+int db_data_version(struct db *db, int64_t *out);
+/* A number that changes whenever the database does, through this connection or another. */
+int db_change_stamp(struct db *db, uint64_t *out);
+/* The engine's own check of the database and its references: 0, or -EIO with the first problem
+ * in err. */
+int db_check(struct db *db, struct mfs_error *err);
+
+#endif
