@@ -499,10 +499,51 @@ track_daemon()
 	DAEMONS+=("$@")
 }
 
+# ---- Unix users, made by a test and removed at exit ----
+
+# Users and groups a test made (useradd, groupadd) and processes run as them: removed or stopped
+# first thing at exit, before the mounts (the daemons run as root).
+MADE_USERS=()
+MADE_GROUPS=()
+USER_PIDS=()
+
+# shellcheck disable=SC2317 # called by cleanup
+remove_users()
+{
+	local p u g
+	for p in "${USER_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for u in "${MADE_USERS[@]}"; do
+		userdel "$u" 2>/dev/null
+		getent group "$u" >/dev/null && groupdel "$u" 2>/dev/null
+	done
+	for g in "${MADE_GROUPS[@]}"; do
+		groupdel "$g" 2>/dev/null
+	done
+}
+
+# as USER COMMAND...: runs COMMAND as USER, with USER's primary and supplementary groups.
+as()
+{
+	local u=$1
+	shift
+	setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups -- "$@"
+}
+
+# run_as USER COMMAND...: run (time limit, $T/out, $T/err, $RC) as USER.
+run_as()
+{
+	local u=$1
+	shift
+	run setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups -- "$@"
+}
+
 cleanup()
 {
 	local status=$? m p left=
 	trap - EXIT
+	remove_users
 	for m in "${MOUNTS[@]}"; do
 		if is_mounted "$m"; then
 			fusermount3 -u -- "$m" 2>/dev/null || fusermount3 -u -z -- "$m" 2>/dev/null

@@ -21,32 +21,11 @@ P=$DATA/publish
 OWN=mfs_p_own$$ # in shop-team, the team owning domain shop
 PUB=mfs_p_pub$$ # publish on shop/orders only, not in the owning team
 RO=mfs_p_ro$$   # read on domain shop, no publish
-MADE_USERS=()
 USERS=
 if [ "$(id -u)" -eq 0 ] && command -v useradd >/dev/null && command -v userdel >/dev/null &&
 	command -v setpriv >/dev/null; then
 	USERS=1
 fi
-
-# shellcheck disable=SC2317 # called by the exit trap
-remove_users()
-{
-	local u
-	for u in "${MADE_USERS[@]}"; do
-		userdel "$u" 2>/dev/null
-		getent group "$u" >/dev/null && groupdel "$u" 2>/dev/null
-	done
-}
-# lib.sh's cleanup unmounts and removes $T; the users go first (the daemon runs as root).
-# shellcheck disable=SC2317 # called by the exit trap
-publish_exit()
-{
-	local status=$?
-	remove_users
-	(exit "$status")
-	cleanup
-}
-trap publish_exit EXIT
 
 if [ -n "$USERS" ]; then
 	for u in "$OWN" "$PUB" "$RO"; do
@@ -61,22 +40,6 @@ if [ -n "$USERS" ]; then
 		skip "other users" "the scratch directory's parents are not traversable (TMPDIR)"
 	fi
 fi
-
-# as USER COMMAND...: runs COMMAND as USER, with USER's groups.
-as()
-{
-	local u=$1
-	shift
-	setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups -- "$@"
-}
-
-# run_as USER COMMAND...: lib.sh's run (time limit, $T/out, $T/err, $RC) as USER.
-run_as()
-{
-	local u=$1
-	shift
-	run setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups -- "$@"
-}
 
 # ---- the mesh: domain shop, owned by shop-team, with three products ----
 

@@ -28,35 +28,6 @@ GRP=mfs_t_grp$$     # in the Unix group below (supplementary): read and unmask t
 NONE=mfs_t_none$$   # no right at all
 LIVE=mfs_t_live$$   # rights granted and revoked while mounted
 UGROUP=mfs_t_g$$
-MADE_USERS=()
-MADE_GROUPS=()
-USER_PIDS=()
-
-# shellcheck disable=SC2317 # called by the exit trap
-remove_users()
-{
-	local p u g
-	for p in "${USER_PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	for u in "${MADE_USERS[@]}"; do
-		userdel "$u" 2>/dev/null
-		getent group "$u" >/dev/null && groupdel "$u" 2>/dev/null
-	done
-	for g in "${MADE_GROUPS[@]}"; do
-		groupdel "$g" 2>/dev/null
-	done
-}
-# lib.sh's cleanup unmounts and removes $T; the users go first (the daemon runs as root).
-# shellcheck disable=SC2317 # called by the exit trap
-access_exit()
-{
-	local status=$?
-	remove_users
-	(exit "$status")
-	cleanup
-}
-trap access_exit EXIT
 
 groupadd "$UGROUP" || bail_out "groupadd $UGROUP"
 MADE_GROUPS+=("$UGROUP")
@@ -67,22 +38,6 @@ done
 useradd -M -U -G "$UGROUP" -s /usr/sbin/nologin "$GRP" || bail_out "useradd $GRP"
 MADE_USERS+=("$GRP")
 pass "created the users $OWN $ANA $GRP $NONE $LIVE and the group $UGROUP"
-
-# as USER COMMAND...: runs COMMAND as USER, with USER's primary and supplementary groups.
-as()
-{
-	local u=$1
-	shift
-	setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups -- "$@"
-}
-
-# run_as USER COMMAND...: lib.sh's run (time limit, $T/out, $T/err, $RC) as USER.
-run_as()
-{
-	local u=$1
-	shift
-	run setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups -- "$@"
-}
 
 chmod 0755 "$T"
 as "$NONE" test -x "$T" ||
