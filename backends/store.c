@@ -1,5 +1,31 @@
-/* Dispatch from the store interface to the backend. */
+/* Dispatch from the store interface to the backend, and from a url to the backend that opens it. */
 #include "backends/store.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define FILE_SCHEME "file://"
+
+int store_open_url(const char *url, const struct store_options *o, int create, struct store **out,
+		   struct mfs_error *err)
+{
+	(void)o;
+	if (!url || !*url)
+		return mfs_error_set(err, EINVAL,
+				     "no store url (file:///DIR or s3://BUCKET[/PREFIX])");
+	if (!strncmp(url, FILE_SCHEME, strlen(FILE_SCHEME))) {
+		const char *dir = url + strlen(FILE_SCHEME);
+
+		/* file://HOST/... names another machine's file, which is no store of ours. */
+		if (dir[0] != '/')
+			return mfs_error_set(
+			    err, EINVAL, "%s: a file url names an absolute directory: file:///DIR",
+			    url);
+		return store_local_open(dir, create, out, err);
+	}
+	return mfs_error_set(err, EINVAL,
+			     "%s: not a store url (file:///DIR or s3://BUCKET[/PREFIX])", url);
+}
 
 int store_writer_open(struct store *st, struct store_writer **out)
 {

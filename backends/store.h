@@ -3,7 +3,8 @@
  * lowercase hex of its BLAKE2b-256 hash (64 characters). Blobs are written once through a
  * writer (temporary file, fsync, rename into place) and then only read or removed.
  *
- * The store is an interface so that other backends (object stores) can follow the local one.
+ * The store is an interface: the local-directory backend (store_local.c) and the S3 one
+ * (store_s3.c), chosen by the scheme of a url (store_open_url).
  */
 #ifndef MESHFS_STORE_H
 #define MESHFS_STORE_H
@@ -14,7 +15,8 @@
 
 #include "common/error.h"
 
-#define STORE_ID_HEX 64 /* characters in a blob id, without the NUL */
+#define STORE_ID_HEX	    64 /* characters in a blob id, without the NUL */
+#define STORE_CACHE_DEFAULT (1ULL << 30)
 
 struct store;
 
@@ -53,6 +55,27 @@ struct store {
  * dir/ab/cdef…, temporaries in dir/tmp/. Returns 0 or -errno with err set.
  */
 int store_local_open(const char *dir, int create, struct store **out, struct mfs_error *err);
+
+/* How store_open_url reaches and caches a remote store; a NULL member takes its default. */
+struct store_options {
+	/* s3: URL of the service, e.g. http://127.0.0.1:8080; NULL: $AWS_ENDPOINT_URL, else
+	 * https://s3.REGION.amazonaws.com */
+	const char *endpoint;
+	/* NULL: $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1 */
+	const char *region;
+	/* where read blocks are kept between opens, bounded; NULL: memory only */
+	const char *cache_dir;
+	/* the cache's bound in bytes; 0: STORE_CACHE_DEFAULT (1 GiB) */
+	uint64_t cache_size;
+	/* where a writer stages bytes before upload; NULL: $TMPDIR, else /tmp */
+	const char *tmp_dir;
+};
+/* Opens the store at url: file:///DIR (a local or shared POSIX directory, as store_local_open) or
+ * s3://BUCKET[/PREFIX]. create != 0 makes it (the bucket if missing; a bucket that exists and is
+ * ours is fine). o may be NULL. -EINVAL with a clear message for a malformed url or unknown scheme.
+ */
+int store_open_url(const char *url, const struct store_options *o, int create, struct store **out,
+		   struct mfs_error *err);
 
 /* Starts a new blob. The bytes are hashed as they are written. */
 int store_writer_open(struct store *st, struct store_writer **out);

@@ -29,17 +29,20 @@ struct fixture {
 	struct store *st;
 };
 
+/* The cases run on a store opened by url, as the mesh opens it. */
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct mfs_error err;
+	char url[128];
 
 	assert_non_null(f);
 	strcpy(f->root, "/tmp/meshfs-test-store-XXXXXX");
 	assert_non_null(mkdtemp(f->root));
 	snprintf(f->dir, sizeof(f->dir), "%s/store", f->root);
+	snprintf(url, sizeof(url), "file://%s", f->dir);
 	mfs_error_clear(&err);
-	assert_int_equal(store_local_open(f->dir, 1, &f->st, &err), 0);
+	assert_int_equal(store_open_url(url, NULL, 1, &f->st, &err), 0);
 	*state = f;
 	return 0;
 }
@@ -465,6 +468,38 @@ static void test_open_missing(void **state)
 	remove_tree(root);
 }
 
+static void test_open_url(void **state)
+{
+	static const char *const bad[] = {
+	    "", "/tmp/store", "file:", "file://host/tmp/store", "ftp://host/x", "FILE:///tmp",
+	};
+	char root[] = "/tmp/meshfs-test-store-XXXXXX", url[96];
+	struct mfs_error err;
+	struct store *st;
+	char id[STORE_ID_HEX + 1];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		mfs_error_clear(&err);
+		assert_int_equal(store_open_url(bad[i], NULL, 1, &st, &err), -EINVAL);
+		assert_non_null(strstr(err.msg, "file:///DIR"));
+	}
+	mfs_error_clear(&err);
+	assert_int_equal(store_open_url(NULL, NULL, 0, &st, &err), -EINVAL);
+	assert_non_null(mkdtemp(root));
+	snprintf(url, sizeof(url), "file://%s/s", root);
+	mfs_error_clear(&err);
+	assert_int_equal(store_open_url(url, NULL, 0, &st, &err), -ENOENT);
+	assert_int_equal(store_open_url(url, &(struct store_options){0}, 1, &st, &err), 0);
+	put(st, HELLO, strlen(HELLO), id);
+	store_close(st);
+	/* The same directory as store_local_open sees it. */
+	snprintf(url, sizeof(url), "%s/s", root);
+	assert_int_equal(store_local_open(url, 0, &st, &err), 0);
+	assert_int_equal(store_verify(st, HELLO_ID), 0);
+	store_close(st);
+	remove_tree(root);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -483,6 +518,7 @@ int main(void)
 	    T(test_write_error_sticks),
 	    T(test_threads),
 	    cmocka_unit_test(test_open_missing),
+	    cmocka_unit_test(test_open_url),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
