@@ -473,6 +473,11 @@ static void test_open_url(void **state)
 	static const char *const bad[] = {
 	    "", "/tmp/store", "file:", "file://host/tmp/store", "ftp://host/x", "FILE:///tmp",
 	};
+	static const char *const bad_s3[] = {
+	    "s3://",	       "s3://ab",	   "s3://Bucket",      "s3://-bucket",
+	    "s3://bucket-/x",  "s3://bu_cket",	   "s3://bucket/../x", "s3://bucket//x",
+	    "s3://bucket/a b", "s3://bucket/x%2F", "s3://bucket/./x",  "s3://bucket/x//",
+	};
 	char root[] = "/tmp/meshfs-test-store-XXXXXX", url[96];
 	struct mfs_error err;
 	struct store *st;
@@ -482,6 +487,12 @@ static void test_open_url(void **state)
 		mfs_error_clear(&err);
 		assert_int_equal(store_open_url(bad[i], NULL, 1, &st, &err), -EINVAL);
 		assert_non_null(strstr(err.msg, "file:///DIR"));
+	}
+	/* Refused before anything is sent. */
+	for (size_t i = 0; i < sizeof(bad_s3) / sizeof(bad_s3[0]); i++) {
+		mfs_error_clear(&err);
+		assert_int_equal(store_open_url(bad_s3[i], NULL, 1, &st, &err), -EINVAL);
+		assert_non_null(strstr(err.msg, "s3://BUCKET[/PREFIX]"));
 	}
 	mfs_error_clear(&err);
 	assert_int_equal(store_open_url(NULL, NULL, 0, &st, &err), -EINVAL);
