@@ -227,7 +227,8 @@ static int64_t evict(struct cache *c, uint64_t target)
 		free(l.e);
 		return rc;
 	}
-	qsort(l.e, l.n, sizeof(*l.e), entry_older);
+	if (l.n)
+		qsort(l.e, l.n, sizeof(*l.e), entry_older);
 	for (size_t i = 0; i < l.n && l.total > target; i++) {
 		if (unlinkat(c->dfd, l.e[i].name, 0) == 0 || errno == ENOENT)
 			l.total -= l.e[i].cost;

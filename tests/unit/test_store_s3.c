@@ -588,6 +588,90 @@ static void test_clean_staging(void **state)
 	assert_int_equal(uploads(f), 0);
 }
 
+/* A cache temporary whose writer died is removed; one being written is not. */
+static void test_clean_cache_temporaries(void **state)
+{
+	struct fixture *f = *state;
+	const struct timespec old[2] = {{.tv_sec = 1000000}, {.tv_sec = 1000000}};
+	char dir[160], dead[192], live[192];
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s/ab", f->cache);
+	assert_true(mkdir(dir, 0700) == 0 || errno == EEXIST);
+	snprintf(dead, sizeof(dead), "%s/.tmp-0123456789abcdef-4096", dir);
+	snprintf(live, sizeof(live), "%s/.tmp-fedcba9876543210-4096", dir);
+	fd = open(dead, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(futimens(fd, old), 0);
+	close(fd);
+	fd = open(live, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(store_clean_staging(f->st), 0);
+	assert_int_equal(access(dead, F_OK), -1);
+	assert_int_equal(access(live, F_OK), 0);
+}
+
+static void test_credentials_file(void **state)
+{
+	struct fixture *f = *state;
+	char *id = strdup(getenv("AWS_ACCESS_KEY_ID")),
+	     *secret = strdup(getenv("AWS_SECRET_ACCESS_KEY"));
+	char path[128], text[512];
+	struct mfs_error err;
+	struct store *st;
+	int fd, rc;
+
+	snprintf(path, sizeof(path), "%s/credentials", f->root);
+	snprintf(text, sizeof(text),
+		 "[default]\naws_access_key_id = nobody:x\naws_secret_access_key = wrong\n\n"
+		 "[meshfs]\n# the profile the test asks for\naws_access_key_id = %s\n"
+		 "aws_secret_access_key=%s\n",
+		 id, secret);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), strlen(text));
+	close(fd);
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
+	setenv("AWS_PROFILE", "meshfs", 1);
+	mfs_error_clear(&err);
+	rc = store_open_url(f->url, NULL, 0, &st, &err);
+	if (!rc)
+		store_close(st);
+	/* The default profile's key is refused: the section chosen is the one read. */
+	unsetenv("AWS_PROFILE");
+	mfs_error_clear(&err);
+	assert_int_equal(store_open_url(f->url, NULL, 0, &st, &err), -EACCES);
+	unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+	setenv("AWS_ACCESS_KEY_ID", id, 1);
+	setenv("AWS_SECRET_ACCESS_KEY", secret, 1);
+	assert_int_equal(rc, 0);
+	free(id);
+	free(secret);
+}
+
+/* Nothing listens: the open fails within the bound, saying so, after retrying. */
+static void test_unreachable(void **state)
+{
+	struct fixture *f = *state;
+	struct store_options o = {.endpoint = "http://127.0.0.1:9"};
+	struct mfs_error err;
+	struct timespec t0, t1;
+	struct store *st;
+
+	setenv("MESHFS_TIMEOUT", "1", 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	mfs_error_clear(&err);
+	assert_int_equal(store_open_url(f->url, &o, 0, &st, &err), -EIO);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	unsetenv("MESHFS_TIMEOUT");
+	assert_true(t1.tv_sec - t0.tv_sec < 3);
+	assert_non_null(strstr(err.msg, "cannot reach the store"));
+	assert_null(strstr(err.msg, " 1 tries"));
+}
+
 struct thread_arg {
 	struct store *st;
 	int n;
@@ -723,11 +807,15 @@ static void test_hung_store(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_write_read),	   T(test_empty_blob),	   T(test_large_multipart),
-	    T(test_missing),	   T(test_verify_damaged), T(test_list_pages),
-	    T(test_remove),	   T(test_cache_bound),	   T(test_cache_damaged),
-	    T(test_wrong_secret),  T(test_other_user),	   T(test_no_bucket),
-	    T(test_clean_staging), T(test_threads),	   T(test_retry_slowdown),
+	    T(test_write_read),	      T(test_empty_blob),
+	    T(test_large_multipart),  T(test_missing),
+	    T(test_verify_damaged),   T(test_list_pages),
+	    T(test_remove),	      T(test_cache_bound),
+	    T(test_cache_damaged),    T(test_wrong_secret),
+	    T(test_other_user),	      T(test_no_bucket),
+	    T(test_clean_staging),    T(test_clean_cache_temporaries),
+	    T(test_credentials_file), T(test_unreachable),
+	    T(test_threads),	      T(test_retry_slowdown),
 	    T(test_hung_store),
 	};
 
