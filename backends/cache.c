@@ -337,12 +337,7 @@ int cache_open(const char *dir, uint64_t bound, uint32_t block_size, struct cach
 	*out = c;
 	return 0;
 out:
-	if (c->usage_fd >= 0)
-		close(c->usage_fd);
-	if (c->dfd >= 0)
-		close(c->dfd);
-	pthread_mutex_destroy(&c->lock);
-	free(c);
+	cache_close(c);
 	return rc;
 }
 

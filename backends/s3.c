@@ -185,6 +185,11 @@ int s3_client_open(const char *endpoint, const char *region, const char *bucket,
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return mfs_error_set(err, ENOMEM, "out of memory");
+	rc = pthread_mutex_init(&c->lock, NULL);
+	if (rc) {
+		free(c);
+		return mfs_error_set(err, rc, "cannot create a mutex");
+	}
 	if (!region || !*region)
 		region = getenv("AWS_REGION");
 	if (!region || !*region)
@@ -217,22 +222,10 @@ int s3_client_open(const char *endpoint, const char *region, const char *bucket,
 	rc = credentials(c, err);
 	if (rc)
 		goto out;
-	rc = pthread_mutex_init(&c->lock, NULL);
-	if (rc) {
-		rc = mfs_error_set(err, rc, "cannot create a mutex");
-		goto out;
-	}
 	*out = c;
 	return 0;
 out:
-	secret_free(c->key_id);
-	secret_free(c->secret);
-	secret_free(c->token_header);
-	free(c->endpoint);
-	free(c->region);
-	free(c->bucket);
-	free(c->sigv4);
-	free(c);
+	s3_client_close(c);
 	return rc;
 }
 
@@ -301,7 +294,8 @@ void s3_call_release(struct s3_call *call)
 	strbuf_release(&call->answer);
 }
 
-int s3_uri_encode(struct strbuf *sb, const char *s)
+/* Appends s encoded as SigV4 wants a query value: all but A-Z a-z 0-9 - _ . ~ as %XX. */
+static int uri_encode(struct strbuf *sb, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	int rc = 0;
@@ -318,6 +312,15 @@ int s3_uri_encode(struct strbuf *sb, const char *s)
 		}
 	}
 	return rc;
+}
+
+int s3_query_add(struct strbuf *query, const char *key, const char *value)
+{
+	int rc = 0;
+
+	if (query->len)
+		rc = strbuf_addch(query, '&');
+	return rc ?: strbuf_addf(query, "%s=", key) ?: uri_encode(query, value);
 }
 
 /* What one attempt's callbacks share. */

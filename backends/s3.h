@@ -27,8 +27,8 @@ struct s3_client;
 struct s3_call {
 	const char *method; /* GET, HEAD, PUT, POST or DELETE */
 	const char *key;    /* the object; NULL: the bucket */
-	/* The query, without '?': keys in sorted order, values encoded by s3_uri_encode, a key
-	 * without a value written "key=" (curl signs the query as written). NULL: none. */
+	/* The query, without '?', built with s3_query_add: keys in sorted order, values encoded,
+	 * a key without a value written "key=" (curl signs the query as written). NULL: none. */
 	const char *query;
 	const void *body; /* what PUT or POST sends, body_len bytes */
 	size_t body_len;
@@ -73,9 +73,10 @@ void s3_call_release(struct s3_call *call);
  */
 int s3_call_run(struct s3_client *c, struct s3_call *call);
 
-/* Appends s encoded as SigV4 wants a query value: all but A-Z a-z 0-9 - _ . ~ as %XX. Returns 0
+/* Appends key=value to a query (after a '&' unless it is empty), the value encoded as SigV4
+ * wants (all but A-Z a-z 0-9 - _ . ~ as %XX). The caller adds the keys in sorted order. Returns 0
  * or -ENOMEM. */
-int s3_uri_encode(struct strbuf *sb, const char *s);
+int s3_query_add(struct strbuf *query, const char *key, const char *value);
 
 /* The XML document of an answer, or NULL if it is none; free with xmlFreeDoc. */
 xmlDoc *s3_xml_parse(const struct strbuf *answer);

@@ -457,7 +457,7 @@ static int multipart_start(struct s3_store *s, const char *key, char upload_id[U
 		rc = -EIO;
 		goto out;
 	}
-	rc = strbuf_addstr(id_query, "uploadId=") ?: s3_uri_encode(id_query, upload_id);
+	rc = s3_query_add(id_query, "uploadId", upload_id);
 out:
 	xmlFreeDoc(doc);
 	s3_call_release(&call);
@@ -834,7 +834,7 @@ static int key_id(const struct s3_store *s, const char *key, char id[STORE_ID_HE
 static int s3_list(struct store *st, int (*cb)(const char *id, void *ctx), void *ctx)
 {
 	struct s3_store *s = to_s3(st);
-	char token[TOKEN_MAX] = "", key[KEY_MAX], id[STORE_ID_HEX + 1], truncated[8];
+	char token[TOKEN_MAX] = "", key[KEY_MAX], id[STORE_ID_HEX + 1], truncated[8], max_keys[16];
 	struct strbuf query;
 	struct s3_call call;
 	xmlDoc *doc = NULL;
@@ -844,12 +844,13 @@ static int s3_list(struct store *st, int (*cb)(const char *id, void *ctx), void 
 	strbuf_init(&query);
 	do {
 		strbuf_reset(&query);
+		snprintf(max_keys, sizeof(max_keys), "%u", s->tune.list_page);
 		/* Sorted, as it is signed. */
 		if (token[0])
-			rc = strbuf_addstr(&query, "continuation-token=") ?:
-			     s3_uri_encode(&query, token) ?: strbuf_addch(&query, '&');
-		rc = rc ?: strbuf_addf(&query, "list-type=2&max-keys=%u&prefix=", s->tune.list_page)
-		     ?: s3_uri_encode(&query, s->prefix);
+			rc = s3_query_add(&query, "continuation-token", token);
+		rc = rc ?: s3_query_add(&query, "list-type", "2") ?:
+		     s3_query_add(&query, "max-keys", max_keys) ?:
+		     s3_query_add(&query, "prefix", s->prefix);
 		if (rc)
 			break;
 		s3_call_init(&call, "GET", NULL);
@@ -917,7 +918,7 @@ static int abandon_page(struct s3_store *s, xmlNode *root, char *key_marker, cha
 		    strncmp(key, s->prefix, strlen(s->prefix)))
 			continue;
 		strbuf_reset(&query);
-		rc = strbuf_addstr(&query, "uploadId=") ?: s3_uri_encode(&query, upload_id);
+		rc = s3_query_add(&query, "uploadId", upload_id);
 		if (rc)
 			break;
 		s3_call_init(&call, "DELETE", key);
@@ -953,15 +954,13 @@ static int s3_clean_staging(struct store *st)
 	strbuf_init(&query);
 	do {
 		strbuf_reset(&query);
-		/* Sorted, as it is signed: key-marker, prefix, upload-id-marker, uploads. */
+		/* Sorted, as it is signed. */
 		if (key_marker[0])
-			rc = strbuf_addstr(&query, "key-marker=") ?:
-			     s3_uri_encode(&query, key_marker) ?: strbuf_addch(&query, '&');
-		rc = rc ?: strbuf_addstr(&query, "prefix=") ?: s3_uri_encode(&query, s->prefix);
+			rc = s3_query_add(&query, "key-marker", key_marker);
+		rc = rc ?: s3_query_add(&query, "prefix", s->prefix);
 		if (!rc && id_marker[0])
-			rc = strbuf_addstr(&query, "&upload-id-marker=")
-				 ?: s3_uri_encode(&query, id_marker);
-		rc = rc ?: strbuf_addstr(&query, "&uploads=");
+			rc = s3_query_add(&query, "upload-id-marker", id_marker);
+		rc = rc ?: s3_query_add(&query, "uploads", "");
 		if (rc)
 			break;
 		s3_call_init(&call, "GET", NULL);
@@ -1039,8 +1038,8 @@ static int probe(struct s3_store *s, struct mfs_error *err)
 	int rc;
 
 	strbuf_init(&query);
-	rc = strbuf_addstr(&query, "list-type=2&max-keys=1&prefix=")
-		 ?: s3_uri_encode(&query, s->prefix);
+	rc = s3_query_add(&query, "list-type", "2") ?: s3_query_add(&query, "max-keys", "1") ?:
+	     s3_query_add(&query, "prefix", s->prefix);
 	if (rc) {
 		strbuf_release(&query);
 		return mfs_error_set(err, ENOMEM, "out of memory");

@@ -9,12 +9,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 # Until the shared mesh's tests need them, the test command does not install these servers: where
 # they are missing the check is skipped, saying which (77 is meson's skip).
-missing=()
-for p in $("$here/deps.sh"); do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	echo "skip: not installed: ${missing[*]} (install them with apt-get to run this check)"
+# shellcheck source=tests/servers/lib.sh
+. "$here/lib.sh"
+# shellcheck disable=SC2046 # one package a word
+mapfile -t absent < <(missing $("$here/deps.sh"))
+if [ ${#absent[@]} -gt 0 ]; then
+	echo "skip: not installed: ${absent[*]} (install them with apt-get to run this check)"
 	exit 77
 fi
 

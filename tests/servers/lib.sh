@@ -6,6 +6,15 @@
 # for it only.
 PYTHON=/usr/bin/python3
 
+# missing PACKAGE...: those of the Debian packages named that are not installed, one a line.
+missing()
+{
+	local p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"
+	done
+}
+
 die()
 {
 	echo "${0##*/}: $*" >&2

@@ -10,19 +10,20 @@ here=$(cd "$(dirname "$0")" && pwd)
 	echo "usage: ${0##*/} COMMAND [ARG...]" >&2
 	exit 2
 }
-missing=()
-for p in $("$here/deps.sh"); do
-	case $p in postgresql-*) continue ;; esac
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	echo "skip: not installed: ${missing[*]} (install them with apt-get to run this test)"
+# shellcheck source=tests/servers/lib.sh
+. "$here/lib.sh"
+# PostgreSQL is not needed here.
+# shellcheck disable=SC2046 # one package a word
+mapfile -t absent < <(missing $("$here/deps.sh" | grep -v '^postgresql-'))
+if [ ${#absent[@]} -gt 0 ]; then
+	echo "skip: not installed: ${absent[*]} (install them with apt-get to run this test)"
 	exit 77
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/meshfs-swift.XXXXXX")
 # Swift runs as its own user and must reach its directory inside.
 chmod 0755 "$work"
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup()
 {
 	"$here/swift.sh" stop "$work/swift" || true

@@ -558,9 +558,8 @@ static int uploads(const struct fixture *f)
 	int n = 0;
 
 	strbuf_init(&query);
-	assert_int_equal(strbuf_addstr(&query, "prefix="), 0);
-	assert_int_equal(s3_uri_encode(&query, prefix), 0);
-	assert_int_equal(strbuf_addstr(&query, "%2F&uploads="), 0);
+	assert_int_equal(s3_query_add(&query, "prefix", prefix), 0);
+	assert_int_equal(s3_query_add(&query, "uploads", ""), 0);
 	assert_int_equal(raw("GET", NULL, query.buf, NULL, 0, &call), 0);
 	for (const char *p = call.answer.buf; (p = strstr(p, "<UploadId>")); p++)
 		n++;
