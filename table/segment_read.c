@@ -20,11 +20,16 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include <sodium.h>
 
 #include "crypto/seal.h"
 #include "common/crc32c.h"
+
+/* Groups read whole by one read of the file at most; between sealed chunks (the masked view of a
+ * table with PII) that read has two vectors a group. */
+#define SEGMENT_RUN_MAX 256
 
 struct segment_group {
 	uint64_t off;	      /* of its masked bytes in the blob */
@@ -668,22 +673,89 @@ static void read_piece(const struct read_state *r, size_t g, uint64_t *pos, size
 		*n = (size_t)(grp->len[r->view] - *pos);
 }
 
-/* Reads groups [g0, g1], whose masked bytes follow each other in the file, straight to out and
- * checks them: 0 or -EIO. */
-static int read_masked_whole(const struct segment *seg, size_t g0, size_t g1, char *out)
+/* Whether the masked bytes of group g follow those of group g - 1 in the file (no PII). */
+static int masked_adjacent(const struct segment *seg, size_t g)
+{
+	const struct segment_group *prev = &seg->groups[g - 1];
+
+	return prev->off + prev->len[SEGMENT_MASKED] == seg->groups[g].off;
+}
+
+/*
+ * Reads the masked bytes of groups [g0, g1] with one preadv of fd: each group's to its place at
+ * out, the sealed chunks between them to sink, which has room for the largest: 0 or -EIO.
+ */
+static int readv_masked(const struct segment *seg, int fd, size_t g0, size_t g1, char *out,
+			char *sink)
+{
+	struct iovec iov[SEGMENT_RUN_MAX * 2];
+	const struct segment_group *grp;
+	uint64_t off = seg->groups[g0].off;
+	size_t g, n = 0;
+	ssize_t got;
+
+	assert(g1 - g0 < SEGMENT_RUN_MAX);
+	for (g = g0; g <= g1; g++) {
+		grp = &seg->groups[g];
+		iov[n].iov_base = out;
+		iov[n++].iov_len = grp->len[SEGMENT_MASKED];
+		out += grp->len[SEGMENT_MASKED];
+		if (g == g1)
+			break;
+		iov[n].iov_base = sink;
+		iov[n++].iov_len =
+		    (size_t)(seg->groups[g + 1].off - grp->off - grp->len[SEGMENT_MASKED]);
+	}
+	for (g = 0; g < n;) {
+		got = preadv(fd, iov + g, (int)(n - g), (off_t)off);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return -EIO;
+		off += (uint64_t)got;
+		for (; g < n && (size_t)got >= iov[g].iov_len; g++)
+			got -= (ssize_t)iov[g].iov_len;
+		if (g < n) {
+			iov[g].iov_base = (char *)iov[g].iov_base + got;
+			iov[g].iov_len -= (size_t)got;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Reads the masked bytes of groups [g0, g1] straight to out, one after the other, and checks
+ * them: 0, -EIO or -ENOMEM. One read of the file: the groups lie next to each other there, or
+ * the sealed chunks between them go to a scratch buffer of c.
+ */
+static int read_masked_whole(const struct segment *seg, struct segment_cache *c, size_t g0,
+			     size_t g1, char *out)
 {
 	const struct segment_group *grp;
-	uint64_t start = seg->groups[g0].off;
-	size_t g;
-	int rc;
+	uint64_t start = seg->groups[g0].off, gap, sink = 0;
+	size_t g, done = 0;
+	int rc = 0;
 
-	grp = &seg->groups[g1];
-	rc =
-	    blob_read(seg->blob, out, (size_t)(grp->off + grp->len[SEGMENT_MASKED] - start), start);
+	for (g = g0 + 1; g <= g1; g++) {
+		grp = &seg->groups[g - 1];
+		gap = seg->groups[g].off - grp->off - grp->len[SEGMENT_MASKED];
+		sink = gap > sink ? gap : sink;
+	}
+	if (!sink) {
+		grp = &seg->groups[g1];
+		rc = blob_read(seg->blob, out,
+			       (size_t)(grp->off + grp->len[SEGMENT_MASKED] - start), start);
+	} else {
+		strbuf_reset(&c->file);
+		rc = strbuf_grow(&c->file, (size_t)sink);
+		if (!rc)
+			rc = readv_masked(seg, segment_fd(seg), g0, g1, out, c->file.buf);
+	}
 	for (g = g0; g <= g1 && !rc; g++) {
 		grp = &seg->groups[g];
-		if (crc32c(0, out + (grp->off - start), grp->len[SEGMENT_MASKED]) != grp->crc)
+		if (crc32c(0, out + done, grp->len[SEGMENT_MASKED]) != grp->crc)
 			rc = -EIO;
+		done += grp->len[SEGMENT_MASKED];
 	}
 	return rc;
 }
@@ -708,16 +780,16 @@ static int cache_fill_masked(const struct segment *seg, struct segment_cache *c,
 
 /*
  * The masked view from group g on. Groups the read takes whole go straight from the file to
- * buf, those lying next to each other in the file (a table without PII) in one read; a group
- * taken in part goes through the cache.
+ * buf, in runs of one read each (of groups next to each other in the file, or of any where the
+ * segment's file has a descriptor); a group taken in part goes through the cache.
  */
 static int read_masked(struct read_state *r, size_t g)
 {
 	const struct segment *seg = r->seg;
 	const struct segment_group *grp;
 	size_t n, run = SIZE_MAX, run_done = 0;
+	int vector = segment_fd(seg) >= 0, rc = 0;
 	uint64_t pos;
-	int rc = 0;
 
 	for (; r->done < r->len && !rc; g++) {
 		assert(g < seg->ngroups);
@@ -725,9 +797,8 @@ static int read_masked(struct read_state *r, size_t g)
 		read_piece(r, g, &pos, &n);
 		if (n == grp->len[SEGMENT_MASKED] && !cache_holds(r->c, seg, SEGMENT_MASKED, g)) {
 			if (run != SIZE_MAX &&
-			    seg->groups[g - 1].off + seg->groups[g - 1].len[SEGMENT_MASKED] !=
-				grp->off) {
-				rc = read_masked_whole(seg, run, g - 1, r->buf + run_done);
+			    (g - run == SEGMENT_RUN_MAX || (!vector && !masked_adjacent(seg, g)))) {
+				rc = read_masked_whole(seg, r->c, run, g - 1, r->buf + run_done);
 				run = SIZE_MAX;
 			}
 			if (run == SIZE_MAX) {
@@ -738,7 +809,7 @@ static int read_masked(struct read_state *r, size_t g)
 			continue;
 		}
 		if (run != SIZE_MAX) {
-			rc = read_masked_whole(seg, run, g - 1, r->buf + run_done);
+			rc = read_masked_whole(seg, r->c, run, g - 1, r->buf + run_done);
 			run = SIZE_MAX;
 		}
 		if (!rc && !cache_holds(r->c, seg, SEGMENT_MASKED, g))
@@ -749,7 +820,7 @@ static int read_masked(struct read_state *r, size_t g)
 		}
 	}
 	if (!rc && run != SIZE_MAX)
-		rc = read_masked_whole(seg, run, g - 1, r->buf + run_done);
+		rc = read_masked_whole(seg, r->c, run, g - 1, r->buf + run_done);
 	return rc;
 }
 
