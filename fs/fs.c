@@ -312,9 +312,6 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	 * table, shared by all its readers, on a writer's open(O_TRUNC). Without it the truncate
 	 * comes as a setattr on the writer's handle, whose reply keeps the readers' size. */
 	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
-	/* Masked views are replied straight from the segment files. */
-	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
-		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
 }
 
 static const struct fuse_lowlevel_ops fs_ops = {

@@ -1,6 +1,7 @@
 /*
- * Opening and reading files: the pool of open segments, the views of tables (the masked one
- * replied straight from the segment file), and generated documents rendered at open.
+ * Opening and reading files: the pool of open segments, the views of tables (read and checked
+ * for every request, never spliced from the segment file unchecked), and generated documents
+ * rendered at open.
  */
 #include "fs/internal.h"
 
@@ -125,14 +126,13 @@ static int open_table(struct fs *fs, const struct principal *pr, const struct no
 	if (rc)
 		goto out;
 	of->view = n->view;
-	if (n->view == SEGMENT_PLAIN) {
-		of->cache = segment_cache_new();
-		if (!of->cache) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		audit_plain_open(fs, pr, &p, &v, t);
+	of->cache = segment_cache_new();
+	if (!of->cache) {
+		rc = -ENOMEM;
+		goto out;
 	}
+	if (n->view == SEGMENT_PLAIN)
+		audit_plain_open(fs, pr, &p, &v, t);
 out:
 	catalog_product_release(&p);
 	catalog_version_release(&v);
@@ -264,54 +264,6 @@ static int fs_segment_key(void *ctx, uint32_t key_id, uint8_t key[32])
 	return rc;
 }
 
-/* A reply of the masked view straight from the segment file: a few pieces, no copy here. */
-#define REPLY_EXTENTS 16
-
-struct reply_extents {
-	struct fuse_bufvec bv;
-	struct fuse_buf more[REPLY_EXTENTS - 1]; /* bv.buf[1..]: the array goes on here */
-	int fd;
-};
-
-static int reply_extent(uint64_t file_off, size_t n, void *ctx)
-{
-	struct reply_extents *r = ctx;
-	struct fuse_buf *b;
-
-	if (r->bv.count == REPLY_EXTENTS)
-		return -E2BIG;
-	b = &r->bv.buf[r->bv.count++];
-	memset(b, 0, sizeof(*b));
-	b->size = n;
-	b->flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	b->fd = r->fd;
-	b->pos = (off_t)file_off;
-	return 0;
-}
-
-/* Replies with bytes of the masked view from the file; -E2BIG when they lie in too many
- * pieces (then the caller copies). */
-static int reply_masked(fuse_req_t req, struct segment *seg, size_t size, off_t off)
-{
-	struct reply_extents r = {.fd = segment_fd(seg)};
-	ssize_t n;
-
-	if (r.fd < 0)
-		return -E2BIG;
-	r.bv.count = 0;
-	n = segment_masked_extents(seg, (uint64_t)off, size, reply_extent, &r);
-	if (n < 0 && n != -E2BIG)
-		fuse_reply_err(req, (int)-n);
-	if (n < 0)
-		return (int)n;
-	if (!r.bv.count) {
-		fuse_reply_buf(req, NULL, 0);
-		return 0;
-	}
-	fuse_reply_data(req, &r.bv, FUSE_BUF_SPLICE_MOVE);
-	return 0;
-}
-
 /* Each FUSE thread's reply buffer, kept between requests: no allocation and no fresh pages
  * to fault in for every read. What held plaintext is zeroed after each reply. */
 struct reply_buffer {
@@ -381,9 +333,6 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 		fuse_reply_buf(req, of->doc.buf + start, len);
 		return;
 	}
-	if (of->ps && of->view == SEGMENT_MASKED &&
-	    reply_masked(req, of->ps->seg, size, off) != -E2BIG)
-		return;
 	buf = reply_buffer(size ? size : 1);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -393,13 +342,15 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	secret = of->up || of->view == SEGMENT_PLAIN;
 	if (of->up) {
 		got = staging_pread(of->up->st, buf, size, (uint64_t)off);
-	} else {
-		if (of->cache)
-			pthread_mutex_lock(&of->cache_lock);
+	} else if (pthread_mutex_trylock(&of->cache_lock) == 0) {
 		got = segment_read(of->ps->seg, of->view, buf, size, (uint64_t)off, fs_segment_key,
 				   fs, of->cache);
-		if (of->cache)
-			pthread_mutex_unlock(&of->cache_lock);
+		pthread_mutex_unlock(&of->cache_lock);
+	} else {
+		/* The kernel's readahead sends requests of one file at once: they need not wait
+		 * for one cache. */
+		got = segment_read(of->ps->seg, of->view, buf, size, (uint64_t)off, fs_segment_key,
+				   fs, NULL);
 	}
 	if (got < 0)
 		fuse_reply_err(req, (int)-got);

@@ -12,8 +12,7 @@
  * - the views' sizes add up (equal without PII); each view reads whole or fails with -EIO,
  *   never partly;
  * - a read at any offset gives exactly the bytes of the whole view there, short only at its
- *   end, with or without a cache, and so does reading the view in pieces; so do the masked
- *   view's extents in the segment's file (segment_masked_extents);
+ *   end, with or without a cache, and so does reading the view in pieces;
  * - the plain view never opens under a wrong key or binding;
  * - a table written with segment_writer reads back as the normalized CSV of its rows, each PII
  *   cell masked in the masked view, and its totals are right;
@@ -23,7 +22,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "crypto/mask.h"
 #include "backends/store.h"
@@ -135,50 +133,6 @@ static void check_random(struct segment *seg, enum segment_view view, const char
 	segment_cache_free(cache);
 }
 
-struct extents {
-	const struct segment *seg;
-	char *buf; /* the bytes of the extents, one after the other */
-	size_t len;
-	size_t cap;
-};
-
-static int extent_read(uint64_t file_off, size_t n, void *ctx)
-{
-	struct extents *e = ctx;
-	int fd = segment_fd(e->seg);
-
-	FUZZ_CHECK(n && n <= e->cap - e->len && fd >= 0);
-	FUZZ_CHECK(pread(fd, e->buf + e->len, n, (off_t)file_off) == (ssize_t)n);
-	e->len += n;
-	return 0;
-}
-
-/* The masked view's extents at random offsets hold the bytes a read gives there. */
-static void check_extents(struct segment *seg, const char *whole, struct fuzz_rng *rng)
-{
-	uint64_t size = segment_view_size(seg, SEGMENT_MASKED);
-	unsigned reads = 1 + (unsigned)fuzz_rng_below(rng, 8);
-	char buf[MAX_READ];
-	struct extents e = {seg, buf, 0, sizeof(buf)};
-
-	if (segment_fd(seg) < 0)
-		return;
-	for (unsigned i = 0; i < reads; i++) {
-		uint64_t off = fuzz_rng_below(rng, size < UINT64_MAX - 16 ? size + 16 : size);
-		size_t len = (size_t)fuzz_rng_below(rng, sizeof(buf) + 1);
-		uint64_t want = off >= size ? 0 : size - off < len ? size - off : len;
-		ssize_t got;
-
-		e.len = 0;
-		got = segment_masked_extents(seg, off, len, extent_read, &e);
-		if (got == -EIO && !whole)
-			continue;
-		FUZZ_CHECK(got >= 0 && (uint64_t)got == want && e.len == want);
-		if (whole)
-			FUZZ_CHECK(!memcmp(buf, whole + off, e.len));
-	}
-}
-
 /*
  * Checks an open segment; want (may be NULL) is what each view must read as. Returns 1 if both
  * views read whole.
@@ -201,7 +155,6 @@ static int check_segment(struct segment *seg, const struct strbuf *want, struct 
 			check_pieces(seg, v, whole[v], rng);
 		check_random(seg, v, whole[v], rng);
 	}
-	check_extents(seg, whole[SEGMENT_MASKED], rng);
 	clean = whole[0] && whole[1];
 	if (!segment_has_pii(seg) && clean)
 		FUZZ_CHECK(!memcmp(whole[0], whole[1], segment_view_size(seg, SEGMENT_MASKED)));

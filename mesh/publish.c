@@ -28,10 +28,6 @@
 #include "table/jsonl.h"
 #include "table/segment.h"
 
-/* Row groups of tables with PII (see publish_entry_table). */
-#define PII_GROUP_ROWS	1024
-#define PII_GROUP_BYTES (256 * 1024)
-
 /* One upload being published. */
 struct publish {
 	struct mesh *m;
@@ -367,14 +363,6 @@ static int publish_entry_table(struct publish *pub, const struct ingest_entry *e
 	params.data_key = pub->data_key;
 	params.key_id = pub->key_id;
 	params.mask_key = pub->mask_key;
-	/* A read of the plain view decodes whole groups: smaller ones where there is PII keep
-	 * random reads (DuckDB, pandas) from decoding a megabyte for every 4 KiB. */
-	for (size_t i = 0; i < tb->ncolumns; i++) {
-		if (tb->columns[i].pii) {
-			params.group_rows = PII_GROUP_ROWS;
-			params.group_bytes = PII_GROUP_BYTES;
-		}
-	}
 	rc = segment_writer_open(&w, pub->m->store, &params, pub->err);
 	if (!rc)
 		rc = publish_rows(pub, &t, &r, checks, w);

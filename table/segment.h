@@ -18,9 +18,10 @@
  *
  * Every byte a reader is given is checked first: the index against the CRC in the trailer and
  * the header line against the CRC in the index when the segment opens, each group's masked bytes
- * against their CRC in the index before any of them is returned (once per open segment), and the
- * sealed chunks by their AEAD. A damaged part gives -EIO for the reads that touch it, and only
- * for them. CRCs catch accidental damage; tampering is for `meshfs verify` and the AEAD.
+ * against their CRC in the index and the sealed chunks by their AEAD every time they are read
+ * from the file, since the file may change under an open segment. A damaged part gives -EIO for
+ * the reads that touch it, and only for them. CRCs catch accidental damage; tampering is for
+ * `meshfs verify` and the AEAD.
  */
 #ifndef MESHFS_SEGMENT_H
 #define MESHFS_SEGMENT_H
@@ -54,7 +55,7 @@ struct segment_params {
 	const uint8_t *data_key; /* 32 bytes */
 	uint32_t key_id;
 	const uint8_t *mask_key; /* 32 bytes */
-	/* a group closes at whichever comes first; 0 for the defaults (8192 rows, 1 MiB) */
+	/* a group closes at whichever comes first; 0 for the defaults (segment_write.c) */
 	size_t group_rows;
 	size_t group_bytes;
 };
@@ -85,7 +86,8 @@ void segment_writer_abort(struct segment_writer *w);
 typedef int (*segment_key_fn)(void *ctx, uint32_t key_id, uint8_t key[32]);
 
 struct segment;
-/* A reader's cache of the last plain group it decoded: one per open file, not shared. */
+/* A reader's cache of the last group it read in part, checked (and decoded for the plain view)
+ * when it was read, and of the buffers and data key it reads with: one per reader, not shared. */
 struct segment_cache;
 
 /*
@@ -102,24 +104,17 @@ int segment_has_pii(const struct segment *seg);
 uint64_t segment_view_size(const struct segment *seg, enum segment_view view);
 /*
  * Reads len bytes of view at off into buf: exactly the bytes a sequential read would give there;
- * short only at the end of the view. The plain view needs keys (keyfn) and opens the chunks of the
- * groups it touches; cache (may be NULL) keeps the last decoded group for the next read.
- * Returns bytes read, or -EIO if a chunk does not authenticate or a group's bytes do not match
- * their CRC (nothing partial is returned).
+ * short only at the end of the view. Every group touched is read from the file and checked
+ * (its CRC, and for the plain view the AEAD of its chunks), except the one cache holds, which
+ * was checked when the cache read it. The plain view needs keys (keyfn); cache (may be NULL)
+ * keeps the last group read in part and the last key for the next read. Returns bytes read, or -EIO
+ * if a chunk does not authenticate or a group's bytes do not match their CRC (nothing partial is
+ * returned: a failed read of the plain view leaves buf zeroed).
  */
 ssize_t segment_read(struct segment *seg, enum segment_view view, void *buf, size_t len,
 		     uint64_t off, segment_key_fn keyfn, void *keyctx, struct segment_cache *cache);
 
-/*
- * Where bytes [off, off + len) of the masked view lie in the segment's file: calls cb with each
- * (file offset, length) in order, so that a reply can be spliced straight from the file. The
- * groups touched are checked against their CRCs first (reading them, unless this open segment
- * checked them before). Returns the bytes covered (short only at the end of the view), -EIO if a
- * group is damaged, or cb's error.
- */
-ssize_t segment_masked_extents(const struct segment *seg, uint64_t off, size_t len,
-			       int (*cb)(uint64_t file_off, size_t n, void *ctx), void *ctx);
-/* A descriptor of the segment's file for segment_masked_extents' offsets, or -1. */
+/* A descriptor of the segment's file, for advice to the kernel on how it is read, or -1. */
 int segment_fd(const struct segment *seg);
 
 struct segment_cache *segment_cache_new(void);

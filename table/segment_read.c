@@ -3,12 +3,14 @@
  * reads and the masked view's file extents.
  *
  * Integrity. The trailer's CRC32C covers the index and is checked before the index is parsed;
- * the header line is checked at open. A group's masked bytes are checked before any of them is
- * returned, by segment_read in either view or by segment_masked_extents: a bit per group in
- * struct segment records that it was done, so that each group is read for checking once per open
- * segment, however many readers share it. The plain view checks the masked bytes it splices into
- * on every decode, as it holds them anyway. CRC32C catches accidental damage only (see
- * common/crc32c.h); sealed chunks carry their own authentication.
+ * the header line is checked at open and served from memory from then on. Every read that goes
+ * to the file checks what it read before any of it is returned: a group's masked bytes against
+ * their CRC, its sealed chunks by their AEAD. Nothing is remembered as checked, because the file
+ * can change under an open segment (a failing disk, pages read again after the kernel dropped
+ * them); only bytes held in a reader's cache, checked when they were read, are served without
+ * reading the file again. Hence whole groups are read, and groups are kept small by the writer.
+ * CRC32C catches accidental damage only (see common/crc32c.h); sealed chunks carry their own
+ * authentication.
  */
 #include "table/segment.h"
 #include "table/segment_format.h"
@@ -16,22 +18,18 @@
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include <sodium.h>
 
 #include "crypto/seal.h"
 #include "common/crc32c.h"
 
-/* Bytes read at a time when a group is checked straight from the file: fits a core's L2 cache. */
-#define SEGMENT_CHECK_BYTES (64 * 1024)
-/* Locks that make readers needing the same unchecked group wait for one check, not repeat it. */
-#define SEGMENT_CHECK_LOCKS 16
-/* Bits in a word of the bitmap of checked groups. */
-#define SEGMENT_WORD_BITS (sizeof(unsigned long) * CHAR_BIT)
+/* Groups read whole by one read of the file at most; between sealed chunks (the masked view of a
+ * table with PII) that read has two vectors a group. */
+#define SEGMENT_RUN_MAX 256
 
 struct segment_group {
 	uint64_t off;	      /* of its masked bytes in the blob */
@@ -50,29 +48,14 @@ struct segment {
 	uint8_t id[SEGMENT_ID_BYTES];
 	char **pii_names; /* names of the PII columns, in column order */
 	size_t npii;
+	char *header; /* the header line, checked at open */
 	uint32_t header_len;
 	uint64_t rows;
 	uint64_t size[2]; /* of each view */
+	uint64_t index_off;
 	struct segment_group *groups;
 	size_t ngroups;
 	struct segment_chunk *chunks; /* ngroups × npii */
-	/*
-	 * Bit g: group g's masked bytes matched their CRC. Readers of a const segment set bits as
-	 * they check groups, from many threads at once, hence atomics; a bit guards no other
-	 * memory, so relaxed order is enough.
-	 */
-	atomic_ulong *checked;
-	/* Lock g % SEGMENT_CHECK_LOCKS is held while group g is checked from the file, so that
-	 * readers of one group (the kernel's readahead sends several) check it once. */
-	pthread_mutex_t *check_locks;
-	size_t nlocks; /* initialized */
-};
-
-struct segment_cache {
-	int valid;
-	uint8_t id[SEGMENT_ID_BYTES]; /* of the segment the group belongs to */
-	size_t group;
-	struct strbuf plain;
 };
 
 /* The parse functions return NULL or what is wrong; this one is not the file's fault. */
@@ -156,12 +139,9 @@ void segment_close(struct segment *seg)
 	}
 	free(seg->pii_names);
 	free(seg->binding);
+	free(seg->header);
 	free(seg->groups);
 	free(seg->chunks);
-	free(seg->checked);
-	for (i = 0; i < seg->nlocks; i++)
-		pthread_mutex_destroy(&seg->check_locks[i]);
-	free(seg->check_locks);
 	free(seg);
 }
 
@@ -218,7 +198,7 @@ static const char *segment_parse_groups(struct segment *seg, struct cursor *c, u
 	struct segment_group *g;
 	struct segment_chunk *ch;
 	uint32_t grows;
-	size_t i, k, words;
+	size_t i, k;
 
 	seg->rows = cursor_u64(c);
 	seg->size[SEGMENT_MASKED] = cursor_u64(c);
@@ -232,12 +212,8 @@ static const char *segment_parse_groups(struct segment *seg, struct cursor *c, u
 	seg->ngroups = (size_t)ngroups;
 	seg->groups = calloc(ngroups ? ngroups : 1, sizeof(*seg->groups));
 	seg->chunks = calloc(ngroups && seg->npii ? ngroups * seg->npii : 1, sizeof(*seg->chunks));
-	words = seg->ngroups / SEGMENT_WORD_BITS + 1;
-	seg->checked = malloc(words * sizeof(*seg->checked));
-	if (!seg->groups || !seg->chunks || !seg->checked)
+	if (!seg->groups || !seg->chunks)
 		return segment_oom;
-	for (i = 0; i < words; i++)
-		atomic_init(&seg->checked[i], 0);
 	pos = SEGMENT_HEAD + (uint64_t)seg->header_len;
 	view[0] = view[1] = seg->header_len;
 	for (i = 0; i < seg->ngroups; i++) {
@@ -277,21 +253,17 @@ static const char *segment_parse_groups(struct segment *seg, struct cursor *c, u
 	return NULL;
 }
 
-/* Checks the header line against its CRC; NULL on success, else what is wrong. */
+/* Reads the header line and checks it against its CRC; NULL on success, else what is wrong. */
 static const char *segment_check_header(struct segment *seg, uint32_t crc)
 {
-	const char *why = NULL;
-	uint8_t *line;
-
-	line = malloc(seg->header_len);
-	if (!line)
+	seg->header = malloc(seg->header_len);
+	if (!seg->header)
 		return segment_oom;
-	if (blob_read(seg->blob, line, seg->header_len, SEGMENT_HEAD))
-		why = "unreadable header line";
-	else if (crc32c(0, line, seg->header_len) != crc)
-		why = "header line damaged (CRC mismatch)";
-	free(line);
-	return why;
+	if (blob_read(seg->blob, seg->header, seg->header_len, SEGMENT_HEAD))
+		return "unreadable header line";
+	if (crc32c(0, seg->header, seg->header_len) != crc)
+		return "header line damaged (CRC mismatch)";
+	return NULL;
 }
 
 /*
@@ -343,6 +315,7 @@ static const char *segment_parse(struct segment *seg, uint8_t **index)
 	header_crc = cursor_u32(&c);
 	if (c.bad || !seg->header_len || seg->header_len > index_off - SEGMENT_HEAD)
 		return "bad header line";
+	seg->index_off = index_off;
 	why = segment_parse_groups(seg, &c, index_off);
 	if (why)
 		return why;
@@ -361,17 +334,9 @@ int segment_open(struct segment **out, struct store *st, const char *id, const c
 	if (!seg)
 		return mfs_error_set(err, ENOMEM, "out of memory");
 	seg->binding = strdup(binding);
-	seg->check_locks = malloc(SEGMENT_CHECK_LOCKS * sizeof(*seg->check_locks));
-	if (!seg->binding || !seg->check_locks) {
+	if (!seg->binding) {
 		rc = mfs_error_set(err, ENOMEM, "out of memory");
 		goto out;
-	}
-	for (; seg->nlocks < SEGMENT_CHECK_LOCKS; seg->nlocks++) {
-		rc = pthread_mutex_init(&seg->check_locks[seg->nlocks], NULL);
-		if (rc) {
-			rc = mfs_error_set(err, rc, "segment: %s", strerror(rc));
-			goto out;
-		}
 	}
 	rc = store_blob_open(st, id, &seg->blob);
 	if (rc) {
@@ -410,12 +375,66 @@ uint64_t segment_view_size(const struct segment *seg, enum segment_view view)
 	return seg->size[view];
 }
 
+/* One PII column's cell records while they are merged. */
+struct cell_cursor {
+	struct cursor c;
+	int has;
+	uint32_t pos, mlen, plen;
+	const uint8_t *plain;
+};
+
+/*
+ * What a reader keeps between reads: the last group that a read did not take whole, as checked
+ * (and for the plain view decoded) when it was read, so that the next read, which usually
+ * starts there, need not read it again; and what decoding reuses: buffers and the data key.
+ */
+struct segment_cache {
+	int valid;
+	enum segment_view view;
+	uint8_t id[SEGMENT_ID_BYTES]; /* of the segment the group belongs to */
+	size_t group;
+	struct strbuf bytes;  /* the group's bytes in that view: plaintext for the plain view */
+	struct strbuf file;   /* the file bytes of the groups being decoded */
+	struct strbuf *cells; /* per PII column, the plaintext cells of one chunk */
+	struct cell_cursor *cursors;
+	size_t ncells; /* entries of cells and cursors */
+	struct strbuf ad;
+	/* the last data key looked up, and through what */
+	int have_key;
+	uint32_t key_id;
+	segment_key_fn keyfn;
+	void *keyctx;
+	uint8_t key[SEAL_KEY_BYTES];
+};
+
+static void segment_cache_init(struct segment_cache *c)
+{
+	memset(c, 0, sizeof(*c));
+	strbuf_init(&c->bytes);
+	strbuf_init(&c->file);
+	strbuf_init(&c->ad);
+}
+
+static void segment_cache_release(struct segment_cache *c)
+{
+	size_t k;
+
+	strbuf_release_secure(&c->bytes);
+	strbuf_release(&c->file);
+	strbuf_release(&c->ad);
+	for (k = 0; k < c->ncells; k++)
+		strbuf_release_secure(&c->cells[k]);
+	free(c->cells);
+	free(c->cursors);
+	sodium_memzero(c->key, sizeof(c->key));
+}
+
 struct segment_cache *segment_cache_new(void)
 {
-	struct segment_cache *c = calloc(1, sizeof(*c));
+	struct segment_cache *c = malloc(sizeof(*c));
 
 	if (c)
-		strbuf_init(&c->plain);
+		segment_cache_init(c);
 	return c;
 }
 
@@ -423,8 +442,83 @@ void segment_cache_free(struct segment_cache *cache)
 {
 	if (!cache)
 		return;
-	strbuf_release_secure(&cache->plain);
+	segment_cache_release(cache);
 	free(cache);
+}
+
+/* Makes room for the cells of npii columns: 0 or -ENOMEM. */
+static int cache_cells(struct segment_cache *c, size_t npii)
+{
+	struct strbuf *cells;
+	struct cell_cursor *cursors;
+	size_t k;
+
+	if (npii <= c->ncells)
+		return 0;
+	cells = calloc(npii, sizeof(*cells));
+	cursors = calloc(npii, sizeof(*cursors));
+	if (!cells || !cursors) {
+		free(cells);
+		free(cursors);
+		return -ENOMEM;
+	}
+	for (k = 0; k < npii; k++) {
+		if (k < c->ncells)
+			cells[k] = c->cells[k];
+		else
+			strbuf_init(&cells[k]);
+	}
+	free(c->cells);
+	free(c->cursors);
+	c->cells = cells;
+	c->cursors = cursors;
+	c->ncells = npii;
+	return 0;
+}
+
+static int cache_holds(const struct segment_cache *c, const struct segment *seg,
+		       enum segment_view view, size_t g)
+{
+	return c->valid && c->view == view && c->group == g &&
+	       !memcmp(c->id, seg->id, SEGMENT_ID_BYTES);
+}
+
+/* Empties the cache for a group of view, zeroing the plaintext it held. */
+static void cache_drop(struct segment_cache *c, enum segment_view view)
+{
+	c->valid = 0;
+	if (c->view == SEGMENT_PLAIN)
+		strbuf_reset_secure(&c->bytes);
+	else
+		strbuf_reset(&c->bytes);
+	c->view = view;
+}
+
+/* The cache's bytes are group g's, len of them. */
+static void cache_keep(struct segment_cache *c, const struct segment *seg, size_t g, size_t len)
+{
+	c->bytes.len = len;
+	c->valid = 1;
+	c->group = g;
+	memcpy(c->id, seg->id, SEGMENT_ID_BYTES);
+}
+
+/* The data key key_id into c->key, looked up only if c does not hold it: 0 or keyfn's error. */
+static int cache_key(struct segment_cache *c, uint32_t key_id, segment_key_fn keyfn, void *keyctx)
+{
+	int rc;
+
+	if (c->have_key && c->key_id == key_id && c->keyfn == keyfn && c->keyctx == keyctx)
+		return 0;
+	c->have_key = 0;
+	rc = keyfn(keyctx, key_id, c->key);
+	if (rc)
+		return rc;
+	c->have_key = 1;
+	c->key_id = key_id;
+	c->keyfn = keyfn;
+	c->keyctx = keyctx;
+	return 0;
 }
 
 /* The group holding byte pos (past the header line) of view. */
@@ -443,74 +537,11 @@ static size_t segment_find_group(const struct segment *seg, enum segment_view vi
 	return lo;
 }
 
-static int segment_checked(const struct segment *seg, size_t g)
+/* Where group g's file bytes (its masked bytes and sealed chunks) end. */
+static uint64_t group_file_end(const struct segment *seg, size_t g)
 {
-	return (atomic_load_explicit(&seg->checked[g / SEGMENT_WORD_BITS], memory_order_relaxed) >>
-		(g % SEGMENT_WORD_BITS)) &
-	       1;
+	return g + 1 < seg->ngroups ? seg->groups[g + 1].off : seg->index_off;
 }
-
-/* Compares the CRC a reader computed over group g's masked bytes with the index's: 0 (and g is
- * checked from now on) or -EIO. */
-static int segment_check(const struct segment *seg, size_t g, uint32_t crc)
-{
-	if (crc != seg->groups[g].crc)
-		return -EIO;
-	atomic_fetch_or_explicit(&seg->checked[g / SEGMENT_WORD_BITS],
-				 1UL << (g % SEGMENT_WORD_BITS), memory_order_relaxed);
-	return 0;
-}
-
-/*
- * Checks group g's masked bytes in the file unless this open segment did already: 0, -EIO or
- * -ENOMEM. The file is read a piece at a time into a buffer that stays in cache for the CRC: one
- * copy from the page cache per group and open segment, and the bytes are then in cache for the
- * reply. Read rather than mapped: through a mapping, a disk error would be a SIGBUS that takes
- * the daemon down, instead of -EIO for one read.
- */
-static int segment_check_file(const struct segment *seg, size_t g)
-{
-	const struct segment_group *grp = &seg->groups[g];
-	uint32_t crc = 0, done, n;
-	pthread_mutex_t *lock;
-	uint8_t *buf = NULL;
-	int rc = 0;
-
-	if (segment_checked(seg, g))
-		return 0;
-	lock = &seg->check_locks[g % SEGMENT_CHECK_LOCKS];
-	pthread_mutex_lock(lock);
-	/* Another reader may have checked it while this one waited. */
-	if (segment_checked(seg, g))
-		goto out;
-	buf = malloc(SEGMENT_CHECK_BYTES);
-	if (!buf) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (done = 0; done < grp->len[SEGMENT_MASKED]; done += n) {
-		n = grp->len[SEGMENT_MASKED] - done;
-		if (n > SEGMENT_CHECK_BYTES)
-			n = SEGMENT_CHECK_BYTES;
-		rc = blob_read(seg->blob, buf, n, grp->off + done);
-		if (rc)
-			goto out;
-		crc = crc32c(crc, buf, n);
-	}
-	rc = segment_check(seg, g, crc);
-out:
-	pthread_mutex_unlock(lock);
-	free(buf);
-	return rc;
-}
-
-/* One PII column's cell records while they are merged. */
-struct cell_cursor {
-	struct cursor c;
-	int has;
-	uint32_t pos, mlen, plen;
-	const uint8_t *plain;
-};
 
 /* Steps to the next record: 0 (has tells whether there is one) or -EIO if it is cut short. */
 static int cell_next(struct cell_cursor *cc)
@@ -529,29 +560,26 @@ static int cell_next(struct cell_cursor *cc)
 }
 
 /*
- * Splices the cells of every PII column into the masked bytes of a group, giving exactly
- * plain_len bytes in out (which has room for them). Cells must come in increasing positions,
- * each within the masked bytes and none overlapping another: anything else is -EIO.
+ * Splices the cells of every PII column into a group's mlen masked bytes, giving exactly
+ * plain_len bytes at out. Cells must come in increasing positions, each within the masked bytes
+ * and none overlapping another: anything else is -EIO.
  */
-static int segment_splice(const struct strbuf *masked, struct strbuf *cells, size_t npii,
-			  uint32_t plain_len, struct strbuf *out)
+static int segment_splice(const uint8_t *masked, uint32_t mlen, const struct strbuf *cells,
+			  struct cell_cursor *cc, size_t npii, uint32_t plain_len, char *out)
 {
-	struct cell_cursor *cc;
 	struct cell_cursor *next;
-	uint64_t end = 0;
-	int first = 1, rc = 0;
+	uint64_t end = 0, len = 0;
 	uint32_t last_pos = 0;
+	int first = 1, rc;
 	size_t k;
 
-	cc = calloc(npii, sizeof(*cc));
-	if (!cc)
-		return -ENOMEM;
 	for (k = 0; k < npii; k++) {
 		cc[k].c.p = (const uint8_t *)cells[k].buf;
 		cc[k].c.left = cells[k].len;
+		cc[k].c.bad = 0;
 		rc = cell_next(&cc[k]);
 		if (rc)
-			goto out;
+			return rc;
 	}
 	for (;;) {
 		next = NULL;
@@ -563,245 +591,353 @@ static int segment_splice(const struct strbuf *masked, struct strbuf *cells, siz
 			break;
 		/* Records of one column in the wrong order also end up here. */
 		if (next->pos < end || (!first && next->pos == last_pos) ||
-		    (uint64_t)next->pos + next->mlen > masked->len ||
-		    out->len + (next->pos - end) + next->plen > plain_len) {
-			rc = -EIO;
-			goto out;
-		}
-		strbuf_add(out, masked->buf + end, next->pos - end);
-		strbuf_add(out, next->plain, next->plen);
+		    (uint64_t)next->pos + next->mlen > mlen ||
+		    len + (next->pos - end) + next->plen > plain_len)
+			return -EIO;
+		memcpy(out + len, masked + end, next->pos - end);
+		len += next->pos - end;
+		memcpy(out + len, next->plain, next->plen);
+		len += next->plen;
 		end = (uint64_t)next->pos + next->mlen;
 		last_pos = next->pos;
 		first = 0;
 		rc = cell_next(next);
 		if (rc)
-			goto out;
+			return rc;
 	}
-	if (out->len + (masked->len - end) != plain_len) {
-		rc = -EIO;
-		goto out;
-	}
-	strbuf_add(out, masked->buf + end, masked->len - end);
-out:
-	free(cc);
-	return rc;
+	if (len + (mlen - end) != plain_len)
+		return -EIO;
+	memcpy(out + len, masked + end, mlen - end);
+	return 0;
 }
 
-/* Decodes the plain bytes of group g into cache (unless they are there already). */
-static int segment_decode(struct segment *seg, size_t g, segment_key_fn keyfn, void *keyctx,
-			  struct segment_cache *cache)
+/*
+ * Checks group g's file bytes at p (its masked bytes, then its sealed chunks) and writes its
+ * plain bytes at out, which has room for them: 0, -EIO, -ENOMEM or keyfn's error. The
+ * plaintext cells do not outlive the call.
+ */
+static int group_decode(const struct segment *seg, size_t g, const uint8_t *p,
+			struct segment_cache *c, segment_key_fn keyfn, void *keyctx, char *out)
 {
 	const struct segment_group *grp = &seg->groups[g];
 	const struct segment_chunk *ch;
-	struct strbuf masked, chunk, ad, *cells;
-	uint8_t key[SEAL_KEY_BYTES];
-	uint32_t key_id, have_id = 0;
-	int have_key = 0, rc = 0;
+	const uint8_t *chunk;
+	uint32_t key_id;
 	size_t k;
+	int rc = 0;
 
-	if (cache->valid && cache->group == g && !memcmp(cache->id, seg->id, SEGMENT_ID_BYTES))
-		return 0;
-	cache->valid = 0;
-	strbuf_reset_secure(&cache->plain);
-	strbuf_init(&masked);
-	strbuf_init(&chunk);
-	strbuf_init(&ad);
-	cells = calloc(seg->npii, sizeof(*cells));
-	if (!cells)
-		return -ENOMEM;
-	for (k = 0; k < seg->npii; k++)
-		strbuf_init(&cells[k]);
-
-	rc = strbuf_grow(&masked, grp->len[SEGMENT_MASKED]);
-	if (rc)
-		goto out;
-	rc = blob_read(seg->blob, masked.buf, grp->len[SEGMENT_MASKED], grp->off);
-	if (rc)
-		goto out;
-	masked.len = grp->len[SEGMENT_MASKED];
-	masked.buf[masked.len] = '\0';
-	/* Always, not once: these are the very bytes spliced, and they are in cache. */
-	rc = segment_check(seg, g, crc32c(0, masked.buf, masked.len));
-	if (rc)
-		goto out;
-	for (k = 0; k < seg->npii; k++) {
+	if (crc32c(0, p, grp->len[SEGMENT_MASKED]) != grp->crc)
+		return -EIO;
+	for (k = 0; k < seg->npii && !rc; k++) {
 		ch = &seg->chunks[g * seg->npii + k];
-		strbuf_reset(&chunk);
-		rc = strbuf_grow(&chunk, (size_t)ch->len);
-		if (rc)
-			goto out;
-		rc = blob_read(seg->blob, chunk.buf, (size_t)ch->len, ch->off);
-		if (rc)
-			goto out;
-		chunk.len = (size_t)ch->len;
-		rc = seal_chunk_key_id(chunk.buf, chunk.len, &key_id);
-		if (rc)
-			goto out;
-		if (!have_key || key_id != have_id) {
-			rc = keyfn(keyctx, key_id, key);
-			if (rc)
-				goto out;
-			have_key = 1;
-			have_id = key_id;
-		}
-		rc = segment_chunk_ad(&ad, seg->binding, seg->pii_names[k], seg->id, g);
-		if (rc)
-			goto out;
-		rc = strbuf_grow_secure(&cells[k], chunk.len - SEAL_OVERHEAD);
-		if (rc)
-			goto out;
-		rc = seal_open(key, ad.buf, ad.len, chunk.buf, chunk.len, &cells[k]);
-		if (rc)
-			goto out;
+		chunk = p + (ch->off - grp->off);
+		rc = seal_chunk_key_id(chunk, (size_t)ch->len, &key_id);
+		if (!rc)
+			rc = cache_key(c, key_id, keyfn, keyctx);
+		if (!rc)
+			rc = segment_chunk_ad(&c->ad, seg->binding, seg->pii_names[k], seg->id, g);
+		if (!rc)
+			rc = strbuf_grow_secure(&c->cells[k], (size_t)ch->len - SEAL_OVERHEAD);
+		if (!rc)
+			rc = seal_open(c->key, c->ad.buf, c->ad.len, chunk, (size_t)ch->len,
+				       &c->cells[k]);
 	}
-	rc = strbuf_grow_secure(&cache->plain, grp->len[SEGMENT_PLAIN]);
-	if (rc)
-		goto out;
-	rc = segment_splice(&masked, cells, seg->npii, grp->len[SEGMENT_PLAIN], &cache->plain);
-	if (rc)
-		goto out;
-	cache->valid = 1;
-	cache->group = g;
-	memcpy(cache->id, seg->id, SEGMENT_ID_BYTES);
-out:
-	sodium_memzero(key, sizeof(key));
+	if (!rc)
+		rc = segment_splice(p, grp->len[SEGMENT_MASKED], c->cells, c->cursors, seg->npii,
+				    grp->len[SEGMENT_PLAIN], out);
 	for (k = 0; k < seg->npii; k++)
-		strbuf_release_secure(&cells[k]);
-	free(cells);
-	strbuf_release(&masked);
-	strbuf_release(&chunk);
-	strbuf_release(&ad);
-	if (rc) {
-		strbuf_reset_secure(&cache->plain);
-		if (rc != -ENOMEM)
-			rc = -EIO;
+		strbuf_reset_secure(&c->cells[k]);
+	return rc;
+}
+
+/* One segment_read: bytes [off, off + len) of view into buf, done of them so far. */
+struct read_state {
+	const struct segment *seg;
+	enum segment_view view;
+	char *buf;
+	uint64_t off;
+	size_t len, done;
+	segment_key_fn keyfn;
+	void *keyctx;
+	struct segment_cache *c;
+};
+
+/* Where the read's next byte lies in group g (pos) and how many of its bytes g holds (n). */
+static void read_piece(const struct read_state *r, size_t g, uint64_t *pos, size_t *n)
+{
+	const struct segment_group *grp = &r->seg->groups[g];
+
+	*pos = r->off + r->done - grp->view_off[r->view];
+	*n = r->len - r->done;
+	if (*n > grp->len[r->view] - *pos)
+		*n = (size_t)(grp->len[r->view] - *pos);
+}
+
+/* Whether the masked bytes of group g follow those of group g - 1 in the file (no PII). */
+static int masked_adjacent(const struct segment *seg, size_t g)
+{
+	const struct segment_group *prev = &seg->groups[g - 1];
+
+	return prev->off + prev->len[SEGMENT_MASKED] == seg->groups[g].off;
+}
+
+/*
+ * Reads the masked bytes of groups [g0, g1] with one preadv of fd: each group's to its place at
+ * out, the sealed chunks between them to sink, which has room for the largest: 0 or -EIO.
+ */
+static int readv_masked(const struct segment *seg, int fd, size_t g0, size_t g1, char *out,
+			char *sink)
+{
+	struct iovec iov[SEGMENT_RUN_MAX * 2];
+	const struct segment_group *grp;
+	uint64_t off = seg->groups[g0].off;
+	size_t g, n = 0;
+	ssize_t got;
+
+	assert(g1 - g0 < SEGMENT_RUN_MAX);
+	for (g = g0; g <= g1; g++) {
+		grp = &seg->groups[g];
+		iov[n].iov_base = out;
+		iov[n++].iov_len = grp->len[SEGMENT_MASKED];
+		out += grp->len[SEGMENT_MASKED];
+		if (g == g1)
+			break;
+		iov[n].iov_base = sink;
+		iov[n++].iov_len =
+		    (size_t)(seg->groups[g + 1].off - grp->off - grp->len[SEGMENT_MASKED]);
 	}
+	for (g = 0; g < n;) {
+		got = preadv(fd, iov + g, (int)(n - g), (off_t)off);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return -EIO;
+		off += (uint64_t)got;
+		for (; g < n && (size_t)got >= iov[g].iov_len; g++)
+			got -= (ssize_t)iov[g].iov_len;
+		if (g < n) {
+			iov[g].iov_base = (char *)iov[g].iov_base + got;
+			iov[g].iov_len -= (size_t)got;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Reads the masked bytes of groups [g0, g1] straight to out, one after the other, and checks
+ * them: 0, -EIO or -ENOMEM. One read of the file: the groups lie next to each other there, or
+ * the sealed chunks between them go to a scratch buffer of c.
+ */
+static int read_masked_whole(const struct segment *seg, struct segment_cache *c, size_t g0,
+			     size_t g1, char *out)
+{
+	const struct segment_group *grp;
+	uint64_t start = seg->groups[g0].off, gap, sink = 0;
+	size_t g, done = 0;
+	int rc = 0;
+
+	for (g = g0 + 1; g <= g1; g++) {
+		grp = &seg->groups[g - 1];
+		gap = seg->groups[g].off - grp->off - grp->len[SEGMENT_MASKED];
+		sink = gap > sink ? gap : sink;
+	}
+	if (!sink) {
+		grp = &seg->groups[g1];
+		rc = blob_read(seg->blob, out,
+			       (size_t)(grp->off + grp->len[SEGMENT_MASKED] - start), start);
+	} else {
+		strbuf_reset(&c->file);
+		rc = strbuf_grow(&c->file, (size_t)sink);
+		if (!rc)
+			rc = readv_masked(seg, segment_fd(seg), g0, g1, out, c->file.buf);
+	}
+	for (g = g0; g <= g1 && !rc; g++) {
+		grp = &seg->groups[g];
+		if (crc32c(0, out + done, grp->len[SEGMENT_MASKED]) != grp->crc)
+			rc = -EIO;
+		done += grp->len[SEGMENT_MASKED];
+	}
+	return rc;
+}
+
+/* Reads group g's masked bytes into the cache and checks them: 0, -EIO or -ENOMEM. */
+static int cache_fill_masked(const struct segment *seg, struct segment_cache *c, size_t g)
+{
+	const struct segment_group *grp = &seg->groups[g];
+	size_t len = grp->len[SEGMENT_MASKED];
+	int rc;
+
+	cache_drop(c, SEGMENT_MASKED);
+	rc = strbuf_grow(&c->bytes, len);
+	if (!rc)
+		rc = blob_read(seg->blob, c->bytes.buf, len, grp->off);
+	if (!rc && crc32c(0, c->bytes.buf, len) != grp->crc)
+		rc = -EIO;
+	if (!rc)
+		cache_keep(c, seg, g, len);
 	return rc;
 }
 
 /*
- * Calls fn for each piece of bytes [off, off + len) of view, in order: the header line (g ==
- * SIZE_MAX), then each group touched, with pos the piece's offset in it and n its length.
- * Returns the bytes covered (short only at the end of the view) or fn's error.
+ * The masked view from group g on. Groups the read takes whole go straight from the file to
+ * buf, in runs of one read each (of groups next to each other in the file, or of any where the
+ * segment's file has a descriptor); a group taken in part goes through the cache.
  */
-static ssize_t segment_walk(const struct segment *seg, enum segment_view view, uint64_t off,
-			    size_t len,
-			    int (*fn)(const struct segment *seg, size_t g, uint64_t pos, size_t n,
-				      size_t done, void *ctx),
-			    void *ctx)
+static int read_masked(struct read_state *r, size_t g)
 {
+	const struct segment *seg = r->seg;
 	const struct segment_group *grp;
-	uint64_t size = seg->size[view], pos;
-	size_t done = 0, n, g;
-	int rc;
+	size_t n, run = SIZE_MAX, run_done = 0;
+	int vector = segment_fd(seg) >= 0, rc = 0;
+	uint64_t pos;
 
-	if (off >= size || !len)
-		return 0;
-	if (len > size - off)
-		len = (size_t)(size - off);
-	if (len > SSIZE_MAX)
-		len = SSIZE_MAX;
-	if (off < seg->header_len) {
-		n = (size_t)(seg->header_len - off);
-		if (n > len)
-			n = len;
-		rc = fn(seg, SIZE_MAX, off, n, 0, ctx);
-		if (rc)
-			return rc;
-		done = n;
-	}
-	g = done < len ? segment_find_group(seg, view, off + done) : 0;
-	for (; done < len; g++) {
+	for (; r->done < r->len && !rc; g++) {
 		assert(g < seg->ngroups);
 		grp = &seg->groups[g];
-		pos = off + done - grp->view_off[view];
-		n = len - done;
-		if (n > grp->len[view] - pos)
-			n = (size_t)(grp->len[view] - pos);
-		rc = fn(seg, g, pos, n, done, ctx);
-		if (rc)
-			return rc;
-		done += n;
+		read_piece(r, g, &pos, &n);
+		if (n == grp->len[SEGMENT_MASKED] && !cache_holds(r->c, seg, SEGMENT_MASKED, g)) {
+			if (run != SIZE_MAX &&
+			    (g - run == SEGMENT_RUN_MAX || (!vector && !masked_adjacent(seg, g)))) {
+				rc = read_masked_whole(seg, r->c, run, g - 1, r->buf + run_done);
+				run = SIZE_MAX;
+			}
+			if (run == SIZE_MAX) {
+				run = g;
+				run_done = r->done;
+			}
+			r->done += n;
+			continue;
+		}
+		if (run != SIZE_MAX) {
+			rc = read_masked_whole(seg, r->c, run, g - 1, r->buf + run_done);
+			run = SIZE_MAX;
+		}
+		if (!rc && !cache_holds(r->c, seg, SEGMENT_MASKED, g))
+			rc = cache_fill_masked(seg, r->c, g);
+		if (!rc) {
+			memcpy(r->buf + r->done, r->c->bytes.buf + pos, n);
+			r->done += n;
+		}
 	}
-	return (ssize_t)done;
+	if (!rc && run != SIZE_MAX)
+		rc = read_masked_whole(seg, r->c, run, g - 1, r->buf + run_done);
+	return rc;
 }
 
-/* Where a piece of the masked view lies in the file: it is stored as is. */
-static uint64_t masked_file_off(const struct segment *seg, size_t g, uint64_t pos)
+/*
+ * The plain view of groups [g0, g1], with one read of their file bytes: each group the read
+ * takes whole is decoded straight into buf, one taken in part into the cache.
+ */
+static int read_plain_run(struct read_state *r, size_t g0, size_t g1)
 {
-	return g == SIZE_MAX ? SEGMENT_HEAD + pos : seg->groups[g].off + pos;
-}
-
-struct read_ctx {
-	char *buf;
-	enum segment_view view;
-	segment_key_fn keyfn;
-	void *keyctx;
-	struct segment_cache *cache;
-};
-
-static int read_piece(const struct segment *seg, size_t g, uint64_t pos, size_t n, size_t done,
-		      void *ctx)
-{
-	struct read_ctx *r = ctx;
+	const struct segment *seg = r->seg;
+	struct segment_cache *c = r->c;
+	const struct segment_group *grp;
+	uint64_t start = seg->groups[g0].off, pos;
+	size_t span = (size_t)(group_file_end(seg, g1) - start), n, g;
+	const uint8_t *p;
 	int rc;
 
-	if (g == SIZE_MAX)
-		return blob_read(seg->blob, r->buf + done, n, masked_file_off(seg, g, pos));
-	if (r->view == SEGMENT_MASKED) {
-		rc = segment_check_file(seg, g);
-		if (!rc)
-			rc = blob_read(seg->blob, r->buf + done, n, masked_file_off(seg, g, pos));
-		return rc;
-	}
-	rc = segment_decode((struct segment *)seg, g, r->keyfn, r->keyctx, r->cache);
+	strbuf_reset(&c->file);
+	rc = strbuf_grow(&c->file, span);
 	if (!rc)
-		memcpy(r->buf + done, r->cache->plain.buf + pos, n);
+		rc = blob_read(seg->blob, c->file.buf, span, start);
+	for (g = g0; g <= g1 && !rc; g++) {
+		grp = &seg->groups[g];
+		p = (const uint8_t *)c->file.buf + (grp->off - start);
+		read_piece(r, g, &pos, &n);
+		if (n == grp->len[SEGMENT_PLAIN]) {
+			rc = group_decode(seg, g, p, c, r->keyfn, r->keyctx, r->buf + r->done);
+		} else {
+			cache_drop(c, SEGMENT_PLAIN);
+			rc = strbuf_grow_secure(&c->bytes, grp->len[SEGMENT_PLAIN]);
+			/* counted from now on, so that a failed decode's bytes are zeroed too */
+			if (!rc)
+				c->bytes.len = grp->len[SEGMENT_PLAIN];
+			if (!rc)
+				rc = group_decode(seg, g, p, c, r->keyfn, r->keyctx, c->bytes.buf);
+			if (!rc) {
+				cache_keep(c, seg, g, grp->len[SEGMENT_PLAIN]);
+				memcpy(r->buf + r->done, c->bytes.buf + pos, n);
+			}
+		}
+		if (!rc)
+			r->done += n;
+	}
+	return rc;
+}
+
+/* The plain view from group g on: the group in the cache from there, the others in runs. */
+static int read_plain(struct read_state *r, size_t g)
+{
+	const struct segment *seg = r->seg;
+	struct segment_cache *c = r->c;
+	size_t last, n;
+	uint64_t pos;
+	int rc;
+
+	rc = cache_cells(c, seg->npii);
+	while (!rc && r->done < r->len) {
+		if (cache_holds(c, seg, SEGMENT_PLAIN, g)) {
+			read_piece(r, g, &pos, &n);
+			memcpy(r->buf + r->done, c->bytes.buf + pos, n);
+			r->done += n;
+			g++;
+			continue;
+		}
+		last = segment_find_group(seg, SEGMENT_PLAIN, r->off + r->len - 1);
+		if (c->valid && c->view == SEGMENT_PLAIN && c->group > g && c->group <= last &&
+		    !memcmp(c->id, seg->id, SEGMENT_ID_BYTES))
+			last = c->group - 1;
+		rc = read_plain_run(r, g, last);
+		g = last + 1;
+	}
 	return rc;
 }
 
 ssize_t segment_read(struct segment *seg, enum segment_view view, void *buf, size_t len,
 		     uint64_t off, segment_key_fn keyfn, void *keyctx, struct segment_cache *cache)
 {
-	struct segment_cache local = {0};
-	struct read_ctx r = {
-	    .buf = buf, .keyfn = keyfn, .keyctx = keyctx, .cache = cache ? cache : &local};
-	ssize_t rc;
+	struct segment_cache local;
+	struct read_state r = {
+	    .seg = seg, .buf = buf, .off = off, .keyfn = keyfn, .keyctx = keyctx};
+	uint64_t size;
+	size_t n;
+	int rc = 0;
 
-	strbuf_init(&local.plain);
 	r.view = seg->npii ? view : SEGMENT_MASKED;
 	assert(r.view == SEGMENT_MASKED || keyfn);
-	rc = segment_walk(seg, r.view, off, len, read_piece, &r);
-	strbuf_release_secure(&local.plain);
-	return rc;
-}
-
-struct extent_ctx {
-	int (*cb)(uint64_t file_off, size_t n, void *ctx);
-	void *ctx;
-};
-
-static int extent_piece(const struct segment *seg, size_t g, uint64_t pos, size_t n, size_t done,
-			void *ctx)
-{
-	struct extent_ctx *e = ctx;
-	int rc;
-
-	(void)done;
-	if (g != SIZE_MAX) {
-		rc = segment_check_file(seg, g);
-		if (rc)
-			return rc;
+	size = seg->size[r.view];
+	if (off >= size || !len)
+		return 0;
+	r.len = len > size - off ? (size_t)(size - off) : len;
+	if (r.len > SSIZE_MAX)
+		r.len = SSIZE_MAX;
+	if (off < seg->header_len) {
+		n = (size_t)(seg->header_len - off);
+		if (n > r.len)
+			n = r.len;
+		memcpy(r.buf, seg->header + off, n);
+		r.done = n;
 	}
-	return e->cb(masked_file_off(seg, g, pos), n, e->ctx);
-}
-
-ssize_t segment_masked_extents(const struct segment *seg, uint64_t off, size_t len,
-			       int (*cb)(uint64_t file_off, size_t n, void *ctx), void *ctx)
-{
-	struct extent_ctx e = {.cb = cb, .ctx = ctx};
-
-	return segment_walk(seg, SEGMENT_MASKED, off, len, extent_piece, &e);
+	if (r.done == r.len)
+		return (ssize_t)r.len;
+	segment_cache_init(&local);
+	r.c = cache ? cache : &local;
+	if (r.view == SEGMENT_MASKED)
+		rc = read_masked(&r, segment_find_group(seg, r.view, off + r.done));
+	else
+		rc = read_plain(&r, segment_find_group(seg, r.view, off + r.done));
+	if (rc) {
+		/* a cached group may be half decoded, and buf may hold plaintext */
+		cache_drop(r.c, r.view);
+		if (r.view == SEGMENT_PLAIN)
+			sodium_memzero(buf, r.len);
+		if (rc != -ENOMEM)
+			rc = -EIO;
+	}
+	segment_cache_release(&local);
+	return rc ? rc : (ssize_t)r.len;
 }
 
 int segment_fd(const struct segment *seg)

@@ -17,8 +17,14 @@
 #include "crypto/seal.h"
 #include "common/crc32c.h"
 
-#define SEGMENT_DEFAULT_ROWS  8192
-#define SEGMENT_DEFAULT_BYTES (1024 * 1024)
+/*
+ * Every read checks whole groups (segment_read.c), and the plain view decodes them: small
+ * groups keep a random read of a few KiB from reading and decoding much more. Smaller still
+ * with PII, where a group costs a chunk per PII column to open.
+ */
+#define SEGMENT_DEFAULT_ROWS	  8192
+#define SEGMENT_DEFAULT_BYTES	  (16 * 1024)
+#define SEGMENT_DEFAULT_PII_BYTES (8 * 1024)
 
 /* Appends value as a normalized CSV field without leaving a copy of it in freed memory. */
 static int field_append_secure(struct strbuf *sb, const char *value, size_t len)
@@ -146,7 +152,9 @@ int segment_writer_open(struct segment_writer **out, struct store *st,
 	w->group_rows = p->group_rows ? p->group_rows : SEGMENT_DEFAULT_ROWS;
 	if (w->group_rows > UINT32_MAX)
 		w->group_rows = UINT32_MAX;
-	w->group_bytes = p->group_bytes ? p->group_bytes : SEGMENT_DEFAULT_BYTES;
+	w->group_bytes = p->group_bytes ? p->group_bytes
+			 : npii		? SEGMENT_DEFAULT_PII_BYTES
+					: SEGMENT_DEFAULT_BYTES;
 	strbuf_init(&w->masked);
 	strbuf_init(&w->row);
 	strbuf_init(&w->row_plain);

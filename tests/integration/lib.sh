@@ -413,6 +413,16 @@ blob_id()
 	echo "$(basename "$(dirname "$1")")$(basename "$1")"
 }
 
+# first_chunk_offset SEGMENT: where the first sealed chunk of a segment with PII starts, after
+# the first row group's masked bytes: its first byte is the sealing's format, 1, the first such
+# byte past the 24 of the file header (the masked CSV text before it has none).
+first_chunk_offset()
+{
+	local at
+	at=$(tail -c +25 -- "$1" | LC_ALL=C grep -obaP -m 1 '\x01' | head -n 1 | cut -d: -f1)
+	[ -n "$at" ] && echo $((24 + at))
+}
+
 # flip_byte FILE OFFSET: inverts the lowest bit of one byte in place (works on read-only files for
 # root only, so the mode is lifted and put back).
 flip_byte()

@@ -592,8 +592,7 @@ reads "and version 1 masked as before" "$ANA" "$C/versions/1/customers.csv" \
 
 # ---- key rotation ----
 
-# The key id of a table's first sealed chunk: with one row group, the chunk follows the file
-# header (24 bytes) and the masked view; its format byte comes first, then the u32 key id.
+# The key id of a table's first sealed chunk: its format byte comes first, then the u32 key id.
 segment_file()
 {
 	local hash
@@ -603,7 +602,7 @@ segment_file()
 }
 chunk_offset()
 {
-	echo $((24 + $(as "$ANA" stat -c %s -- "$1")))
+	first_chunk_offset "$(segment_file "$1")"
 }
 chunk_key_id()
 {

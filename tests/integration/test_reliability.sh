@@ -1565,8 +1565,7 @@ tamper_segment()
 		timeout 60 cmp -s "$f" "$ref"
 }
 
-# tamper_chunk: a bit flipped in a sealed chunk. The table is one group of 500 rows, so its
-# first chunk starts right after the masked bytes, whose size a reader without unmask sees.
+# tamper_chunk: a bit flipped in the first sealed chunk of a table of 500 rows.
 tamper_chunk()
 {
 	local p=$MNT/crm/tamper/customers.csv seg off
@@ -1578,7 +1577,8 @@ tamper_chunk()
 	mfs grant read crm/tamper user:nobody -m "$MESH"
 	as_nobody timeout 60 cat -- "$p" >"$T/tamper-masked.csv"
 	seg=$(segment_file "$p")
-	off=$((24 + $(stat -c %s "$T/tamper-masked.csv") + 64))
+	off=$(first_chunk_offset "$seg")
+	off=$((${off:-0} + 64))
 	check "crm/tamper has a segment and a masked view" \
 		test -n "$seg" -a -s "$T/tamper-masked.csv"
 	flip_byte "$seg" "$off"
