@@ -1,5 +1,6 @@
-/* The catalog as a whole: opening it, transactions, its integrity and what other connections
- * change in it. The concerns it holds have a file each. */
+/* The catalog as a whole: opening it (in a mesh directory or on a PostgreSQL server),
+ * transactions, the mesh lock, its integrity and what other connections change in it. The
+ * concerns it holds have a file each. */
 #include "catalog/internal.h"
 
 #include <assert.h>
@@ -10,23 +11,37 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "catalog/pg_url.h"
 #include "common/strbuf.h"
 
-int catalog_open(struct catalog **out, const char *mesh_dir, int flags, struct mfs_error *err)
+int catalog_target_shared(const char *target)
 {
-	struct catalog *cat = NULL;
+	return pg_url_is(target);
+}
+
+char *catalog_target_display(const char *target)
+{
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	if (catalog_target_shared(target) ? pg_url_display(target, &sb)
+					  : strbuf_addstr(&sb, target)) {
+		strbuf_release(&sb);
+		return NULL;
+	}
+	return strbuf_detach(&sb, NULL);
+}
+
+/* The catalog of the mesh in directory dir: DIR/catalog.db, made first with CATALOG_CREATE. */
+static int open_dir(struct catalog *cat, const char *dir, int flags, struct mfs_error *err)
+{
 	struct strbuf path;
 	struct stat sb;
-	int readonly = flags & CATALOG_READONLY;
 	int created = 0;
 	int fd, rc;
 
-	*out = NULL;
 	strbuf_init(&path);
-	if ((flags & ~(CATALOG_CREATE | CATALOG_READONLY)) ||
-	    flags == (CATALOG_CREATE | CATALOG_READONLY))
-		return mfs_error_set(err, EINVAL, "catalog: invalid open flags %d", flags);
-	rc = strbuf_addf(&path, "%s/catalog.db", mesh_dir);
+	rc = strbuf_addf(&path, "%s/catalog.db", dir);
 	if (rc)
 		goto out;
 	if (flags & CATALOG_CREATE) {
@@ -41,22 +56,40 @@ int catalog_open(struct catalog **out, const char *mesh_dir, int flags, struct m
 		rc = mfs_error_set(err, errno, "%s: %s", path.buf, strerror(errno));
 		goto out;
 	}
-	cat = calloc(1, sizeof(*cat));
-	if (!cat) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	rc = db_open(&cat->db, &db_sqlite, path.buf, readonly ? DB_READONLY : 0, &catalog_schema,
-		     err);
+	rc = db_open(&cat->db, &db_sqlite, path.buf,
+		     (flags & CATALOG_READONLY ? DB_READONLY : 0) |
+			 (flags & CATALOG_CREATE ? DB_CREATE : 0),
+		     &catalog_schema, err);
+	if (rc && created)
+		unlink(path.buf);
 out:
-	if (rc) {
-		catalog_close(cat);
-		if (created)
-			unlink(path.buf);
-	} else {
-		*out = cat;
-	}
 	strbuf_release(&path);
+	return rc;
+}
+
+int catalog_open(struct catalog **out, const char *target, int flags, struct mfs_error *err)
+{
+	struct catalog *cat = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((flags & ~(CATALOG_CREATE | CATALOG_READONLY)) ||
+	    flags == (CATALOG_CREATE | CATALOG_READONLY))
+		return mfs_error_set(err, EINVAL, "catalog: invalid open flags %d", flags);
+	cat = calloc(1, sizeof(*cat));
+	if (!cat)
+		return mfs_error_set(err, ENOMEM, "catalog: out of memory");
+	if (catalog_target_shared(target))
+		rc = db_open(&cat->db, &db_pg, target,
+			     (flags & CATALOG_READONLY ? DB_READONLY : 0) |
+				 (flags & CATALOG_CREATE ? DB_CREATE : 0),
+			     &catalog_schema, err);
+	else
+		rc = open_dir(cat, target, flags, err);
+	if (rc)
+		catalog_close(cat);
+	else
+		*out = cat;
 	return rc;
 }
 
@@ -68,9 +101,31 @@ void catalog_close(struct catalog *cat)
 	free(cat);
 }
 
+int catalog_is_shared(const struct catalog *cat)
+{
+	return db_is_shared(cat->db);
+}
+
 int catalog_data_version(struct catalog *cat, int64_t *out)
 {
 	return db_data_version(cat->db, out);
+}
+
+int catalog_changes_wait(struct catalog *cat, int timeout_ms)
+{
+	if (timeout_ms < 0)
+		return -EINVAL;
+	return db_changes_wait(cat->db, timeout_ms);
+}
+
+int catalog_lock(struct catalog *cat, int exclusive, int wait)
+{
+	return db_lock(cat->db, exclusive, wait);
+}
+
+void catalog_unlock(struct catalog *cat, int exclusive)
+{
+	db_unlock(cat->db, exclusive);
 }
 
 void catalog_changes_init(struct catalog_changes *c)

@@ -1,13 +1,14 @@
 /*
  * The catalog: what exists in the mesh (docs/DESIGN.md §7.7, "the catalog is the truth"). A
- * database reached through catalog/db.h, today SQLite (MESH/catalog.db, WAL mode), with a schema
- * version and migrations applied in order at open. Every statement is prepared; every result
- * code checked.
+ * database reached through catalog/db.h: SQLite (MESH/catalog.db, WAL mode) for a mesh on one
+ * host, or PostgreSQL for a mesh that many hosts share, with a schema version and migrations
+ * applied in order at open. Every statement is prepared; every result code checked.
  *
  * All functions return 0 on success or -errno: -ENOENT for a missing object, -EEXIST for a
- * duplicate, -EINVAL for a bad argument, -EIO for a database failure (with err set where taken).
- * A struct catalog is used by one thread at a time; threads open their own or lock around it.
- * Times are Unix seconds.
+ * duplicate, -EINVAL for a bad argument, -EIO for a database failure (with err set where taken),
+ * -ETIMEDOUT when a PostgreSQL server did not answer within mfs_timeout_ms() (common/timeout.h),
+ * -EBUSY when the catalog stayed locked by others as long. A struct catalog is used by one
+ * thread at a time; threads open their own or lock around it. Times are Unix seconds.
  */
 #ifndef MESHFS_CATALOG_H
 #define MESHFS_CATALOG_H
@@ -21,15 +22,47 @@
 struct catalog;
 
 enum catalog_open_flags {
-	CATALOG_CREATE = 1,   /* create MESH/catalog.db; -EEXIST if it exists */
+	/* create MESH/catalog.db, -EEXIST if it exists; in PostgreSQL, the schema, in a database
+	 * that exists and holds none yet (-EEXIST if it holds a mesh's) */
+	CATALOG_CREATE = 1,
 	CATALOG_READONLY = 2, /* open without write access */
 };
 
-/* Opens the catalog of the mesh at mesh_dir and migrates its schema to the current version. */
-int catalog_open(struct catalog **out, const char *mesh_dir, int flags, struct mfs_error *err);
+/*
+ * Opens a catalog and migrates its schema to the current version. target is a mesh directory
+ * (its catalog is DIR/catalog.db) or a PostgreSQL URL (catalog_target_shared()), taken with
+ * libpq's conventions: a password from the URL, PGPASSWORD or ~/.pgpass (PGPASSFILE), sslmode,
+ * service and the other parameters. Messages never show the URL's password.
+ */
+int catalog_open(struct catalog **out, const char *target, int flags, struct mfs_error *err);
 void catalog_close(struct catalog *cat);
-/* A number that changes whenever another connection commits (PRAGMA data_version). */
+/* Whether target names a PostgreSQL catalog: it starts with "postgresql://" or "postgres://". */
+int catalog_target_shared(const char *target);
+/* target as a message may show it (a URL without its password), malloc'd; NULL: no memory. */
+char *catalog_target_display(const char *target);
+/* Whether the catalog is shared by hosts (PostgreSQL) rather than kept in the mesh directory. */
+int catalog_is_shared(const struct catalog *cat);
+/* A number that changes whenever another connection commits: once it returns, every commit
+ * that ended before the call counts (PRAGMA data_version; PostgreSQL: the notifications of other
+ * sessions, after a round trip). */
 int catalog_data_version(struct catalog *cat, int64_t *out);
+/*
+ * Waits up to timeout_ms for a change by another connection: 1 when one may have come, 0 when
+ * none did, or -errno. PostgreSQL is told of each commit (LISTEN/NOTIFY); SQLite is not, so
+ * that this sleeps the timeout and answers 1. For a watcher between two catalog_changes_poll().
+ */
+int catalog_changes_wait(struct catalog *cat, int timeout_ms);
+/*
+ * The mesh lock of a shared catalog: held shared by every publish from its first stored byte to
+ * its commit, and exclusive to remove what no version refers to, across every host. A shared
+ * lock may be taken several times and is then released as many times. wait 0 gives -EBUSY when
+ * it is held the other way; otherwise it waits, at most mfs_timeout_ms(), then -EBUSY.
+ * -ENOTSUP for a catalog in a mesh directory, which has its file lock (MESH/lock) for this.
+ * While it is held a lost connection is not made again: statements fail with -EIO until it is
+ * released, as the server has released it already.
+ */
+int catalog_lock(struct catalog *cat, int exclusive, int wait);
+void catalog_unlock(struct catalog *cat, int exclusive);
 
 /*
  * What other connections (the CLI, other mounts) changed in the catalog that a listing of the
@@ -61,15 +94,20 @@ void catalog_changes_release(struct catalog_changes *c);
 int catalog_changes_poll(struct catalog *cat, struct catalog_changes *c,
 			 int (*cb)(enum catalog_change what, int64_t id, void *ctx), void *ctx);
 /* A number that changes whenever the catalog does, through this connection or another: for
- * caches of what is derived from it. */
+ * caches of what is derived from it. No round trip to a server: another host's change shows
+ * within moments (PostgreSQL), and after a lost connection everything counts as changed. */
 int catalog_change_stamp(struct catalog *cat, uint64_t *out);
-/* Explicit transactions, for multi-step changes (BEGIN IMMEDIATE). They nest (inner levels are
- * savepoints), also with the functions below that make several changes in one transaction. A
- * commit that fails has rolled back; a rollback outside any transaction does nothing. */
+/* Explicit transactions, for multi-step changes: the outermost takes the catalog's write lock at
+ * once (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock of the whole mesh), so that what
+ * it reads stays true until it commits. They nest (inner levels are savepoints), also with the
+ * functions below that make several changes in one transaction. A commit that fails has rolled
+ * back; a rollback outside any transaction does nothing. A connection lost inside one loses it:
+ * everything fails with -EIO until the outermost rollback. */
 int catalog_begin(struct catalog *cat);
 int catalog_commit(struct catalog *cat);
 void catalog_rollback(struct catalog *cat);
-/* PRAGMA integrity_check: 0 if "ok", else -EIO with the first problem in err. */
+/* The engine's check (SQLite: PRAGMA integrity_check and foreign_key_check; PostgreSQL:
+ * constraints left unvalidated, triggers turned off): 0, else -EIO with the first problem. */
 int catalog_integrity_check(struct catalog *cat, struct mfs_error *err);
 
 /* ---- teams ---- */
@@ -246,6 +284,15 @@ int catalog_policy_set(struct catalog *cat, const char *yaml, const char *by, in
 /* The current policy's text (*yaml malloc'd) and its number (seq may be NULL); -ENOENT if none
  * was ever set. */
 int catalog_policy_get(struct catalog *cat, char **yaml, int64_t *seq);
+
+/* ---- settings of the mesh (where its store is: "store", "store.endpoint", …) ---- */
+/* name: 1 to 63 lowercase letters, digits and ".-_", starting with a letter; value: at most
+ * CATALOG_SETTING_MAX bytes. */
+#define CATALOG_SETTING_MAX 4096
+/* The value of setting name, malloc'd in *value; -ENOENT if it is not set. */
+int catalog_setting_get(struct catalog *cat, const char *name, char **value);
+/* Sets name to value, replacing what it was. */
+int catalog_setting_set(struct catalog *cat, const char *name, const char *value);
 
 /* ---- audit ---- */
 struct catalog_audit {

@@ -15,8 +15,7 @@ struct db_stmt {
 	int pending; /* handed out and not reset since */
 };
 
-/* Statement ids 0 … schema->nstatements - 1 are the schema's; the transaction statements of the
- * engine follow, so that they are prepared and cached alike. */
+/* Statement ids are the schema's, 0 … schema->nstatements - 1. */
 struct db {
 	const struct db_engine *engine;
 	const struct db_schema *schema;
@@ -32,13 +31,9 @@ struct db_cell {
 	char *s; /* text columns only */
 };
 
-static const char *sql_text(const struct db *db, size_t id)
+/* The text of sql in the engine's dialect. */
+static const char *dialect_text(const struct db *db, const struct db_sql *sql)
 {
-	const struct db_sql *sql;
-
-	if (id >= db->schema->nstatements)
-		return db->engine->tx_sql[id - db->schema->nstatements];
-	sql = &db->schema->statements[id];
 	return sql->own[db->engine->dialect] ? sql->own[db->engine->dialect] : sql->sql;
 }
 
@@ -54,7 +49,7 @@ int db_stmt(struct db *db, size_t id, struct db_stmt **out)
 	st = &db->stmt[id];
 	assert(!st->pending);
 	if (!st->h) {
-		sql = sql_text(db, id);
+		sql = dialect_text(db, &db->schema->statements[id]);
 		assert(sql); /* every statement has a text for every engine */
 		rc = db->engine->prepare(db->conn, sql, &st->h);
 		if (rc)
@@ -277,9 +272,11 @@ static int rows_collect(struct db_stmt *st, struct db_rows *r)
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	r->ncols = (size_t)db_column_count(st);
-	assert(r->ncols > 0);
 	while ((rc = db_step(st)) == 1) {
+		/* an engine may know the columns only once the statement ran */
+		if (!r->ncols)
+			r->ncols = (size_t)db_column_count(st);
+		assert(r->ncols > 0);
 		row = rows_add(r);
 		if (!row) {
 			rc = -ENOMEM;
@@ -347,10 +344,13 @@ int db_rows_is_null(const struct db_rows *r, size_t row, size_t col)
 	return rows_cell(r, row, col)->type == DB_NULL;
 }
 
-/* Runs transaction statement what. */
+/* Runs transaction statement what; once the engine has ended the transaction, only the
+ * outermost rollback, which the engine must hear of. */
 static int tx_exec(struct db *db, enum db_tx what)
 {
-	return db_exec(db, db->schema->nstatements + what, "");
+	if (db->depth > 0 && what != DB_TX_ROLLBACK && !db->engine->in_transaction(db->conn))
+		return -EIO;
+	return db->engine->tx(db->conn, what);
 }
 
 int db_begin(struct db *db)
@@ -401,46 +401,63 @@ int db_finish(struct db *db, int rc)
 	return db_commit(db);
 }
 
-/* Records the engine's message for a failure rc while opening target. */
-static int open_error(struct db *db, int rc, const char *target, struct mfs_error *err)
+/* Records the engine's message for a failure rc while opening the database. */
+static int open_error(struct db *db, int rc, struct mfs_error *err)
 {
-	return mfs_error_set(err, rc, "%s: %s", target, db->engine->errmsg(db->conn));
+	return mfs_error_set(err, rc, "%s: %s", db_name(db), db->engine->errmsg(db->conn));
+}
+
+/* With DB_CREATE, the schema must be empty: -EEXIST if v says it is not. */
+static int create_check(struct db *db, int create, int64_t v, struct mfs_error *err)
+{
+	if (create && v != 0)
+		return mfs_error_set(err, EEXIST,
+				     "%s: already holds a mesh (schema version %" PRId64 ")",
+				     db_name(db), v);
+	return 0;
 }
 
 /* Brings the schema up to the latest version, one step per transaction. The version is read
  * again under the write lock, since another process may be migrating the same database. */
-static int migrate(struct db *db, int readonly, const char *target, struct mfs_error *err)
+static int migrate(struct db *db, int flags, struct mfs_error *err)
 {
 	const struct db_sql *step;
 	int64_t latest = (int64_t)db->schema->nmigrations, v, now;
+	int create = flags & DB_CREATE;
 	int rc;
 
 	for (;;) {
 		rc = db->engine->schema_version(db->conn, &v);
 		if (rc)
-			return open_error(db, rc, target, err);
+			return open_error(db, rc, err);
+		rc = create_check(db, create, v, err);
+		if (rc)
+			return rc;
 		if (v > latest)
 			return mfs_error_set(err, ENOTSUP,
 					     "%s: schema version %" PRId64
 					     " is newer than this meshfs knows (%" PRId64
 					     "); use a newer meshfs",
-					     target, v, latest);
+					     db_name(db), v, latest);
 		if (v == latest)
 			return 0;
-		if (readonly)
+		if (flags & DB_READONLY)
 			return mfs_error_set(err, EROFS,
 					     "%s: schema version %" PRId64
 					     " must be upgraded, which a read-only open cannot do",
-					     target, v);
+					     db_name(db), v);
 		rc = db_begin(db);
 		if (rc)
-			return open_error(db, rc, target, err);
+			return open_error(db, rc, err);
 		rc = db->engine->schema_version(db->conn, &v);
+		/* another creator may have come first */
+		if (!rc && create_check(db, create, v, err)) {
+			db_rollback(db);
+			return -EEXIST;
+		}
 		if (!rc && v >= 0 && v < latest) {
 			step = &db->schema->migrations[v];
-			rc = db->engine->script(db->conn, step->own[db->engine->dialect]
-							      ? step->own[db->engine->dialect]
-							      : step->sql);
+			rc = db->engine->script(db->conn, dialect_text(db, step));
 			/* a step that does not record its version would run again */
 			if (!rc)
 				rc = db->engine->schema_version(db->conn, &now);
@@ -448,17 +465,18 @@ static int migrate(struct db *db, int readonly, const char *target, struct mfs_e
 				rc = mfs_error_set(err, EIO,
 						   "%s: migration step %" PRId64
 						   " records version %" PRId64,
-						   target, v + 1, now);
+						   db_name(db), v + 1, now);
 		}
 		if (!rc)
 			rc = db_commit(db);
 		if (rc) {
-			rc = open_error(db, rc, target, err);
+			rc = open_error(db, rc, err);
 			db_rollback(db);
 			return mfs_error_set(err, rc,
 					     "%s: migration to schema version %" PRId64 " failed",
-					     target, v + 1);
+					     db_name(db), v + 1);
 		}
+		create = 0; /* the steps that follow find what the first made */
 	}
 }
 
@@ -466,14 +484,15 @@ int db_open(struct db **out, const struct db_engine *engine, const char *target,
 	    const struct db_schema *schema, struct mfs_error *err)
 {
 	struct db *db;
-	size_t i, n = schema->nstatements + DB_TX_COUNT;
+	size_t i, n = schema->nstatements;
 	int rc;
 
-	assert(!(flags & ~DB_READONLY));
+	assert(!(flags & ~(DB_READONLY | DB_CREATE)));
 	*out = NULL;
 	db = calloc(1, sizeof(*db) + n * sizeof(db->stmt[0]));
 	if (!db) {
-		rc = mfs_error_set(err, ENOMEM, "%s: out of memory", target);
+		/* not target: a URL may hold a password */
+		rc = mfs_error_set(err, ENOMEM, "catalog: out of memory");
 		goto out;
 	}
 	db->engine = engine;
@@ -487,7 +506,7 @@ int db_open(struct db **out, const struct db_engine *engine, const char *target,
 		db = NULL;
 		goto out;
 	}
-	rc = migrate(db, flags & DB_READONLY, target, err);
+	rc = migrate(db, flags, err);
 out:
 	if (rc)
 		db_close(db);
@@ -511,6 +530,16 @@ void db_close(struct db *db)
 	free(db);
 }
 
+const char *db_name(const struct db *db)
+{
+	return db->engine->name(db->conn);
+}
+
+int db_is_shared(const struct db *db)
+{
+	return db->engine->shared;
+}
+
 int db_data_version(struct db *db, int64_t *out)
 {
 	return db->engine->data_version(db->conn, out);
@@ -519,6 +548,23 @@ int db_data_version(struct db *db, int64_t *out)
 int db_change_stamp(struct db *db, uint64_t *out)
 {
 	return db->engine->change_stamp(db->conn, out);
+}
+
+int db_changes_wait(struct db *db, int timeout_ms)
+{
+	assert(timeout_ms >= 0);
+	return db->engine->changes_wait(db->conn, timeout_ms);
+}
+
+int db_lock(struct db *db, int exclusive, int wait)
+{
+	return db->engine->lock ? db->engine->lock(db->conn, exclusive, wait) : -ENOTSUP;
+}
+
+void db_unlock(struct db *db, int exclusive)
+{
+	if (db->engine->unlock)
+		db->engine->unlock(db->conn, exclusive);
 }
 
 int db_check(struct db *db, struct mfs_error *err)

@@ -7,8 +7,9 @@
  * Functions return 0 (or what they say) on success and -errno on failure: -EEXIST for a unique
  * or primary key violation, -ENOENT for a foreign key one, -EINVAL for a check, NOT NULL or type
  * violation or a value too big, -EBUSY when the database stays locked, -EROFS for a write on a
- * read-only connection, -EACCES, -ENOMEM, -ENOSPC, and -EIO for anything else.
- * A struct db is used by one thread at a time.
+ * read-only connection, -EACCES, -ENOMEM, -ENOSPC, -ETIMEDOUT when a database server did not
+ * answer within mfs_timeout_ms() (common/timeout.h), and -EIO for anything else, a lost
+ * connection among them. A struct db is used by one thread at a time.
  */
 #ifndef MESHFS_CATALOG_DB_H
 #define MESHFS_CATALOG_DB_H
@@ -25,10 +26,16 @@ struct db_engine;
 /* The SQL dialects the layer knows, one per engine. */
 enum db_dialect {
 	DB_SQLITE,
+	DB_PG,
 	DB_DIALECTS,
 };
 
-extern const struct db_engine db_sqlite; /* file: the path of the database */
+extern const struct db_engine db_sqlite; /* target: the path of the database file */
+extern const struct db_engine db_pg;	 /* target: a PostgreSQL URL (see catalog/pg_url.h) */
+
+/* The channel a PostgreSQL schema's triggers notify when a table that others follow changes;
+ * db_pg listens on it (db_data_version, db_changes_wait). */
+#define DB_PG_CHANNEL "meshfs_changes"
 
 /*
  * The text of a statement or a migration step: sql for every engine, unless the engine's dialect
@@ -42,7 +49,8 @@ struct db_sql {
 
 struct db_schema {
 	/* Step i brings the schema from version i to i + 1 and records version i + 1 itself, in the
-	 * engine's way (SQLite: PRAGMA user_version). Never change a step that has shipped. */
+	 * engine's way (SQLite: PRAGMA user_version; PostgreSQL: the one row of table
+	 * meshfs_schema, which step 1 creates). Never change a step that has shipped. */
 	const struct db_sql *migrations;
 	size_t nmigrations;
 	const struct db_sql *statements; /* by statement id, from 0 */
@@ -51,18 +59,23 @@ struct db_schema {
 
 enum db_open_flags {
 	DB_READONLY = 1,
+	DB_CREATE = 2, /* the database must hold no schema yet: -EEXIST if it does */
 };
 
 /*
  * Opens the database at target, which must exist, with engine, and brings its schema to the
  * latest version of schema, one step per transaction. -ENOTSUP if the database has a newer
  * version than schema knows, -EROFS if it needs migrating and flags has DB_READONLY. schema must
- * outlive the db. err says what failed, naming target.
+ * outlive the db. err says what failed, naming target as db_name() does.
  */
 int db_open(struct db **out, const struct db_engine *engine, const char *target, int flags,
 	    const struct db_schema *schema, struct mfs_error *err);
 /* Finalizes the statements and closes; an open transaction is rolled back. db may be NULL. */
 void db_close(struct db *db);
+/* The target as messages may show it: a URL without its password. */
+const char *db_name(const struct db *db);
+/* Whether other hosts reach the same database (a server), rather than this host alone. */
+int db_is_shared(const struct db *db);
 
 /*
  * Statement id, prepared (once per connection) and ready to bind and step. When done with it,
@@ -89,8 +102,8 @@ enum db_type {
 	DB_TEXT,
 	DB_BLOB,
 };
-/* Columns of the current row, numbered from 0. Pointers stay valid until the next step or
- * reset. */
+/* Columns of the current row (after a step gave one), numbered from 0. Pointers stay valid
+ * until the next step or reset. */
 int db_column_count(struct db_stmt *st);
 enum db_type db_column_type(struct db_stmt *st, int col);
 /* 0 for a NULL value. */
@@ -132,7 +145,9 @@ int db_rows_is_null(const struct db_rows *r, size_t row, size_t col);
 
 /* Transactions nest: the outermost takes the write lock at once (so that what it reads stays
  * true until it commits), inner levels are savepoints. A commit that fails has rolled back its
- * level; a rollback outside any transaction does nothing. */
+ * level; a rollback outside any transaction does nothing. A statement that fails inside a
+ * transaction undoes only itself. When the engine loses the transaction (a lost connection),
+ * everything up to the outermost rollback fails with -EIO. */
 int db_begin(struct db *db);
 int db_commit(struct db *db);
 void db_rollback(struct db *db);
@@ -140,10 +155,23 @@ void db_rollback(struct db *db);
  * rolls back. Returns rc, or the commit's failure. */
 int db_finish(struct db *db, int rc);
 
-/* A number that changes whenever another connection commits. */
+/* A number that changes whenever another connection commits: once this returns, every commit
+ * that ended before the call is counted. */
 int db_data_version(struct db *db, int64_t *out);
-/* A number that changes whenever the database does, through this connection or another. */
+/* A number that changes whenever the database does, through this connection or another. Cheap
+ * (no round trip to a server): another connection's commit shows within moments, not at once. */
 int db_change_stamp(struct db *db, uint64_t *out);
+/* Waits up to timeout_ms for another connection's commit: 1 when one may have come (always, for
+ * an engine that is not told of them: it sleeps the timeout), 0 when none did, or -errno. */
+int db_changes_wait(struct db *db, int timeout_ms);
+/*
+ * The mesh lock, held by this connection's session across transactions: shared (taken as many
+ * times as it is released) or exclusive. wait 0 gives -EBUSY at once when it is held the other
+ * way; else it waits, at most mfs_timeout_ms(), then -EBUSY. -ENOTSUP for an engine without one.
+ * A connection lost while it is held fails every statement with -EIO until it is released.
+ */
+int db_lock(struct db *db, int exclusive, int wait);
+void db_unlock(struct db *db, int exclusive);
 /* The engine's own check of the database and its references: 0, or -EIO with the first problem
  * in err. */
 int db_check(struct db *db, struct mfs_error *err);

@@ -9,7 +9,7 @@
 
 #include "catalog/db.h"
 
-/* The statements of a transaction, in the engine's words: the layer runs them. */
+/* The statements of a transaction, in the engine's words. */
 enum db_tx {
 	DB_TX_BEGIN, /* takes the write lock */
 	DB_TX_COMMIT,
@@ -22,16 +22,21 @@ enum db_tx {
 
 struct db_engine {
 	enum db_dialect dialect; /* which db_sql.own[] text it takes */
-	const char *tx_sql[DB_TX_COUNT];
+	int shared;		 /* whether other hosts reach the same database */
 
-	/* Opens target and configures the connection; err names target. */
+	/* Opens target and configures the connection; err names target as name() does. */
 	int (*open)(void **conn, const char *target, int readonly, struct mfs_error *err);
 	/* Every statement has been finalized. */
 	void (*close)(void *conn);
+	/* The target as messages may show it. */
+	const char *(*name)(void *conn);
 	/* The message of the connection's last failure. */
 	const char *(*errmsg)(void *conn);
 	/* Whether a transaction is open: an engine may end one on its own after an error. */
 	int (*in_transaction)(void *conn);
+	/* Runs a statement of a transaction. The layer asks for DB_TX_ROLLBACK also after the
+	 * engine ended the transaction, and for nothing else then. */
+	int (*tx)(void *conn, enum db_tx what);
 
 	/* The version the migration steps record. */
 	int (*schema_version)(void *conn, int64_t *v);
@@ -57,6 +62,10 @@ struct db_engine {
 
 	int (*data_version)(void *conn, int64_t *out);
 	int (*change_stamp)(void *conn, uint64_t *out);
+	int (*changes_wait)(void *conn, int timeout_ms);
+	/* The mesh lock (db_lock); NULL for an engine without one. */
+	int (*lock)(void *conn, int exclusive, int wait);
+	void (*unlock)(void *conn, int exclusive);
 	int (*check)(void *conn, struct mfs_error *err);
 };
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -16,7 +17,15 @@
 
 struct conn {
 	sqlite3 *db;
+	char *path;
 	sqlite3_stmt *data_version; /* polled often: kept prepared */
+	sqlite3_stmt *tx[DB_TX_COUNT];
+};
+
+static const char *const tx_sql[DB_TX_COUNT] = {
+    [DB_TX_BEGIN] = "BEGIN IMMEDIATE",	[DB_TX_COMMIT] = "COMMIT",
+    [DB_TX_ROLLBACK] = "ROLLBACK",	[DB_TX_SAVEPOINT] = "SAVEPOINT nested",
+    [DB_TX_RELEASE] = "RELEASE nested", [DB_TX_ROLLBACK_TO] = "ROLLBACK TO nested",
 };
 
 static int sql_errno(int rc)
@@ -129,11 +138,14 @@ static void sq_close(void *conn)
 	int rc;
 
 	sqlite3_finalize(c->data_version);
+	for (int i = 0; i < DB_TX_COUNT; i++)
+		sqlite3_finalize(c->tx[i]);
 	/* Every statement is finalized, so the close cannot be refused; an open transaction is
 	 * rolled back. */
 	rc = sqlite3_close(c->db);
 	assert(rc == SQLITE_OK);
 	(void)rc;
+	free(c->path);
 	free(c);
 }
 
@@ -145,6 +157,11 @@ static int sq_open(void **conn, const char *path, int readonly, struct mfs_error
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return mfs_error_set(err, ENOMEM, "%s: out of memory", path);
+	c->path = strdup(path);
+	if (!c->path) {
+		free(c);
+		return mfs_error_set(err, ENOMEM, "%s: out of memory", path);
+	}
 	rc = sqlite3_open_v2(
 	    path, &c->db,
 	    (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX, NULL);
@@ -160,6 +177,11 @@ out:
 	else
 		*conn = c;
 	return rc;
+}
+
+static const char *sq_name(void *conn)
+{
+	return ((struct conn *)conn)->path;
 }
 
 static const char *sq_errmsg(void *conn)
@@ -244,6 +266,22 @@ static void sq_reset(void *st)
 	sqlite3_clear_bindings(st);
 }
 
+static int sq_tx(void *conn, enum db_tx what)
+{
+	struct conn *c = conn;
+	int rc;
+
+	if (!c->tx[what]) {
+		rc = sqlite3_prepare_v3(c->db, tx_sql[what], -1, SQLITE_PREPARE_PERSISTENT,
+					&c->tx[what], NULL);
+		if (rc != SQLITE_OK)
+			return sql_errno(rc);
+	}
+	rc = sq_step(c->tx[what]);
+	sq_reset(c->tx[what]);
+	return rc;
+}
+
 static int sq_column_count(void *st)
 {
 	return sqlite3_column_count(st);
@@ -311,6 +349,16 @@ static int sq_change_stamp(void *conn, uint64_t *out)
 	return rc;
 }
 
+/* SQLite tells no one of commits: the caller looks again after the timeout. */
+static int sq_changes_wait(void *conn, int timeout_ms)
+{
+	struct timespec t = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+
+	while (nanosleep(&t, &t) && errno == EINTR)
+		;
+	return 1;
+}
+
 /* Runs the check sql and hands report its first row, or NULL when it gave none. */
 static int check_run(struct conn *c, const char *sql, const char *what,
 		     int (*report)(sqlite3_stmt *row, struct mfs_error *err), struct mfs_error *err)
@@ -368,21 +416,16 @@ static int sq_check(void *conn, struct mfs_error *err)
 	return rc;
 }
 
+/* The mesh's file lock stands in for db_lock (MESH/lock). */
 const struct db_engine db_sqlite = {
     .dialect = DB_SQLITE,
-    .tx_sql =
-	{
-	    [DB_TX_BEGIN] = "BEGIN IMMEDIATE",
-	    [DB_TX_COMMIT] = "COMMIT",
-	    [DB_TX_ROLLBACK] = "ROLLBACK",
-	    [DB_TX_SAVEPOINT] = "SAVEPOINT nested",
-	    [DB_TX_RELEASE] = "RELEASE nested",
-	    [DB_TX_ROLLBACK_TO] = "ROLLBACK TO nested",
-	},
+    .shared = 0,
     .open = sq_open,
     .close = sq_close,
+    .name = sq_name,
     .errmsg = sq_errmsg,
     .in_transaction = sq_in_transaction,
+    .tx = sq_tx,
     .schema_version = sq_schema_version,
     .script = sq_script,
     .prepare = sq_prepare,
@@ -401,5 +444,6 @@ const struct db_engine db_sqlite = {
     .column_blob = sq_column_blob,
     .data_version = sq_data_version,
     .change_stamp = sq_change_stamp,
+    .changes_wait = sq_changes_wait,
     .check = sq_check,
 };

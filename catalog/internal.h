@@ -72,6 +72,8 @@ enum catalog_stmt {
 	ST_KEY_INSERT,
 	ST_KEY_GET,
 	ST_KEY_ACTIVE,
+	ST_SETTING_GET,
+	ST_SETTING_SET,
 	ST_COUNT
 };
 

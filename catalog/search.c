@@ -8,8 +8,8 @@
 
 #include "common/strbuf.h"
 
-/* Whether a term of the user's text holds a character the index's tokenizer (unicode61) keeps:
- * a term of punctuation alone would be an empty phrase. Bytes of multi-byte UTF-8 sequences
+/* Whether a term of the user's text holds a character the index's tokenizer keeps: a term of
+ * punctuation alone would be an empty phrase. Bytes of multi-byte UTF-8 sequences
  * count, as most of what they encode are letters. */
 static int fts_term_has_token(const char *term, size_t len)
 {
@@ -22,16 +22,15 @@ static int fts_term_has_token(const char *term, size_t len)
 }
 
 /*
- * Turns what a user typed into an FTS5 query that cannot be a syntax error: each
- * whitespace-separated term becomes a quoted phrase (quotes doubled inside), so that AND, NEAR,
- * column filters and stray quotes are plain words; the last term matches as a prefix, as the
- * user may still be typing it. Terms are ANDed. Returns the number of terms (0: nothing to look
- * for) or -ENOMEM.
+ * The terms of what a user typed, for ST_SEARCH: its whitespace-separated terms that hold a
+ * token, one a line (the statement makes each a phrase of the engine's query language, so that
+ * AND, NEAR, column filters and stray quotes are plain words, and the last a prefix, as the user
+ * may still be typing it). Returns the number of terms (0: nothing to look for) or -ENOMEM.
  */
-static int fts_query(const char *text, struct strbuf *q)
+static int search_terms(const char *text, struct strbuf *q)
 {
 	static const char space[] = " \t\n\r\f\v";
-	const char *term, *c;
+	const char *term;
 	size_t len;
 	int n = 0, rc = 0;
 
@@ -40,18 +39,12 @@ static int fts_query(const char *text, struct strbuf *q)
 		len = strcspn(term, space);
 		if (fts_term_has_token(term, len)) {
 			if (n++)
-				rc = strbuf_addch(q, ' ');
+				rc = strbuf_addch(q, '\n');
 			if (!rc)
-				rc = strbuf_addch(q, '"');
-			for (c = term; !rc && c < term + len; c++)
-				rc = *c == '"' ? strbuf_addstr(q, "\"\"") : strbuf_addch(q, *c);
-			if (!rc)
-				rc = strbuf_addch(q, '"');
+				rc = strbuf_add(q, term, len);
 		}
 		term += len;
 	}
-	if (!rc && n)
-		rc = strbuf_addch(q, '*');
 	return rc ? rc : n;
 }
 
@@ -71,10 +64,10 @@ static int name_has_word(const char *name, const char *word, size_t len, int pre
 
 /*
  * How well a product's own names match the words of text: 2 for each word that is a part of
- * the product's name, 1 for each that is a part of its domain's. bm25 alone ranks a product that
- * mentions a word often above the product named by it; an analyst typing "orders" wants
- * orders/orders first. Words are cut as the index cuts them, at anything but letters and digits;
- * the last is a prefix, as in the query.
+ * the product's name, 1 for each that is a part of its domain's. The index's rank alone puts a
+ * product that mentions a word often above the product named by it; an analyst typing "orders"
+ * wants orders/orders first. Words are cut as the index cuts them, at anything but letters and
+ * digits; the last is a prefix, as in the query.
  */
 static int name_bonus(const char *domain, const char *product, const char *text)
 {
@@ -106,7 +99,7 @@ static int name_bonus(const char *domain, const char *product, const char *text)
 }
 
 struct search_hit {
-	size_t row; /* rows come by bm25 */
+	size_t row; /* rows come by the index's rank */
 	int bonus;
 };
 
@@ -132,7 +125,7 @@ int catalog_search(struct catalog *cat, const char *text, size_t limit,
 	if (!text)
 		return -EINVAL;
 	strbuf_init(&q);
-	rc = fts_query(text, &q);
+	rc = search_terms(text, &q);
 	if (rc <= 0)
 		goto out;
 	rc = db_collect(cat->db, ST_SEARCH, &r, "t", q.buf);

@@ -2,17 +2,28 @@
  * The catalog's schema and statements, in one place: the migrations that build the schema and
  * the text of every statement the concern files run, by id (enum catalog_stmt). Statements are
  * written for every engine where the SQL is standard; where it is not (full-text search,
- * comparisons with NULL), each engine's dialect has its own text.
+ * comparisons with NULL, booleans), each engine's dialect has its own text.
  */
 #include "catalog/internal.h"
 
 /* Names are checked before they are written; the schema makes sure of it too. */
-#define NAME_CHECK(col) "CHECK (length(CAST(" col " AS BLOB)) BETWEEN 1 AND 63)"
+#define NAME_CHECK(col)	   "CHECK (length(CAST(" col " AS BLOB)) BETWEEN 1 AND 63)"
+#define PG_NAME_CHECK(col) "CHECK (octet_length(" col ") BETWEEN 1 AND 63)"
+
+/* PostgreSQL: text compared and sorted byte by byte, as SQLite does (prefix ranges of the audit,
+ * listing orders), whatever the database's locale. */
+#define PG_TEXT "TEXT COLLATE \"C\""
+#define PG_ID	"BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+/* A table whose changes a mount shows tells the other hosts, once a statement: the audit, which
+ * every plaintext read writes, does not. */
+#define PG_NOTIFY(table)                                                                           \
+	"CREATE TRIGGER " table "_notify AFTER INSERT OR UPDATE OR DELETE ON " table               \
+	" FOR EACH STATEMENT EXECUTE FUNCTION meshfs_notify();"
 
 /*
  * Schema migrations (see struct db_schema). SQLite's steps record their version in user_version
- * themselves, as a pragma's value cannot be a bound parameter. Never change a step that has
- * shipped: add one.
+ * themselves, as a pragma's value cannot be a bound parameter; PostgreSQL's in meshfs_schema.
+ * Never change a step that has shipped: add one.
  */
 /* clang-format off */
 static const struct db_sql migrations[] = {
@@ -125,7 +136,114 @@ static const struct db_sql migrations[] = {
 	"  CHECK ((kind = 'mask') = (domain_id IS NULL)));"
 	/* NULLs are distinct in a unique index: coalesce gives the mask key a slot of its own. */
 	"CREATE UNIQUE INDEX keys_active ON keys (kind, coalesce(domain_id, 0)) WHERE active;"
-	"PRAGMA user_version = 1;"},
+	"PRAGMA user_version = 1;",
+	 .own[DB_PG] =
+	"CREATE TABLE meshfs_schema (version INTEGER NOT NULL);"
+	"INSERT INTO meshfs_schema VALUES (1);"
+	"CREATE FUNCTION meshfs_notify() RETURNS trigger LANGUAGE plpgsql AS "
+	"$$BEGIN PERFORM pg_notify('" DB_PG_CHANNEL "', ''); RETURN NULL; END$$;"
+	"CREATE TABLE teams ("
+	"  id " PG_ID ","
+	"  name " PG_TEXT " NOT NULL UNIQUE " PG_NAME_CHECK("name") ");"
+	/* user is a reserved word of PostgreSQL's */
+	"CREATE TABLE team_members ("
+	"  team_id BIGINT NOT NULL REFERENCES teams (id),"
+	"  \"user\" " PG_TEXT " NOT NULL " PG_NAME_CHECK("\"user\"") ","
+	"  PRIMARY KEY (team_id, \"user\"));"
+	"CREATE INDEX team_members_user ON team_members (\"user\");"
+	"CREATE TABLE domains ("
+	"  id " PG_ID ","
+	"  name " PG_TEXT " NOT NULL UNIQUE " PG_NAME_CHECK("name") ","
+	"  owner_id BIGINT NOT NULL REFERENCES teams (id),"
+	"  description TEXT NOT NULL DEFAULT '',"
+	"  created_at BIGINT NOT NULL);"
+	"CREATE INDEX domains_owner ON domains (owner_id);"
+	"CREATE TABLE products ("
+	"  id " PG_ID ","
+	"  domain_id BIGINT NOT NULL REFERENCES domains (id),"
+	"  name " PG_TEXT " NOT NULL " PG_NAME_CHECK("name") ","
+	"  created_at BIGINT NOT NULL,"
+	"  UNIQUE (domain_id, name));"
+	"CREATE TABLE contracts ("
+	"  id " PG_ID ","
+	"  product_id BIGINT NOT NULL REFERENCES products (id),"
+	"  seq BIGINT NOT NULL CHECK (seq >= 1),"
+	"  semver " PG_TEXT " NOT NULL,"
+	"  description TEXT NOT NULL DEFAULT '',"
+	"  status " PG_TEXT " NOT NULL DEFAULT '',"
+	"  frequency_seconds BIGINT NOT NULL DEFAULT 0 CHECK (frequency_seconds >= 0),"
+	"  created_at BIGINT NOT NULL,"
+	"  created_by " PG_TEXT " NOT NULL,"
+	"  yaml TEXT NOT NULL,"
+	"  UNIQUE (product_id, seq));"
+	"CREATE TABLE contract_tables ("
+	"  contract_id BIGINT NOT NULL REFERENCES contracts (id),"
+	"  name " PG_TEXT " NOT NULL " PG_NAME_CHECK("name") ","
+	"  PRIMARY KEY (contract_id, name));"
+	"CREATE TABLE contract_inputs ("
+	"  product_id BIGINT NOT NULL REFERENCES products (id),"
+	"  domain " PG_TEXT " NOT NULL,"
+	"  product " PG_TEXT " NOT NULL,"
+	"  PRIMARY KEY (product_id, domain, product));"
+	"CREATE INDEX contract_inputs_target ON contract_inputs (domain, product);"
+	/* in the database's collation: the search folds the case of more than ASCII */
+	"CREATE TABLE product_search ("
+	"  product_id BIGINT PRIMARY KEY REFERENCES products (id),"
+	"  text TEXT NOT NULL);"
+	"CREATE TABLE versions ("
+	"  id " PG_ID ","
+	"  product_id BIGINT NOT NULL REFERENCES products (id),"
+	"  number BIGINT NOT NULL CHECK (number >= 1),"
+	"  contract_seq BIGINT NOT NULL,"
+	"  published_at BIGINT NOT NULL,"
+	"  published_by " PG_TEXT " NOT NULL " PG_NAME_CHECK("published_by") ","
+	"  rows BIGINT NOT NULL DEFAULT 0,"
+	"  bytes BIGINT NOT NULL DEFAULT 0,"
+	"  checks TEXT NOT NULL DEFAULT '',"
+	"  UNIQUE (product_id, number),"
+	"  FOREIGN KEY (product_id, contract_seq) REFERENCES contracts (product_id, seq));"
+	"CREATE TABLE version_tables ("
+	"  version_id BIGINT NOT NULL REFERENCES versions (id),"
+	"  name " PG_TEXT " NOT NULL " PG_NAME_CHECK("name") ","
+	"  segment " PG_TEXT " NOT NULL CHECK (length(segment) = 64),"
+	"  rows BIGINT NOT NULL CHECK (rows >= 0),"
+	"  masked_size BIGINT NOT NULL CHECK (masked_size >= 0),"
+	"  plain_size BIGINT NOT NULL CHECK (plain_size >= 0),"
+	"  has_pii SMALLINT NOT NULL CHECK (has_pii IN (0, 1)),"
+	"  PRIMARY KEY (version_id, name));"
+	"CREATE INDEX version_tables_segment ON version_tables (segment);"
+	"CREATE TABLE grants ("
+	"  privilege " PG_TEXT " NOT NULL CHECK (privilege IN ('read', 'unmask', 'publish', 'admin')),"
+	"  scope " PG_TEXT " NOT NULL,"
+	"  principal " PG_TEXT " NOT NULL,"
+	"  granted_by " PG_TEXT " NOT NULL,"
+	"  granted_at BIGINT NOT NULL,"
+	"  PRIMARY KEY (privilege, scope, principal));"
+	"CREATE TABLE audit ("
+	"  id " PG_ID ","
+	"  at BIGINT NOT NULL,"
+	"  principal " PG_TEXT " NOT NULL,"
+	"  action " PG_TEXT " NOT NULL,"
+	"  object " PG_TEXT " NOT NULL,"
+	"  version BIGINT NOT NULL DEFAULT 0,"
+	"  view " PG_TEXT " NOT NULL DEFAULT '',"
+	"  outcome " PG_TEXT " NOT NULL,"
+	"  detail TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX audit_at ON audit (at);"
+	"CREATE INDEX audit_principal ON audit (principal, at);"
+	"CREATE TABLE keys ("
+	"  id " PG_ID ","
+	"  kind " PG_TEXT " NOT NULL CHECK (kind IN ('mask', 'data')),"
+	"  domain_id BIGINT REFERENCES domains (id),"
+	"  wrapped BYTEA NOT NULL,"
+	"  created_at BIGINT NOT NULL,"
+	"  active BOOLEAN NOT NULL,"
+	"  CHECK ((kind = 'mask') = (domain_id IS NULL)));"
+	"CREATE UNIQUE INDEX keys_active ON keys (kind, coalesce(domain_id, 0)) WHERE active;"
+	PG_NOTIFY("teams") PG_NOTIFY("team_members") PG_NOTIFY("domains") PG_NOTIFY("products")
+	PG_NOTIFY("contracts") PG_NOTIFY("contract_tables") PG_NOTIFY("contract_inputs")
+	PG_NOTIFY("product_search") PG_NOTIFY("versions") PG_NOTIFY("version_tables")
+	PG_NOTIFY("grants") PG_NOTIFY("keys")},
 
 	/* 2: mesh policies (every accepted one kept) and full-text search over products */
 	{.own[DB_SQLITE] =
@@ -151,17 +269,54 @@ static const struct db_sql migrations[] = {
 	"    VALUES ('delete', old.product_id, old.text);"
 	"  INSERT INTO product_fts (rowid, text) VALUES (new.product_id, new.text);"
 	"END;"
-	"PRAGMA user_version = 2;"},
+	"PRAGMA user_version = 2;",
+	 .own[DB_PG] =
+	"UPDATE meshfs_schema SET version = 2;"
+	"CREATE TABLE policies ("
+	"  seq " PG_ID ","
+	"  yaml TEXT NOT NULL,"
+	"  set_at BIGINT NOT NULL,"
+	"  set_by " PG_TEXT " NOT NULL);"
+	PG_NOTIFY("policies")
+	/* The words as SQLite's index cuts them (unicode61, remove_diacritics): runs of letters
+	 * and digits, without case or diacritics. PostgreSQL's own parser would keep e-mail
+	 * addresses, hyphenated words and numbers with dots whole. */
+	"CREATE FUNCTION meshfs_search_words(t TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE "
+	"PARALLEL SAFE RETURN lower(regexp_replace(regexp_replace(normalize(t, NFD), "
+	"'[\\u0300-\\u036f]+', '', 'g'), '[^[:alnum:]]+', ' ', 'g'));"
+	"ALTER TABLE product_search ADD COLUMN words tsvector GENERATED ALWAYS AS "
+	"(to_tsvector('simple', meshfs_search_words(text))) STORED;"
+	"CREATE INDEX product_search_words ON product_search USING gin (words);"},
 
 	/* 3: how many quality rules of severity warning failed in a version (for meshfs status) */
 	{.own[DB_SQLITE] =
 	"ALTER TABLE versions ADD COLUMN warnings INTEGER NOT NULL DEFAULT 0;"
-	"PRAGMA user_version = 3;"},
+	"PRAGMA user_version = 3;",
+	 .own[DB_PG] =
+	"UPDATE meshfs_schema SET version = 3;"
+	"ALTER TABLE versions ADD COLUMN warnings BIGINT NOT NULL DEFAULT 0;"},
 
 	/* 4: a principal's recent rows on one object (publish.log), without scanning the rest */
 	{.own[DB_SQLITE] =
 	"CREATE INDEX audit_principal_object ON audit (principal, object, at);"
-	"PRAGMA user_version = 4;"},
+	"PRAGMA user_version = 4;",
+	 .own[DB_PG] =
+	"UPDATE meshfs_schema SET version = 4;"
+	"CREATE INDEX audit_principal_object ON audit (principal, object, at);"},
+
+	/* 5: settings of the mesh, such as where its store is */
+	{.own[DB_SQLITE] =
+	"CREATE TABLE settings ("
+	"  name TEXT PRIMARY KEY " NAME_CHECK("name") ","
+	"  value TEXT NOT NULL"
+	") WITHOUT ROWID;"
+	"PRAGMA user_version = 5;",
+	 .own[DB_PG] =
+	"UPDATE meshfs_schema SET version = 5;"
+	"CREATE TABLE settings ("
+	"  name " PG_TEXT " PRIMARY KEY " PG_NAME_CHECK("name") ","
+	"  value TEXT NOT NULL);"
+	PG_NOTIFY("settings")},
 };
 /* clang-format on */
 
@@ -192,15 +347,16 @@ static const struct db_sql migrations[] = {
 static const struct db_sql statements[ST_COUNT] = {
 	[ST_TEAM_INSERT] = {.sql = "INSERT INTO teams (name) VALUES (?1)"},
 	[ST_TEAM_ID] = {.sql = "SELECT id FROM teams WHERE name = ?1"},
-	[ST_MEMBER_INSERT] = {.sql = "INSERT INTO team_members (team_id, user) VALUES (?1, ?2) "
+	/* "user" quoted: a reserved word of PostgreSQL's, where a bare user is the session's */
+	[ST_MEMBER_INSERT] = {.sql = "INSERT INTO team_members (team_id, \"user\") VALUES (?1, ?2) "
 		"ON CONFLICT DO NOTHING"},
-	[ST_MEMBER_DELETE] = {.sql = "DELETE FROM team_members WHERE team_id = ?1 AND user = ?2"},
+	[ST_MEMBER_DELETE] = {.sql = "DELETE FROM team_members WHERE team_id = ?1 AND \"user\" = ?2"},
 	[ST_MEMBER_HAS] = {.sql = "SELECT 1 FROM team_members m JOIN teams t ON t.id = m.team_id "
-		"WHERE t.name = ?1 AND m.user = ?2"},
-	[ST_TEAM_LIST] = {.sql = "SELECT t.name, m.user FROM teams t "
-		"LEFT JOIN team_members m ON m.team_id = t.id ORDER BY t.name, m.user"},
+		"WHERE t.name = ?1 AND m.\"user\" = ?2"},
+	[ST_TEAM_LIST] = {.sql = "SELECT t.name, m.\"user\" FROM teams t "
+		"LEFT JOIN team_members m ON m.team_id = t.id ORDER BY t.name, m.\"user\""},
 	[ST_USER_TEAMS] = {.sql = "SELECT t.name FROM team_members m JOIN teams t ON t.id = m.team_id "
-		"WHERE m.user = ?1 ORDER BY t.name"},
+		"WHERE m.\"user\" = ?1 ORDER BY t.name"},
 	[ST_DOMAIN_INSERT] = {.sql = "INSERT INTO domains (name, owner_id, description, created_at) "
 		"SELECT ?1, id, ?3, ?4 FROM teams WHERE name = ?2 RETURNING id"},
 	[ST_DOMAIN_ID] = {.sql = "SELECT id FROM domains WHERE name = ?1"},
@@ -214,7 +370,9 @@ static const struct db_sql statements[ST_COUNT] = {
 	[ST_PRODUCT_EXISTS] = {.sql = "SELECT 1 FROM products WHERE id = ?1"},
 	[ST_PRODUCT_GET] = {.sql = PRODUCT_SELECT "WHERE d.name = ?1 AND p.name = ?2"},
 	[ST_PRODUCT_GET_BY_ID] = {.sql = PRODUCT_SELECT "WHERE p.id = ?1"},
-	[ST_PRODUCT_LIST] = {.sql = PRODUCT_SELECT "WHERE ?1 IS NULL OR d.name = ?1 ORDER BY d.name, p.name"},
+	/* CAST: PostgreSQL types a parameter by its first use, which IS NULL does not tell */
+	[ST_PRODUCT_LIST] = {.sql = PRODUCT_SELECT "WHERE CAST(?1 AS TEXT) IS NULL OR d.name = ?1 "
+		"ORDER BY d.name, p.name"},
 	[ST_PRODUCT_STATES] = {.sql = "SELECT p.id, p.domain_id, "
 		"(SELECT max(seq) FROM contracts WHERE product_id = p.id), "
 		"(SELECT max(number) FROM versions WHERE product_id = p.id) "
@@ -241,7 +399,8 @@ static const struct db_sql statements[ST_COUNT] = {
 		"WHERE i.domain = ?1 AND i.product = ?2 ORDER BY d.name, p.name"},
 	/* Rows are (product, distance) pairs, each at most once (UNION), and no distance exceeds
 	 * the number of products: a cycle ends there instead of going round for ever. The
-	 * shortest distance of each product is the one reported. */
+	 * shortest distance of each product is the one reported. The names are grouped by too, as
+	 * PostgreSQL wants of what it selects beside an aggregate. */
 	[ST_DOWNSTREAM_ALL] = {.sql = "WITH RECURSIVE down (id, depth) AS ("
 		"SELECT i.product_id, 1 FROM contract_inputs i "
 		"WHERE i.domain = ?1 AND i.product = ?2 "
@@ -253,14 +412,31 @@ static const struct db_sql statements[ST_COUNT] = {
 		"SELECT d.name, p.name, min(down.depth) AS depth FROM down "
 		"JOIN products p ON p.id = down.id JOIN domains d ON d.id = p.domain_id "
 		"WHERE NOT (d.name = ?1 AND p.name = ?2) "
-		"GROUP BY p.id ORDER BY depth, d.name, p.name"},
+		"GROUP BY p.id, d.name, p.name ORDER BY depth, d.name, p.name"},
 	[ST_UPSTREAM] = {.sql = "SELECT domain, product FROM contract_inputs WHERE product_id = ?1 "
 		"ORDER BY domain, product"},
-	/* bm25 is lower for better matches; ties go by name so that the order is stable. */
+	/*
+	 * ?1 is the terms of the query, one a line, each matched as a phrase of its words, the last
+	 * as a prefix. SQLite quotes each as an FTS5 phrase (quotes doubled), so that no term is
+	 * query syntax; bm25 is lower for better matches. PostgreSQL cuts each term as the index
+	 * does and turns it into a phrase of tsquery (a term without words drops out), ranked by
+	 * ts_rank over the length of the text. Ties go by name so that the order is stable.
+	 */
 	[ST_SEARCH] = {.own[DB_SQLITE] = PRODUCT_COLUMNS "FROM (SELECT rowid AS id, bm25(product_fts) AS score "
-		"FROM product_fts WHERE product_fts MATCH ?1) s "
+		"FROM product_fts WHERE product_fts MATCH "
+		"'\"' || replace(replace(?1, '\"', '\"\"'), char(10), '\" \"') || '\"*') s "
 		"JOIN products p ON p.id = s.id " PRODUCT_JOINS
-		"ORDER BY s.score, d.name, p.name"},
+		"ORDER BY s.score, d.name, p.name",
+		.own[DB_PG] = "WITH t AS (SELECT u.n, phraseto_tsquery('simple', "
+		"meshfs_search_words(u.term)) AS phrase "
+		"FROM unnest(string_to_array(?1, chr(10))) WITH ORDINALITY AS u (term, n)), "
+		"w AS (SELECT n, phrase, max(n) OVER () AS last FROM t WHERE numnode(phrase) > 0), "
+		"q AS (SELECT string_agg('(' || phrase::text || CASE WHEN n = last THEN ':*' ELSE '' END "
+		"|| ')', ' & ' ORDER BY n)::tsquery AS q FROM w) "
+		PRODUCT_COLUMNS "FROM (SELECT s.product_id AS id, ts_rank(s.words, q.q, 1) AS score "
+		"FROM product_search s, q WHERE s.words @@ q.q) s "
+		"JOIN products p ON p.id = s.id " PRODUCT_JOINS
+		"ORDER BY s.score DESC, d.name, p.name"},
 	[ST_VERSION_MAX] = {.sql = "SELECT coalesce(max(number), 0) FROM versions WHERE product_id = ?1"},
 	[ST_VERSION_INSERT] = {.sql = "INSERT INTO versions (product_id, number, contract_seq, "
 		"published_at, published_by, checks, warnings) "
@@ -302,7 +478,7 @@ static const struct db_sql statements[ST_COUNT] = {
 	/* Keyset pagination on (at, id): resumes after the last row of the previous batch. */
 	[ST_AUDIT_LIST] = {.sql = "SELECT id, at, principal, action, object, version, view, outcome, "
 		"detail FROM audit WHERE (at, id) > (?1, ?2) "
-		"AND (?3 IS NULL OR principal = ?3) ORDER BY at, id LIMIT ?4"},
+		"AND (CAST(?3 AS TEXT) IS NULL OR principal = ?3) ORDER BY at, id LIMIT ?4"},
 	/* the newest first: the caller takes the last `limit` and gives them oldest first */
 	[ST_AUDIT_RECENT] = {.sql = "SELECT id, at, principal, action, object, version, view, outcome, "
 		"detail FROM audit WHERE principal = ?1 AND object >= ?2 AND object < ?3 "
@@ -310,13 +486,21 @@ static const struct db_sql statements[ST_COUNT] = {
 	[ST_POLICY_INSERT] = {.sql = "INSERT INTO policies (yaml, set_at, set_by) VALUES (?1, ?2, ?3)"},
 	[ST_POLICY_GET] = {.sql = "SELECT yaml, seq FROM policies ORDER BY seq DESC LIMIT 1"},
 	/* Domain ids start at 1: a bound 0 stands for the mask key's NULL domain. */
+	/* SQLite stores active as 0 or 1 and reads true as 1; PostgreSQL's is a boolean. */
 	[ST_KEY_DEACTIVATE] = {.own[DB_SQLITE] = "UPDATE keys SET active = 0 "
-		"WHERE kind = ?1 AND domain_id IS nullif(?2, 0) AND active"},
+		"WHERE kind = ?1 AND domain_id IS nullif(?2, 0) AND active",
+		.own[DB_PG] = "UPDATE keys SET active = false "
+		"WHERE kind = ?1 AND domain_id IS NOT DISTINCT FROM nullif(?2, 0) AND active"},
 	[ST_KEY_INSERT] = {.sql = "INSERT INTO keys (kind, domain_id, wrapped, created_at, active) "
-		"VALUES (?1, nullif(?2, 0), ?3, ?4, 1) RETURNING id"},
+		"VALUES (?1, nullif(?2, 0), ?3, ?4, true) RETURNING id"},
 	[ST_KEY_GET] = {.sql = "SELECT wrapped FROM keys WHERE id = ?1"},
 	[ST_KEY_ACTIVE] = {.own[DB_SQLITE] = "SELECT id, wrapped FROM keys "
-		"WHERE kind = ?1 AND domain_id IS nullif(?2, 0) AND active"},
+		"WHERE kind = ?1 AND domain_id IS nullif(?2, 0) AND active",
+		.own[DB_PG] = "SELECT id, wrapped FROM keys "
+		"WHERE kind = ?1 AND domain_id IS NOT DISTINCT FROM nullif(?2, 0) AND active"},
+	[ST_SETTING_GET] = {.sql = "SELECT value FROM settings WHERE name = ?1"},
+	[ST_SETTING_SET] = {.sql = "INSERT INTO settings (name, value) VALUES (?1, ?2) "
+		"ON CONFLICT (name) DO UPDATE SET value = excluded.value"},
 };
 /* clang-format on */
 

@@ -5,8 +5,8 @@ set -euo pipefail
 
 packages=(
 	pkg-config meson ninja-build gcc libc6-dev
-	libfuse3-dev fuse3 libsqlite3-dev libsodium-dev libyaml-dev libpcre2-dev libarchive-dev libcmocka-dev
-	libcurl4-openssl-dev libxml2-dev
+	libfuse3-dev fuse3 libsqlite3-dev libpq-dev libsodium-dev libyaml-dev libpcre2-dev libarchive-dev
+	libcmocka-dev libcurl4-openssl-dev libxml2-dev
 	attr util-linux procps
 	rsync nano vim-tiny xz-utils bzip2 zstd zip
 	clang libclang-rt-dev

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# pg.sh start DIR | stop DIR
+# pg.sh start DIR | stop DIR | restart DIR
 #
 # A throwaway PostgreSQL 15 cluster kept whole in DIR: its data (DIR/data), unix socket (DIR/run),
 # log (DIR/postgres.log), and the settings a test needs (DIR/env, also printed by start). It listens
@@ -17,7 +17,7 @@ DB=meshfs
 
 usage()
 {
-	echo "usage: ${0##*/} start DIR | stop DIR" >&2
+	echo "usage: ${0##*/} start DIR | stop DIR | restart DIR" >&2
 	exit 2
 }
 
@@ -100,8 +100,18 @@ stop()
 	"${as_server[@]}" "$BIN/pg_ctl" -D "$dir/data" -m immediate -w -t 10 stop >/dev/null
 }
 
+# For a client's test of a server that goes away and comes back: on the same port, its sessions
+# ended (fast: no waiting for them).
+restart()
+{
+	[ -f "$dir/data/postmaster.pid" ] || die "$dir: not running"
+	"${as_server[@]}" "$BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -m fast -w -t 30 \
+		restart >/dev/null
+}
+
 case $1 in
 start) start ;;
 stop) stop ;;
+restart) restart ;;
 *) usage ;;
 esac

@@ -1,3 +1,5 @@
+/* The catalog, on SQLite, or on PostgreSQL when MESHFS_TEST_CATALOG names one
+ * (tests/unit/target.h); the tests of what a shared catalog adds skip on SQLite. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -5,27 +7,31 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
-
-#include <sqlite3.h>
 
 #include "catalog/catalog.h"
 #include "common/strbuf.h"
+#include "tests/unit/target.h"
 
 struct fixture {
-	char dir[64];
+	struct test_target t;
 	struct catalog *cat;
 };
 
-static void db_path(const struct fixture *f, char *out, size_t size)
+/* Another connection to the fixture's catalog. */
+static int reopen(const struct fixture *f, struct catalog **cat, int flags, struct mfs_error *err)
 {
-	snprintf(out, size, "%s/catalog.db", f->dir);
+	return catalog_open(cat, target_catalog(&f->t), flags, err);
 }
 
 static int setup(void **state)
@@ -34,25 +40,10 @@ static int setup(void **state)
 	struct mfs_error err = {{0}};
 
 	assert_non_null(f);
-	strcpy(f->dir, "/tmp/meshfs-test-catalog-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(catalog_open(&f->cat, f->dir, CATALOG_CREATE, &err), 0);
+	target_init(&f->t, "catalog.db");
+	assert_int_equal(reopen(f, &f->cat, CATALOG_CREATE, &err), 0);
 	*state = f;
 	return 0;
-}
-
-/* Removes a mesh directory holding only a catalog. */
-static void remove_dir(const char *dir)
-{
-	static const char *const suffixes[] = {"", "-wal", "-shm"};
-	char path[128];
-	size_t i;
-
-	for (i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s/catalog.db%s", dir, suffixes[i]);
-		unlink(path);
-	}
-	assert_int_equal(rmdir(dir), 0);
 }
 
 static int teardown(void **state)
@@ -60,7 +51,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	catalog_close(f->cat);
-	remove_dir(f->dir);
+	target_release(&f->t);
 	free(f);
 	return 0;
 }
@@ -117,132 +108,153 @@ static void table(struct catalog_table_version *t, const char *name, unsigned se
 	t->has_pii = has_pii;
 }
 
-static int64_t sql_int(const char *path, const char *sql)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	int64_t v;
-
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
-}
-
-static void sql_text(const char *path, const char *sql, char *out, size_t size)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	snprintf(out, size, "%s", (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-}
-
-static void sql_exec(const char *path, const char *sql)
-{
-	sqlite3 *db;
-
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
-}
-
 static void test_open(void **state)
 {
 	struct fixture *f = *state;
 	struct mfs_error err = {{0}};
 	struct catalog *cat, *ro;
-	char path[128];
 	struct stat sb;
 
-	db_path(f, path, sizeof(path));
-	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(sb.st_mode & 0777, 0600);
+	if (!f->t.pg) {
+		assert_int_equal(stat(f->t.file, &sb), 0);
+		assert_int_equal(sb.st_mode & 0777, 0600);
+	}
+	assert_int_equal(catalog_is_shared(f->cat), f->t.pg);
+	assert_int_equal(catalog_target_shared(target_catalog(&f->t)), f->t.pg);
 
-	assert_int_equal(catalog_open(&cat, f->dir, CATALOG_CREATE, &err), -EEXIST);
-	assert_non_null(strstr(err.msg, "catalog.db"));
+	assert_int_equal(reopen(f, &cat, CATALOG_CREATE, &err), -EEXIST);
+	assert_non_null(strstr(err.msg, f->t.pg ? "already holds a mesh" : "catalog.db"));
 	assert_null(cat);
 
 	mfs_error_clear(&err);
-	assert_int_equal(catalog_open(&cat, "/nonexistent-meshfs-dir", 0, &err), -ENOENT);
-	assert_true(err.msg[0] != '\0');
-	assert_int_equal(catalog_open(&cat, f->dir, CATALOG_CREATE | CATALOG_READONLY, NULL),
-			 -EINVAL);
+	if (!f->t.pg) {
+		assert_int_equal(catalog_open(&cat, "/nonexistent-meshfs-dir", 0, &err), -ENOENT);
+		assert_true(err.msg[0] != '\0');
+	}
+	assert_int_equal(reopen(f, &cat, CATALOG_CREATE | CATALOG_READONLY, NULL), -EINVAL);
 
 	/* Reopened, the catalog keeps what was written. */
 	assert_int_equal(catalog_team_create(f->cat, "sales"), 0);
 	catalog_close(f->cat);
 	f->cat = NULL;
-	assert_int_equal(catalog_open(&f->cat, f->dir, 0, &err), 0);
+	assert_int_equal(reopen(f, &f->cat, 0, &err), 0);
 	assert_int_equal(catalog_team_has_member(f->cat, "sales", "nobody"), 0);
 	assert_int_equal(catalog_team_create(f->cat, "sales"), -EEXIST);
 
 	/* Read-only: reads work, writes are refused. */
-	assert_int_equal(catalog_open(&ro, f->dir, CATALOG_READONLY, &err), 0);
+	assert_int_equal(reopen(f, &ro, CATALOG_READONLY, &err), 0);
 	assert_int_equal(catalog_team_add(ro, "sales", "alice"), -EROFS);
 	assert_int_equal(catalog_team_add(f->cat, "sales", "alice"), 0);
 	assert_int_equal(catalog_team_has_member(ro, "sales", "alice"), 1);
 	catalog_close(ro);
 }
 
-static void test_create_in_missing_dir(void **state)
+/* Nowhere to create: no such directory, or no such database on the server. */
+static void test_create_in_missing_place(void **state)
 {
+	struct test_target t;
+	struct mfs_error err = {{0}};
 	struct catalog *cat;
+	char *url;
 
-	assert_int_equal(catalog_open(&cat, "/nonexistent-meshfs-dir", CATALOG_CREATE, NULL),
-			 -ENOENT);
+	if (!target_is_pg()) {
+		assert_int_equal(
+		    catalog_open(&cat, "/nonexistent-meshfs-dir", CATALOG_CREATE, NULL), -ENOENT);
+		return;
+	}
+	target_init(&t, NULL);
+	url = target_url_db(&t, "meshfs_none");
+	assert_true(catalog_open(&cat, url, CATALOG_CREATE, &err) < 0);
+	assert_null(cat);
+	assert_non_null(strstr(err.msg, "meshfs_none"));
+	free(url);
+	target_release(&t);
+}
+
+/* A password in the URL is never in a message, wherever libpq put it. */
+static void test_password_hidden(void **state)
+{
+	static const char secret[] = "Secret-pw-42";
+	struct fixture *f = *state;
+	struct mfs_error err = {{0}};
+	struct catalog *cat;
+	char *url, *bad, *shown;
+
+	if (!f->t.pg)
+		skip();
+	url = target_url_password(&f->t, secret);
+	/* the server refuses it: the message says why, without it */
+	assert_true(catalog_open(&cat, url, 0, &err) < 0);
+	assert_true(err.msg[0] != '\0');
+	assert_null(strstr(err.msg, secret));
+	shown = catalog_target_display(url);
+	assert_non_null(shown);
+	assert_string_equal(shown, f->t.base);
+	free(shown);
+	/* libpq quotes the text of a parameter it cannot read */
+	assert_true(asprintf(&bad, "%s%cpassword=%s&port=x%s", url, strchr(url, '?') ? '&' : '?',
+			     secret, secret) > 0);
+	mfs_error_clear(&err);
+	assert_true(catalog_open(&cat, bad, 0, &err) < 0);
+	assert_true(err.msg[0] != '\0');
+	assert_null(strstr(err.msg, secret));
+	free(bad);
+	free(url);
 }
 
 static void test_migrations(void **state)
 {
 	struct fixture *f = *state;
+	struct test_target t2;
 	struct mfs_error err = {{0}};
 	struct catalog *cat;
-	char path[128], dir2[64], mode[16];
-	sqlite3 *db;
+	char mode[16];
+	int pg = f->t.pg, fd;
+	const char *version = pg ? "SELECT version FROM meshfs_schema" : "PRAGMA user_version";
 
-	db_path(f, path, sizeof(path));
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 4);
-	sql_text(path, "PRAGMA journal_mode", mode, sizeof(mode));
-	assert_string_equal(mode, "wal");
-	assert_int_equal(
-	    sql_int(path,
-		    "SELECT count(*) FROM sqlite_schema WHERE name IN ('teams', 'team_members', "
-		    "'domains', 'products', 'contracts', 'contract_tables', 'contract_inputs', "
-		    "'product_search', 'versions', 'version_tables', 'grants', 'audit', 'keys', "
-		    "'policies', 'product_fts')"),
-	    15);
+	assert_int_equal(target_int(&f->t, version), 5);
+	if (pg) {
+		assert_int_equal(target_int(&f->t, "SELECT count(*) FROM information_schema.tables "
+						   "WHERE table_schema = current_schema()"),
+				 16);
+	} else {
+		target_text(&f->t, "PRAGMA journal_mode", mode, sizeof(mode));
+		assert_string_equal(mode, "wal");
+		assert_int_equal(
+		    target_int(
+			&f->t,
+			"SELECT count(*) FROM sqlite_schema WHERE name IN ('teams', "
+			"'team_members', 'domains', 'products', 'contracts', "
+			"'contract_tables', 'contract_inputs', 'product_search', 'versions', "
+			"'version_tables', 'grants', 'audit', 'keys', 'policies', "
+			"'product_fts', 'settings')"),
+		    16);
+	}
 
 	/* A catalog from a newer meshfs is refused with a clear message. */
 	catalog_close(f->cat);
 	f->cat = NULL;
-	sql_exec(path, "PRAGMA user_version = 7");
-	assert_int_equal(catalog_open(&cat, f->dir, 0, &err), -ENOTSUP);
+	target_exec(&f->t, pg ? "UPDATE meshfs_schema SET version = 7" : "PRAGMA user_version = 7");
+	assert_int_equal(reopen(f, &cat, 0, &err), -ENOTSUP);
 	assert_non_null(strstr(err.msg, "newer"));
-	sql_exec(path, "PRAGMA user_version = 4");
-	assert_int_equal(catalog_open(&f->cat, f->dir, 0, NULL), 0);
+	target_exec(&f->t, pg ? "UPDATE meshfs_schema SET version = 5" : "PRAGMA user_version = 5");
+	assert_int_equal(reopen(f, &f->cat, 0, NULL), 0);
 
 	/* An empty database (schema version 0) is brought up to date on open. */
-	strcpy(dir2, "/tmp/meshfs-test-catalog-XXXXXX");
-	assert_non_null(mkdtemp(dir2));
-	snprintf(path, sizeof(path), "%s/catalog.db", dir2);
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	sqlite3_close(db);
+	target_init(&t2, "catalog.db");
+	if (!pg) {
+		fd = open(t2.file, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+	}
 	/* Read-only cannot migrate. */
 	mfs_error_clear(&err);
-	assert_int_equal(catalog_open(&cat, dir2, CATALOG_READONLY, &err), -EROFS);
-	assert_int_equal(catalog_open(&cat, dir2, 0, &err), 0);
+	assert_int_equal(catalog_open(&cat, target_catalog(&t2), CATALOG_READONLY, &err), -EROFS);
+	assert_int_equal(catalog_open(&cat, target_catalog(&t2), 0, &err), 0);
 	assert_int_equal(catalog_team_create(cat, "t1"), 0);
 	catalog_close(cat);
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 4);
-	remove_dir(dir2);
+	assert_int_equal(target_int(&t2, version), 5);
+	target_release(&t2);
 }
 
 struct team_seen {
@@ -724,7 +736,7 @@ static void test_changes(void **state)
 	struct catalog *other;
 	int64_t id, number;
 
-	assert_int_equal(catalog_open(&other, f->dir, 0, NULL), 0);
+	assert_int_equal(reopen(f, &other, 0, NULL), 0);
 	catalog_changes_init(&c);
 	assert_int_equal(catalog_changes_poll(f->cat, &c, change_cb, &s), 0);
 	assert_int_equal(catalog_changes_poll(f->cat, &c, change_cb, &s), 0);
@@ -972,7 +984,7 @@ static void test_two_connections(void **state)
 	int64_t id, number, i;
 
 	id = make_product(f->cat);
-	assert_int_equal(catalog_open(&other, f->dir, 0, NULL), 0);
+	assert_int_equal(reopen(f, &other, 0, NULL), 0);
 	for (i = 1; i <= 10; i++) {
 		table(&t, i % 2 ? "orders" : "customers", (unsigned)i, (uint64_t)i, 0);
 		assert_int_equal(catalog_put_version(i % 2 ? f->cat : other, id, &t, 1,
@@ -1018,7 +1030,7 @@ static void test_concurrent_processes(void **state)
 		assert_true(pid[i] >= 0);
 		if (pid[i])
 			continue;
-		ok = catalog_open(&cat, f->dir, 0, NULL) == 0;
+		ok = reopen(f, &cat, 0, NULL) == 0;
 		for (j = 0; ok && j < EACH; j++) {
 			table(&t, "orders", (unsigned)(i * 1000 + j), 1, 0);
 			ok = catalog_put_version(cat, id, &t, 1, "alice", NULL, 0, j, &number) == 0;
@@ -1032,7 +1044,7 @@ static void test_concurrent_processes(void **state)
 		assert_true(WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
-	assert_int_equal(catalog_open(&f->cat, f->dir, 0, NULL), 0);
+	assert_int_equal(reopen(f, &f->cat, 0, NULL), 0);
 	expect = PROCS * EACH;
 	assert_int_equal(catalog_version_list(f->cat, id, 0, count_cb, &expect), 0);
 	assert_int_equal(expect, 0);
@@ -1236,7 +1248,7 @@ static void test_data_version(void **state)
 	struct catalog *other;
 	int64_t before, after, mine;
 
-	assert_int_equal(catalog_open(&other, f->dir, 0, NULL), 0);
+	assert_int_equal(reopen(f, &other, 0, NULL), 0);
 	assert_int_equal(catalog_data_version(f->cat, &before), 0);
 	assert_int_equal(catalog_data_version(f->cat, &after), 0);
 	assert_int_equal(before, after);
@@ -1302,16 +1314,21 @@ static void test_integrity(void **state)
 {
 	struct fixture *f = *state;
 	struct mfs_error err = {{0}};
-	char path[128];
 
 	make_product(f->cat);
 	assert_int_equal(catalog_integrity_check(f->cat, &err), 0);
 	assert_string_equal(err.msg, "");
 
-	/* A row pointing nowhere, written behind the catalog's back. */
-	db_path(f, path, sizeof(path));
-	sql_exec(path, "PRAGMA foreign_keys = OFF; "
-		       "INSERT INTO team_members (team_id, user) VALUES (999, 'ghost')");
+	if (f->t.pg) {
+		/* PostgreSQL keeps references whole unless a superuser says otherwise; what the
+		 * owner may turn off is the notification of other hosts */
+		target_exec(&f->t, "ALTER TABLE team_members DISABLE TRIGGER team_members_notify");
+	} else {
+		/* A row pointing nowhere, written behind the catalog's back. */
+		target_exec(&f->t,
+			    "PRAGMA foreign_keys = OFF; "
+			    "INSERT INTO team_members (team_id, user) VALUES (999, 'ghost')");
+	}
 	assert_int_equal(catalog_integrity_check(f->cat, &err), -EIO);
 	assert_non_null(strstr(err.msg, "team_members"));
 }
@@ -1320,7 +1337,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_open, setup, teardown),
-	    cmocka_unit_test(test_create_in_missing_dir),
+	    cmocka_unit_test(test_create_in_missing_place),
+	    cmocka_unit_test_setup_teardown(test_password_hidden, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_teams, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_domains, setup, teardown),
