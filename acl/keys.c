@@ -61,40 +61,29 @@ struct keyring {
 	size_t next; /* cache slot replaced next (round robin) */
 };
 
-static int keys_path(char *buf, size_t size, const char *mesh_dir, const char *name)
+int keys_master_path(char *buf, size_t size, const char *mesh_dir)
 {
-	int n =
-	    snprintf(buf, size, "%s/%s%s%s", mesh_dir, KEYS_DIR, name ? "/" : "", name ? name : "");
+	int n = snprintf(buf, size, "%s/%s/%s", mesh_dir, KEYS_DIR, MASTER_FILE);
 
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-int keys_create_master(const char *mesh_dir, struct mfs_error *err)
+int keys_save_master(const char *path, const uint8_t master[KEY_BYTES], struct mfs_error *err)
 {
-	char dir[4096], path[4096];
-	uint8_t key[KEY_BYTES];
-	int fd = -1, rc;
+	int fd, rc;
 
-	if (sodium_init() < 0)
-		return mfs_error_set(err, ENOMEM, "cannot initialize libsodium");
-	if (keys_path(dir, sizeof(dir), mesh_dir, NULL) ||
-	    keys_path(path, sizeof(path), mesh_dir, MASTER_FILE))
-		return mfs_error_set(err, ENAMETOOLONG, "%s: path too long", mesh_dir);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return mfs_error_set(err, errno, "%s: cannot create: %s", dir, strerror(errno));
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		if (errno == EEXIST)
 			return mfs_error_set(err, EEXIST, "%s: a master key already exists", path);
 		return mfs_error_set(err, errno, "%s: cannot create: %s", path, strerror(errno));
 	}
-	randombytes_buf(key, sizeof(key));
 	/* The umask could have left the owner without read access. */
 	if (fchmod(fd, 0600) < 0) {
 		rc = -errno;
 		goto out;
 	}
-	rc = mfs_write_all(fd, key, sizeof(key));
+	rc = mfs_write_all(fd, master, KEY_BYTES);
 	if (rc)
 		goto out;
 	if (fsync(fd) < 0) {
@@ -105,9 +94,8 @@ int keys_create_master(const char *mesh_dir, struct mfs_error *err)
 	fd = -1;
 	if (rc)
 		goto out;
-	rc = mfs_fsync_dirat(AT_FDCWD, dir);
+	rc = mfs_fsync_parent(path);
 out:
-	sodium_memzero(key, sizeof(key));
 	if (fd >= 0)
 		close(fd);
 	if (rc) {
@@ -118,16 +106,26 @@ out:
 	return rc;
 }
 
-int keys_load_master(const char *mesh_dir, uint8_t master[KEY_BYTES], struct mfs_error *err)
+int keys_create_master(const char *path, struct mfs_error *err)
 {
-	char path[4096];
+	uint8_t key[KEY_BYTES];
+	int rc;
+
+	if (sodium_init() < 0)
+		return mfs_error_set(err, ENOMEM, "cannot initialize libsodium");
+	randombytes_buf(key, sizeof(key));
+	rc = keys_save_master(path, key, err);
+	sodium_memzero(key, sizeof(key));
+	return rc;
+}
+
+int keys_load_master(const char *path, uint8_t master[KEY_BYTES], struct mfs_error *err)
+{
 	struct stat sb;
 	size_t got = 0;
 	ssize_t n;
 	int fd, rc = 0;
 
-	if (keys_path(path, sizeof(path), mesh_dir, MASTER_FILE))
-		return mfs_error_set(err, ENAMETOOLONG, "%s: path too long", mesh_dir);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -284,7 +282,7 @@ static int keyring_add(struct keyring *kr, const char *kind, const char *domain,
 	return 0;
 }
 
-int keyring_open(struct keyring **out, const char *mesh_dir, struct catalog *cat,
+int keyring_open(struct keyring **out, const char *key_path, struct catalog *cat,
 		 struct mfs_error *err)
 {
 	struct keyring *kr;
@@ -309,7 +307,7 @@ int keyring_open(struct keyring **out, const char *mesh_dir, struct catalog *cat
 		goto out;
 	}
 	sodium_memzero(kr->sec, sizeof(*kr->sec));
-	rc = keys_load_master(mesh_dir, kr->sec->master, err);
+	rc = keys_load_master(key_path, kr->sec->master, err);
 	if (rc)
 		goto out;
 	/* A fresh mesh has no masking key yet: nothing to check against. */

@@ -1,8 +1,9 @@
 /*
- * Keys (docs/DESIGN.md §7.4). A 32-byte master key lives in MESH/keys/master.key (mode 0600). Every
- * other key — the masking key, per-domain data keys — is random, wrapped by the master key and kept
- * in the catalog's keys table; a key is known by its catalog id. Unwrapped keys live only in
- * memory.
+ * Keys (docs/DESIGN.md §7.4). A 32-byte master key lives in a file of mode 0600:
+ * MESH/keys/master.key for a local mesh, the file given with --key (or $MESHFS_KEY) on every host
+ * of a shared one. Every other key — the masking key, per-domain data keys — is random, wrapped by
+ * the master key and kept in the catalog's keys table; a key is known by its catalog id. Unwrapped
+ * keys live only in memory.
  */
 #ifndef MESHFS_KEYS_H
 #define MESHFS_KEYS_H
@@ -17,11 +18,17 @@
 
 struct catalog;
 
-/* Creates MESH_DIR/keys/master.key with a new random key, mode 0600; -EEXIST if present. */
-int keys_create_master(const char *mesh_dir, struct mfs_error *err);
-/* Loads the master key. Refuses (-EPERM, with a clear message) a key file that group or world can
- * read, and (-EINVAL) one of the wrong size. */
-int keys_load_master(const char *mesh_dir, uint8_t master[KEY_BYTES], struct mfs_error *err);
+/* The master key's file in a local mesh, MESH_DIR/keys/master.key. -ENAMETOOLONG if it does not
+ * fit in size. */
+int keys_master_path(char *buf, size_t size, const char *mesh_dir);
+/* Creates the key file path (its directory must exist) with a new random key, mode 0600, durably;
+ * -EEXIST if present. */
+int keys_create_master(const char *path, struct mfs_error *err);
+/* Writes master to a new key file path the same way (a moved mesh keeps its key). */
+int keys_save_master(const char *path, const uint8_t master[KEY_BYTES], struct mfs_error *err);
+/* Loads the master key from path. Refuses (-EPERM, with a clear message) a key file that group or
+ * world can read, and (-EINVAL) one of the wrong size; -ENOENT names the missing file. */
+int keys_load_master(const char *path, uint8_t master[KEY_BYTES], struct mfs_error *err);
 /* Wraps key under master (XChaCha20-Poly1305 secretbox, random nonce). */
 void keys_wrap(const uint8_t master[KEY_BYTES], const uint8_t key[KEY_BYTES],
 	       uint8_t wrapped[KEY_WRAPPED]);
@@ -32,9 +39,9 @@ int keys_unwrap(const uint8_t master[KEY_BYTES], const uint8_t wrapped[KEY_WRAPP
 /* The keys a process uses: the master key and a cache of unwrapped keys (mlocked memory). */
 struct keyring;
 
-/* Loads the master key of the mesh at mesh_dir and checks that it opens the catalog's masking key
- * (-EIO "wrong master key" if not). */
-int keyring_open(struct keyring **out, const char *mesh_dir, struct catalog *cat,
+/* Loads the master key from key_path and checks that it opens the catalog's masking key (-EIO
+ * "wrong master key" if not). */
+int keyring_open(struct keyring **out, const char *key_path, struct catalog *cat,
 		 struct mfs_error *err);
 void keyring_close(struct keyring *kr);
 /* Creates the mesh's masking key in the catalog (at init). */

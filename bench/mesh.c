@@ -140,9 +140,9 @@ static int build(const char *dir, unsigned long products, unsigned long versions
 		mfs_error_set(err, -rc, "cannot resolve the caller: %s", strerror(-rc));
 		goto out;
 	}
-	rc = mesh_create(dir, me.name, err);
+	rc = mesh_create(dir, me.name, NULL, NULL, err);
 	if (!rc)
-		rc = mesh_open(&m, dir, err);
+		rc = mesh_open(&m, dir, NULL, err);
 	if (rc)
 		goto out;
 	rc = catalog_team_create(m.cat, TEAM);

@@ -135,7 +135,7 @@ static int bench_open(struct bench *b, const char *mesh_dir, const char *name,
 
 	if (sscanf(name, "%63[^/]/%63[^/]/%63s", domain, product, table) != 3)
 		return mfs_error_set(err, EINVAL, "%s: not DOMAIN/PRODUCT/TABLE", name);
-	rc = mesh_open(&b->m, mesh_dir, err);
+	rc = mesh_open(&b->m, mesh_dir, NULL, err);
 	if (rc)
 		return rc;
 	rc = catalog_product_get(b->m.cat, domain, product, &p);

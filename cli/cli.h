@@ -43,7 +43,7 @@ enum cli_opt_kind {
 };
 
 /* One option of a command: --name VALUE, --name=VALUE, -c VALUE or -cVALUE. Tables end with an
- * entry whose name is NULL. -m/--mesh and -h/--help are known to every command. */
+ * entry whose name is NULL. -m/--mesh, --key and -h/--help are known to every command. */
 struct cli_opt {
 	const char *name; /* long name without the dashes */
 	char short_name;  /* 0 when none */
@@ -54,8 +54,10 @@ struct cli_opt {
 };
 
 struct cli_args {
-	const char *mesh; /* -m/--mesh, else $MESHFS_MESH, else NULL */
-	char **args;	  /* the operands, in order */
+	const char *mesh;   /* -m/--mesh, else $MESHFS_MESH, else NULL */
+	char display[1024]; /* mesh for messages, any password in it redacted */
+	const char *key;    /* --key FILE: the master key of a shared mesh (else $MESHFS_KEY) */
+	char **args;	    /* the operands, in order */
 	int nargs;
 };
 

@@ -44,38 +44,66 @@ static int audit_add(struct cli_session *s, const char *action, const char *obje
 
 static int run_init(const struct cli_cmd *cmd, int argc, char **argv)
 {
+	struct mesh_init init = {0};
+	struct mesh_options o = {0};
+	const struct cli_opt opts[] = {
+	    {.name = "store", .kind = CLI_OPT_VALUE, .value = &init.store},
+	    {.name = "endpoint", .kind = CLI_OPT_VALUE, .value = &init.endpoint},
+	    {.name = "region", .kind = CLI_OPT_VALUE, .value = &init.region},
+	    {.name = NULL},
+	};
 	struct principal me;
 	struct mfs_error err;
 	struct cli_args a;
-	int rc;
+	int shared, rc;
 
-	rc = cli_parse(cmd, NULL, argc, argv, &a);
+	rc = cli_parse(cmd, opts, argc, argv, &a);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (!a.mesh)
 		return cli_usage_error(cmd, "no mesh given: use -m DIR or set MESHFS_MESH");
+	shared = catalog_target_shared(a.mesh);
+	if (!shared && (init.store || init.endpoint || init.region || a.key))
+		return cli_usage_error(cmd,
+				       "--store, --endpoint, --region and --key are for a shared "
+				       "mesh (-m postgresql://…); a local one keeps all in DIR");
+	if (shared && !init.store)
+		return cli_usage_error(cmd, "a shared mesh needs --store s3://BUCKET[/PREFIX] or "
+					    "--store file:///DIR");
+	o.key_file = a.key;
 	rc = principal_init(&me, getuid(), getgid());
 	if (rc)
 		return cli_fail(rc, NULL, "cannot resolve the calling user");
 	mfs_error_clear(&err);
-	rc = mesh_create(a.mesh, me.name, &err);
+	rc = mesh_create(a.mesh, me.name, shared ? &init : NULL, &o, &err);
 	if (rc) {
-		rc = cli_fail(rc, &err, "%s: cannot create a mesh", a.mesh);
+		rc = cli_fail(rc, &err, "cannot create a mesh");
 		goto out;
 	}
-	printf("Created a mesh in %s:\n"
-	       "  catalog.db        the catalog (SQLite)\n"
-	       "  store/            the data, as immutable blobs\n"
-	       "  keys/master.key   the master key: keep it secret, and back it up with the mesh\n"
-	       "%s is a mesh admin.\n\n"
-	       "Next steps:\n"
-	       "  export MESHFS_MESH=%s\n"
-	       "  meshfs team create TEAM USER...\n"
+	if (shared)
+		printf(
+		    "Created a shared mesh:\n"
+		    "  catalog           %s (PostgreSQL)\n"
+		    "  store             %s, as immutable blobs\n"
+		    "  master key        %s: every host needs a copy (mode 0600); keep it secret "
+		    "and back it up\n",
+		    a.display, init.store, a.key ? a.key : getenv("MESHFS_KEY"));
+	else
+		printf(
+		    "Created a mesh in %s:\n"
+		    "  catalog.db        the catalog (SQLite)\n"
+		    "  store/            the data, as immutable blobs\n"
+		    "  keys/master.key   the master key: keep it secret, and back it up with the "
+		    "mesh\n",
+		    a.mesh);
+	printf("%s is a mesh admin.\n\nNext steps:\n  export MESHFS_MESH=%s\n", me.name, a.display);
+	if (shared)
+		printf("  export MESHFS_KEY=%s\n", a.key ? a.key : getenv("MESHFS_KEY"));
+	printf("  meshfs team create TEAM USER...\n"
 	       "  meshfs domain create DOMAIN --owner TEAM\n"
 	       "  meshfs product create DOMAIN/PRODUCT --contract CONTRACT.yaml\n"
 	       "  meshfs publish DOMAIN/PRODUCT/TABLE FILE.csv\n"
-	       "  meshfs mount MOUNTPOINT\n",
-	       a.mesh, me.name, a.mesh);
+	       "  meshfs mount MOUNTPOINT\n");
 	rc = CLI_EXIT_OK;
 out:
 	principal_release(&me);
@@ -84,8 +112,21 @@ out:
 
 const struct cli_cmd cli_cmd_init = {
     .name = "init",
-    .synopsis = "-m DIR",
-    .summary = "Create a mesh in DIR (new or empty); the caller becomes a mesh admin.",
+    .synopsis = "-m DIR | -m postgresql://… --store URL [--endpoint URL] [--region R] --key FILE",
+    .summary = "Create a mesh (local in DIR, or shared); the caller becomes a mesh admin.",
+    .help = "A local mesh is a directory (new or empty) holding the catalog, the data and the "
+	    "key.\n"
+	    "A shared mesh, for many hosts, has its catalog in an existing PostgreSQL database\n"
+	    "(libpq's URL, .pgpass, PGPASSWORD, sslmode and service files apply) and its data in\n"
+	    "an object store; its master key is a new file every host is then given.\n"
+	    "Options:\n"
+	    "  --store URL     where the data go: s3://BUCKET[/PREFIX] (made if missing), or\n"
+	    "                  file:///DIR for a directory every host mounts\n"
+	    "  --endpoint URL  the S3 service, when not AWS (default: $AWS_ENDPOINT_URL)\n"
+	    "  --region R      the S3 region (default: $AWS_REGION, else us-east-1)\n"
+	    "  --key FILE      the master key to create (default: $MESHFS_KEY)\n"
+	    "S3 credentials come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN\n"
+	    "or ~/.aws/credentials, on each host; the catalog never records them.\n",
     .min_args = 0,
     .max_args = 0,
     .run = run_init,
@@ -859,7 +900,7 @@ static int verify_orphans(struct cli_session *s, unsigned long *count)
 	if (lock < 0)
 		return lock;
 	rc = mesh_orphans(&s->mesh, 0, orphan_report_cb, NULL, count);
-	mesh_unlock(lock);
+	mesh_unlock(&s->mesh, lock);
 	return rc;
 }
 

@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -112,8 +113,10 @@ static void print_help(const struct cli_cmd *cmd)
 		return;
 	}
 	printf("\nCommon options:\n"
-	       "  -m, --mesh DIR  the mesh (default: $MESHFS_MESH)\n"
-	       "  -h, --help      print this help and exit\n");
+	       "  -m, --mesh DIR|URL  the mesh: a directory, or postgresql://… for a shared one\n"
+	       "                      (default: $MESHFS_MESH)\n"
+	       "  --key FILE          a shared mesh's master key (default: $MESHFS_KEY)\n"
+	       "  -h, --help          print this help and exit\n");
 }
 
 static int is_help(const char *arg)
@@ -121,21 +124,30 @@ static int is_help(const char *arg)
 	return !strcmp(arg, "--help") || !strcmp(arg, "-h");
 }
 
-/* Whether arg is -m/--mesh, with its value in the same argument (*inline_value set) or not. */
+/* Whether arg is the option --LONG (or -SHORT, when not 0), with its value in the same argument
+ * (*inline_value set) or not. */
+static int is_common_opt(const char *arg, const char *lng, char shrt, const char **inline_value)
+{
+	size_t n = strlen(lng);
+
+	*inline_value = NULL;
+	if (arg[0] != '-')
+		return 0;
+	if (shrt && arg[1] == shrt) {
+		*inline_value = arg[2] ? arg + 2 : NULL;
+		return 1;
+	}
+	if (arg[1] != '-' || strncmp(arg + 2, lng, n))
+		return 0;
+	if (arg[2 + n] == '=')
+		*inline_value = arg + 3 + n;
+	return arg[2 + n] == '=' || !arg[2 + n];
+}
+
+/* Whether arg is -m/--mesh. */
 static int is_mesh_opt(const char *arg, const char **inline_value)
 {
-	*inline_value = NULL;
-	if (!strcmp(arg, "-m") || !strcmp(arg, "--mesh"))
-		return 1;
-	if (!strncmp(arg, "--mesh=", 7)) {
-		*inline_value = arg + 7;
-		return 1;
-	}
-	if (!strncmp(arg, "-m", 2)) {
-		*inline_value = arg + 2;
-		return 1;
-	}
-	return 0;
+	return is_common_opt(arg, "mesh", 'm', inline_value);
 }
 
 int cli_dispatch(const struct cli_cmd *group, int argc, char **argv)
@@ -221,6 +233,7 @@ int cli_parse(const struct cli_cmd *cmd, const struct cli_opt *opts, int argc, c
 {
 	const struct cli_opt *o;
 	const char *arg, *value, *eq;
+	char *display;
 	int i, rc, nopts_done = 0;
 
 	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
@@ -230,6 +243,7 @@ int cli_parse(const struct cli_cmd *cmd, const struct cli_opt *opts, int argc, c
 		}
 	}
 	a->mesh = NULL;
+	a->key = NULL;
 	a->args = argv + 1;
 	a->nargs = 0;
 	for (i = 1; i < argc; i++) {
@@ -246,6 +260,12 @@ int cli_parse(const struct cli_cmd *cmd, const struct cli_opt *opts, int argc, c
 			if (!value && ++i == argc)
 				return cli_usage_error(cmd, "option '%s' needs a value", arg);
 			a->mesh = value ? value : argv[i];
+			continue;
+		}
+		if (is_common_opt(arg, "key", 0, &value)) {
+			if (!value && ++i == argc)
+				return cli_usage_error(cmd, "option '%s' needs a value", arg);
+			a->key = value ? value : argv[i];
 			continue;
 		}
 		value = NULL;
@@ -277,6 +297,11 @@ int cli_parse(const struct cli_cmd *cmd, const struct cli_opt *opts, int argc, c
 		if (a->mesh && !a->mesh[0])
 			a->mesh = NULL;
 	}
+	display = catalog_target_display(a->mesh ? a->mesh : "");
+	if (!display)
+		return cli_error("out of memory");
+	snprintf(a->display, sizeof(a->display), "%s", display);
+	free(display);
 	if (a->nargs < cmd->min_args)
 		return cli_usage_error(cmd, "missing operand (usage: meshfs %s %s)", cmd->name,
 				       cmd->synopsis);
@@ -297,10 +322,10 @@ int cli_open(struct cli_session *s, const struct cli_cmd *cmd, const struct cli_
 	if (rc)
 		return cli_fail(rc, NULL, "cannot resolve the calling user (uid %lu)",
 				(unsigned long)getuid());
-	rc = mesh_open(&s->mesh, a->mesh, &err);
+	rc = mesh_open(&s->mesh, a->mesh, &(struct mesh_options){.key_file = a->key}, &err);
 	if (rc) {
 		principal_release(&s->me);
-		return cli_fail(rc, &err, "%s: cannot open the mesh", a->mesh);
+		return cli_fail(rc, &err, "%s: cannot open the mesh", a->display);
 	}
 	return CLI_CONTINUE;
 }

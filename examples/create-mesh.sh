@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds the example mesh of Larkspur Outfitters (see README.md) with the meshfs CLI:
 #
-#   create-mesh.sh MESH_DIR [ROWS]
+#   create-mesh.sh MESH [ROWS]
 #
-# MESH_DIR must not exist or be empty. ROWS (default 2000) is the size of each generated table.
+# MESH is a directory that must not exist or be empty, or a shared mesh's PostgreSQL URL (its
+# database holding no mesh yet; the store is $MESHFS_STORE, the new master key $MESHFS_KEY).
+# ROWS (default 2000) is the size of each generated table.
 # The binaries are $MESHFS and $MESHFS_EXAMPLE_GEN, else meshfs and meshfs-example-gen in PATH.
 #
 # The story is back-dated with MESHFS_NOW: the mesh is set up 30 days ago, a few products get
@@ -22,7 +24,7 @@ die() {
 }
 
 if [ $# -lt 1 ] || [ $# -gt 2 ] || [ "$1" = --help ] || [ "$1" = -h ]; then
-	echo "usage: $prog MESH_DIR [ROWS]" >&2
+	echo "usage: $prog MESH [ROWS]" >&2
 	exit 2
 fi
 mesh=$1
@@ -92,7 +94,13 @@ entries() {
 
 step="creating the mesh in $mesh"
 echo "==> $step"
-at $((30 * day)) init -m "$mesh"
+case $mesh in
+postgres://* | postgresql://*)
+	[ -n "${MESHFS_STORE:-}" ] || die "a shared mesh needs MESHFS_STORE (s3://BUCKET/PREFIX)"
+	at $((30 * day)) init -m "$mesh" --store "$MESHFS_STORE"
+	;;
+*) at $((30 * day)) init -m "$mesh" ;;
+esac
 
 echo "==> teams"
 while read -r team users; do

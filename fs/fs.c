@@ -344,8 +344,9 @@ static const struct fuse_lowlevel_ops fs_ops = {
 
 /*
  * The daemon's log. In the foreground it is standard error; in the background, where standard
- * error is gone, MESH/meshfs.log: publishes and their rejections with the reasons (which never
- * hold PII values, see table/checks.h), refused writes, problems.
+ * error is gone, MESH/meshfs.log (a shared mesh: in its cache directory): publishes and their
+ * rejections with the reasons (which never hold PII values, see table/checks.h), refused writes,
+ * problems.
  */
 static FILE *daemon_log;
 
@@ -363,12 +364,12 @@ static void daemon_log_write(enum fuse_log_level level, const char *fmt, va_list
 	funlockfile(daemon_log);
 }
 
-static void daemon_log_open(const char *mesh_dir)
+static void daemon_log_open(const char *local_dir)
 {
 	char path[PATH_MAX];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/meshfs.log", mesh_dir);
+	snprintf(path, sizeof(path), "%s/meshfs.log", local_dir);
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0 || !(daemon_log = fdopen(fd, "a"))) {
 		if (fd >= 0)
@@ -442,10 +443,37 @@ static int fs_args(const struct fs_options *o, struct fuse_args *args)
 	return rc;
 }
 
+/* An absolute form of path (NULL stays NULL): the daemon leaves the working directory when it
+ * goes to the background. The path need not exist. */
+static int fs_absolute(const char *path, char **out)
+{
+	char cwd[PATH_MAX];
+	struct strbuf sb;
+
+	*out = NULL;
+	if (!path)
+		return 0;
+	if (path[0] == '/') {
+		*out = strdup(path);
+		return *out ? 0 : -ENOMEM;
+	}
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -errno;
+	strbuf_init(&sb);
+	if (strbuf_addf(&sb, "%s/%s", cwd, path)) {
+		strbuf_release(&sb);
+		return -ENOMEM;
+	}
+	*out = strbuf_detach(&sb, NULL);
+	return 0;
+}
+
 int fs_mount(const struct fs_options *o, struct mfs_error *err)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	char *mesh_dir = NULL, *mountpoint = NULL;
+	char *mesh_dir = NULL, *mountpoint = NULL, *key_file = NULL, *cache_dir = NULL;
+	char *local_dir = NULL;
+	struct mesh_options mo = {.cache_size = o->cache_size};
 	struct fuse_loop_config loop = {.clone_fd = 0, .max_idle_threads = 10};
 	struct fuse_session *se = NULL;
 	struct fs *fs;
@@ -467,12 +495,20 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 	fs->gid = getgid();
 	/* Absolute paths: the daemon leaves the working directory when it goes to the background.
 	 */
-	mesh_dir = realpath(o->mesh_dir, NULL);
+	mesh_dir =
+	    catalog_target_shared(o->mesh_dir) ? strdup(o->mesh_dir) : realpath(o->mesh_dir, NULL);
 	mountpoint = realpath(o->mountpoint, NULL);
 	if (!mesh_dir) {
 		rc = mfs_error_set(err, errno, "mesh %s: %s", o->mesh_dir, strerror(errno));
 		goto out;
 	}
+	if ((rc = fs_absolute(o->key_file, &key_file)) ||
+	    (rc = fs_absolute(o->cache_dir, &cache_dir))) {
+		mfs_error_set(err, rc, "%s", strerror(-rc));
+		goto out;
+	}
+	mo.key_file = key_file;
+	mo.cache_dir = cache_dir;
 	if (!mountpoint) {
 		rc =
 		    mfs_error_set(err, errno, "mount point %s: %s", o->mountpoint, strerror(errno));
@@ -480,7 +516,7 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 	}
 	/* Opened here so that a bad mesh is reported on the terminal, then closed: a SQLite
 	 * connection must not cross the fork of daemonizing. */
-	rc = mesh_open(&fs->m, mesh_dir, err);
+	rc = mesh_open(&fs->m, mesh_dir, &mo, err);
 	if (!rc)
 		rc = mesh_keys(&fs->m, err);
 	if (rc)
@@ -490,7 +526,12 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 		mfs_error_set(err, rc, "cannot clean up the mesh: %s", strerror(-rc));
 		goto out;
 	}
+	local_dir = strdup(fs->m.local_dir);
 	mesh_close(&fs->m);
+	if (!local_dir) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	rc = fs_args(o, &args);
 	if (rc)
 		goto out;
@@ -512,7 +553,7 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 	mounted = 1;
 	fs->mnt_id = fs_mount_id(mountpoint);
 	if (!o->foreground)
-		daemon_log_open(mesh_dir);
+		daemon_log_open(local_dir);
 	if (fuse_daemonize(o->foreground)) {
 		rc = mfs_error_set(err, EIO, "cannot go to the background");
 		goto out;
@@ -520,7 +561,7 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 	fs->mesh_dir = mesh_dir;
 	/* The keys stay in memory for the life of the mount: reads keep working, and what can no
 	 * longer work without the key file (a publish) says why. */
-	rc = mesh_open(&fs->m, mesh_dir, err);
+	rc = mesh_open(&fs->m, mesh_dir, &mo, err);
 	if (!rc)
 		rc = mesh_keys(&fs->m, err);
 	if (rc) {
@@ -548,6 +589,9 @@ out:
 	fs->mesh_dir = NULL;
 	free(mesh_dir);
 	free(mountpoint);
+	free(key_file);
+	free(cache_dir);
+	free(local_dir);
 	fs_release_all(fs);
 	free(fs);
 	return rc;

@@ -229,7 +229,7 @@ struct dir_listing {
 
 struct fs {
 	struct mesh m;
-	char *mesh_dir;
+	char *mesh_dir; /* as mounted: an absolute directory, or a shared mesh's URL */
 	/* guards m.cat (one connection, one thread at a time) and principals */
 	pthread_mutex_t lock;
 	struct cached_principal principals[PRINCIPAL_CACHE];

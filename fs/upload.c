@@ -74,7 +74,7 @@ static int upload_new(struct fs *fs, int64_t product_id, const char *name,
 	if (!up)
 		return -ENOMEM;
 	up->name = strdup(name);
-	snprintf(staging, sizeof(staging), "%s/staging", fs->mesh_dir);
+	snprintf(staging, sizeof(staging), "%s/staging", fs->m.local_dir);
 	rc = up->name ? staging_create(&up->st, staging) : -ENOMEM;
 	if (rc) {
 		free(up->name);
@@ -239,7 +239,7 @@ static int upload_publish(struct fs *fs, struct upload *up, const char *as_name)
 	rc = principal_init(&pr, up->uid, up->gid);
 	if (rc)
 		goto out;
-	rc = mesh_open(&m, fs->mesh_dir, &err);
+	rc = mesh_open_like(&m, &fs->m, &err);
 	if (rc)
 		goto out;
 	opened = 1;

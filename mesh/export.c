@@ -319,7 +319,7 @@ int export_product(struct mesh *m, const struct principal *p, const char *domain
 				   file);
 		goto out;
 	}
-	rc = inside_mesh(m->dir, file);
+	rc = m->dir ? inside_mesh(m->dir, file) : 0;
 	if (rc > 0)
 		rc = mfs_error_set(err, EINVAL,
 				   "%s is inside the mesh directory: export to a place outside it",

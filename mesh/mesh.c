@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <pwd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,12 +59,98 @@ int64_t mesh_now(void)
 	return (int64_t)time(NULL);
 }
 
-int mesh_create(const char *dir, const char *admin, struct mfs_error *err)
+/* The master key's file: the one given, else $MESHFS_KEY for a shared mesh, else the local
+ * mesh's own (*out NULL for a shared mesh given none: its key is asked for when needed). */
+static int key_file_choose(const char *target, const struct mesh_options *o, char **out)
 {
+	const char *env = getenv("MESHFS_KEY");
+	char path[4096];
+
+	*out = NULL;
+	if (o && o->key_file)
+		*out = strdup(o->key_file);
+	else if (catalog_target_shared(target) && env && *env)
+		*out = strdup(env);
+	else if (catalog_target_shared(target))
+		return 0;
+	else if (keys_master_path(path, sizeof(path), target))
+		return -ENAMETOOLONG;
+	else
+		*out = strdup(path);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* The catalog, masking key, first admin and policy every new mesh starts with, in one
+ * transaction. */
+static int mesh_seed(struct catalog *cat, const char *key_file, const char *admin,
+		     const struct mesh_init *init, struct mfs_error *err)
+{
+	struct keyring *kr = NULL;
+	struct strbuf sb;
+	unsigned char id[16];
+	char hex[sizeof(id) * 2 + 1];
+	int rc;
+
+	strbuf_init(&sb);
+	rc = catalog_begin(cat);
+	if (rc) {
+		mfs_error_set(err, rc, "catalog busy: %s", strerror(-rc));
+		goto out;
+	}
+	if (init) {
+		randombytes_buf(id, sizeof(id));
+		sodium_bin2hex(hex, sizeof(hex), id, sizeof(id));
+		rc = catalog_setting_set(cat, MESH_SETTING_ID, hex);
+		if (!rc)
+			rc = catalog_setting_set(cat, MESH_SETTING_STORE, init->store);
+		if (!rc && init->endpoint)
+			rc = catalog_setting_set(cat, MESH_SETTING_ENDPOINT, init->endpoint);
+		if (!rc && init->region)
+			rc = catalog_setting_set(cat, MESH_SETTING_REGION, init->region);
+		if (rc) {
+			mfs_error_set(err, rc, "cannot record the store: %s", strerror(-rc));
+			goto out;
+		}
+	}
+	rc = keyring_open(&kr, key_file, cat, err);
+	if (rc)
+		goto out;
+	rc = keyring_create_mask_key(kr);
+	if (rc) {
+		mfs_error_set(err, rc, "cannot create the masking key: %s", strerror(-rc));
+		goto out;
+	}
+	if ((rc = strbuf_addf(&sb, "user:%s", admin)))
+		goto out;
+	rc = catalog_grant(cat, "admin", "mesh", sb.buf, admin, mesh_now());
+	if (rc) {
+		mfs_error_set(err, rc, "cannot make %s a mesh admin: %s", admin, strerror(-rc));
+		goto out;
+	}
+	rc = catalog_policy_set(cat, policy_default_yaml(), admin, mesh_now());
+	if (rc) {
+		mfs_error_set(err, rc, "cannot store the mesh policy: %s", strerror(-rc));
+		goto out;
+	}
+	rc = catalog_commit(cat);
+	if (rc)
+		mfs_error_set(err, rc, "cannot commit the new mesh: %s", strerror(-rc));
+out:
+	if (rc)
+		catalog_rollback(cat);
+	keyring_close(kr);
+	strbuf_release(&sb);
+	return rc;
+}
+
+/* A new local mesh: everything in dir. */
+static int mesh_create_local(const char *dir, const char *admin, const char *key_file,
+			     struct mfs_error *err)
+{
+	static const char *const subdirs[] = {"staging", "keys"};
 	struct strbuf path;
 	struct catalog *cat = NULL;
 	struct store *st = NULL;
-	struct keyring *kr = NULL;
 	int rc;
 
 	strbuf_init(&path);
@@ -81,9 +168,12 @@ int mesh_create(const char *dir, const char *admin, struct mfs_error *err)
 				   "%s is not empty: a new mesh needs an empty directory", dir);
 		goto out;
 	}
-	if ((rc = mesh_path(&path, dir, "staging")) || (mkdir(path.buf, 0700) && (rc = -errno))) {
-		mfs_error_set(err, rc, "cannot create %s: %s", path.buf, strerror(-rc));
-		goto out;
+	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+		if ((rc = mesh_path(&path, dir, subdirs[i])) ||
+		    (mkdir(path.buf, 0700) && (rc = -errno))) {
+			mfs_error_set(err, rc, "cannot create %s: %s", path.buf, strerror(-rc));
+			goto out;
+		}
 	}
 	if ((rc = mesh_path(&path, dir, "store")))
 		goto out;
@@ -93,49 +183,197 @@ int mesh_create(const char *dir, const char *admin, struct mfs_error *err)
 	rc = catalog_open(&cat, dir, CATALOG_CREATE, err);
 	if (rc)
 		goto out;
-	rc = keys_create_master(dir, err);
-	if (rc)
-		goto out;
-	rc = keyring_open(&kr, dir, cat, err);
-	if (rc)
-		goto out;
-	rc = keyring_create_mask_key(kr);
-	if (rc) {
-		mfs_error_set(err, rc, "cannot create the masking key: %s", strerror(-rc));
-		goto out;
-	}
-	strbuf_reset(&path);
-	if ((rc = strbuf_addf(&path, "user:%s", admin)))
-		goto out;
-	rc = catalog_grant(cat, "admin", "mesh", path.buf, admin, mesh_now());
-	if (rc) {
-		mfs_error_set(err, rc, "cannot make %s a mesh admin: %s", admin, strerror(-rc));
-		goto out;
-	}
-	rc = catalog_policy_set(cat, policy_default_yaml(), admin, mesh_now());
-	if (rc)
-		mfs_error_set(err, rc, "cannot store the mesh policy: %s", strerror(-rc));
+	rc = keys_create_master(key_file, err);
+	if (!rc)
+		rc = mesh_seed(cat, key_file, admin, NULL, err);
 out:
-	keyring_close(kr);
 	catalog_close(cat);
 	store_close(st);
 	strbuf_release(&path);
 	return rc;
 }
 
-int mesh_open(struct mesh *m, const char *dir, struct mfs_error *err)
+/* A new shared mesh: the key file first (the one step that cannot be redone if lost), then the
+ * store, then the catalog. */
+static int mesh_create_shared(const char *target, const char *admin, const struct mesh_init *init,
+			      const char *key_file, struct mfs_error *err)
+{
+	struct store_options so = {0};
+	struct catalog *cat = NULL;
+	struct store *st = NULL;
+	int rc, made_key = 0;
+
+	if (!init || !init->store) {
+		rc = mfs_error_set(err, EINVAL,
+				   "a shared mesh needs a store for its segments: --store "
+				   "s3://BUCKET[/PREFIX] or --store file:///DIR");
+		goto out;
+	}
+	if (!key_file) {
+		rc =
+		    mfs_error_set(err, EINVAL,
+				  "a shared mesh needs a master key file that every host is given: "
+				  "--key FILE or MESHFS_KEY");
+		goto out;
+	}
+	rc = keys_create_master(key_file, err);
+	if (rc)
+		goto out;
+	made_key = 1;
+	so.endpoint = init->endpoint;
+	so.region = init->region;
+	rc = store_open_url(init->store, &so, 1, &st, err);
+	if (rc)
+		goto out;
+	rc = catalog_open(&cat, target, CATALOG_CREATE, err);
+	if (rc)
+		goto out;
+	rc = mesh_seed(cat, key_file, admin, init, err);
+out:
+	catalog_close(cat);
+	store_close(st);
+	/* a key that opens nothing would only mislead a second attempt */
+	if (rc && made_key)
+		unlink(key_file);
+	return rc;
+}
+
+int mesh_create(const char *target, const char *admin, const struct mesh_init *init,
+		const struct mesh_options *o, struct mfs_error *err)
+{
+	char *key_file;
+	int rc;
+
+	if (!catalog_target_shared(target) && (init || (o && o->key_file)))
+		return mfs_error_set(err, EINVAL,
+				     "a local mesh keeps its store and key in its directory: "
+				     "--store and --key are for a shared mesh (-m postgresql://…)");
+	rc = key_file_choose(target, o, &key_file);
+	if (rc)
+		return mfs_error_set(err, rc, "%s", strerror(-rc));
+	if (catalog_target_shared(target))
+		rc = mesh_create_shared(target, admin, init, key_file, err);
+	else
+		rc = mesh_create_local(target, admin, key_file, err);
+	free(key_file);
+	return rc;
+}
+
+/* mkdir -p of a private directory. */
+static int mkdir_private(char *path)
+{
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0700) && errno != EEXIST) {
+			*p = '/';
+			return -errno;
+		}
+		*p = '/';
+	}
+	return mkdir(path, 0700) && errno != EEXIST ? -errno : 0;
+}
+
+/* The shared mesh's files on this host, made if missing: o->cache_dir, $MESHFS_CACHE_DIR, or
+ * ~/.cache/meshfs/MESH_ID (one directory a mesh, so two meshes never share a cache). */
+static int mesh_local_dir(struct mesh *m, const struct mesh_options *o, struct mfs_error *err)
+{
+	const char *env = getenv("MESHFS_CACHE_DIR"), *home = getenv("HOME");
+	struct strbuf sb;
+	char *id = NULL;
+	int rc;
+
+	strbuf_init(&sb);
+	if (o && o->cache_dir) {
+		rc = strbuf_addstr(&sb, o->cache_dir);
+	} else if (env && *env) {
+		rc = strbuf_addstr(&sb, env);
+	} else {
+		rc = catalog_setting_get(m->cat, MESH_SETTING_ID, &id);
+		if (rc) {
+			mfs_error_set(err, rc, "cannot read the mesh's id from the catalog: %s",
+				      strerror(-rc));
+			goto out;
+		}
+		if (!home || !*home) {
+			struct passwd *pw = getpwuid(getuid());
+
+			home = pw ? pw->pw_dir : "/tmp";
+		}
+		rc = strbuf_addf(&sb, "%s/.cache/meshfs/%s", home, id);
+	}
+	if (!rc)
+		rc = mkdir_private(sb.buf);
+	if (!rc) {
+		m->local_dir = strbuf_detach(&sb, NULL);
+		rc = m->local_dir ? 0 : -ENOMEM;
+	}
+	if (!rc) {
+		strbuf_reset(&sb);
+		rc = mesh_path(&sb, m->local_dir, "staging");
+		if (!rc && mkdir(sb.buf, 0700) && errno != EEXIST)
+			rc = -errno;
+	}
+	if (rc)
+		mfs_error_set(err, rc, "cannot make the mesh's local directory %s: %s",
+			      m->local_dir ? m->local_dir : sb.buf, strerror(-rc));
+out:
+	free(id);
+	strbuf_release(&sb);
+	return rc;
+}
+
+/* The store a shared mesh's catalog records, with its cache in the local directory. */
+static int mesh_open_store(struct mesh *m, struct mfs_error *err)
+{
+	char *url = NULL, *endpoint = NULL, *region = NULL;
+	struct strbuf cache, tmp;
+	struct store_options so = {0};
+	int rc;
+
+	strbuf_init(&cache);
+	strbuf_init(&tmp);
+	rc = catalog_setting_get(m->cat, MESH_SETTING_STORE, &url);
+	if (rc == -ENOENT) {
+		rc = mfs_error_set(
+		    err, EIO, "the catalog records no store: its 'meshfs init' did not finish");
+		goto out;
+	}
+	if (!rc && (rc = catalog_setting_get(m->cat, MESH_SETTING_ENDPOINT, &endpoint)) == -ENOENT)
+		rc = 0;
+	if (!rc && (rc = catalog_setting_get(m->cat, MESH_SETTING_REGION, &region)) == -ENOENT)
+		rc = 0;
+	if (rc) {
+		mfs_error_set(err, rc, "cannot read the store's location: %s", strerror(-rc));
+		goto out;
+	}
+	if ((rc = mesh_path(&cache, m->local_dir, "blocks")) ||
+	    (rc = mesh_path(&tmp, m->local_dir, "staging")))
+		goto out;
+	so.endpoint = endpoint;
+	so.region = region;
+	so.cache_dir = cache.buf;
+	so.cache_size = m->cache_size;
+	so.tmp_dir = tmp.buf;
+	rc = store_open_url(url, &so, 0, &m->store, err);
+out:
+	free(url);
+	free(endpoint);
+	free(region);
+	strbuf_release(&cache);
+	strbuf_release(&tmp);
+	return rc;
+}
+
+/* Checks that dir holds a catalog the caller may read, with the messages a user needs. */
+static int mesh_check_dir(const char *dir, struct mfs_error *err)
 {
 	struct strbuf path;
 	struct stat stbuf;
-	int rc;
+	int rc = 0;
 
-	memset(m, 0, sizeof(*m));
 	strbuf_init(&path);
-	/* What works on a mesh keeps secrets in libsodium's guarded memory, keys loaded or not. */
-	if (sodium_init() < 0) {
-		rc = mfs_error_set(err, EIO, "cannot initialize libsodium");
-		goto out;
-	}
 	if (stat(dir, &stbuf)) {
 		rc = mfs_error_set(err, errno, "mesh %s: %s", dir, strerror(errno));
 		goto out;
@@ -156,19 +394,51 @@ int mesh_open(struct mesh *m, const char *dir, struct mfs_error *err)
 	}
 	/* A mesh kept from the caller (its service user's, mode 0700) must say so, not pass for
 	 * no mesh at all. */
-	if (access(path.buf, R_OK)) {
+	if (access(path.buf, R_OK))
 		rc = mfs_error_set(err, errno, "mesh %s: %s", dir, strerror(errno));
+out:
+	strbuf_release(&path);
+	return rc;
+}
+
+int mesh_open(struct mesh *m, const char *target, const struct mesh_options *o,
+	      struct mfs_error *err)
+{
+	struct strbuf path;
+	int shared = catalog_target_shared(target);
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	strbuf_init(&path);
+	/* What works on a mesh keeps secrets in libsodium's guarded memory, keys loaded or not. */
+	if (sodium_init() < 0) {
+		rc = mfs_error_set(err, EIO, "cannot initialize libsodium");
 		goto out;
 	}
-	m->dir = strdup(dir);
-	if (!m->dir) {
-		rc = -ENOMEM;
+	if (!shared && (rc = mesh_check_dir(target, err)))
+		goto out;
+	m->target = strdup(target);
+	if (!m->target || (!shared && !(m->dir = strdup(target))) ||
+	    (!shared && !(m->local_dir = strdup(target)))) {
+		rc = mfs_error_set(err, ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = catalog_open(&m->cat, dir, 0, err);
+	rc = key_file_choose(target, o, &m->key_file);
+	if (rc) {
+		mfs_error_set(err, rc, "%s", strerror(-rc));
+		goto out;
+	}
+	m->cache_size = o ? o->cache_size : 0;
+	rc = catalog_open(&m->cat, target, 0, err);
 	if (rc)
 		goto out;
-	if ((rc = mesh_path(&path, dir, "store")))
+	if (shared) {
+		rc = mesh_local_dir(m, o, err);
+		if (!rc)
+			rc = mesh_open_store(m, err);
+		goto out;
+	}
+	if ((rc = mesh_path(&path, target, "store")))
 		goto out;
 	rc = store_local_open(path.buf, 0, &m->store, err);
 out:
@@ -178,13 +448,29 @@ out:
 	return rc;
 }
 
+int mesh_open_like(struct mesh *m, const struct mesh *like, struct mfs_error *err)
+{
+	struct mesh_options o = {
+	    .key_file = like->key_file,
+	    .cache_dir = like->dir ? NULL : like->local_dir,
+	    .cache_size = like->cache_size,
+	};
+
+	return mesh_open(m, like->target, &o, err);
+}
+
 int mesh_keys(struct mesh *m, struct mfs_error *err)
 {
 	int rc;
 
 	if (m->keys)
 		return 0;
-	rc = keyring_open(&m->keys, m->dir, m->cat, err);
+	if (!m->key_file)
+		return mfs_error_set(
+		    err, EIO,
+		    "a shared mesh needs its master key to seal and open PII: give "
+		    "--key FILE or set MESHFS_KEY");
+	rc = keyring_open(&m->keys, m->key_file, m->cat, err);
 	/* The catalog is there, so the key went missing: the mesh is damaged, not absent. */
 	if (rc == -ENOENT)
 		rc = -EIO;
@@ -196,7 +482,10 @@ void mesh_close(struct mesh *m)
 	keyring_close(m->keys);
 	store_close(m->store);
 	catalog_close(m->cat);
+	free(m->target);
 	free(m->dir);
+	free(m->local_dir);
+	free(m->key_file);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -205,6 +494,10 @@ int mesh_lock(struct mesh *m, int exclusive, int wait)
 	struct strbuf path;
 	int fd, rc;
 
+	if (!m->dir) {
+		rc = catalog_lock(m->cat, exclusive, wait);
+		return rc ? rc : !!exclusive;
+	}
 	strbuf_init(&path);
 	if ((rc = mesh_path(&path, m->dir, "lock")))
 		goto out;
@@ -224,10 +517,14 @@ out:
 	return rc;
 }
 
-void mesh_unlock(int fd)
+void mesh_unlock(struct mesh *m, int lock)
 {
-	if (fd >= 0)
-		close(fd);
+	if (lock < 0)
+		return;
+	if (m->dir)
+		close(lock);
+	else
+		catalog_unlock(m->cat, lock);
 }
 
 struct referenced {
@@ -327,7 +624,7 @@ int mesh_clean_orphans(struct mesh *m, unsigned long *removed)
 	rc = store_clean_staging(m->store);
 	if (!rc)
 		rc = mesh_orphans(m, 1, NULL, NULL, removed);
-	mesh_unlock(lock);
+	mesh_unlock(m, lock);
 	return rc;
 }
 

@@ -1,6 +1,9 @@
 /*
- * A mesh: the directory holding catalog.db, store/, keys/ and staging/ (docs/DESIGN.md §1), opened
- * as one object for the CLI and the daemon.
+ * A mesh, opened as one object for the CLI and the daemon: either local, the directory holding
+ * catalog.db, store/, keys/ and staging/ (docs/DESIGN.md §1), or shared by many hosts, its catalog
+ * on PostgreSQL (named by a postgresql:// URL), its store an object store or shared directory
+ * whose location the catalog records, and its master key a file each host is given
+ * (docs/DEPLOYMENT.md).
  */
 #ifndef MESHFS_MESH_H
 #define MESHFS_MESH_H
@@ -13,25 +16,61 @@
 #include "catalog/catalog.h"
 #include "common/error.h"
 
+/* How this host reaches a mesh: what is not recorded in the mesh itself. */
+struct mesh_options {
+	const char *key_file; /* the master key; NULL: $MESHFS_KEY, else (local mesh only)
+				 MESH/keys/master.key */
+	const char
+	    *cache_dir;	     /* a shared mesh's files on this host: its block cache, staging and
+				daemon log. NULL: $MESHFS_CACHE_DIR, else ~/.cache/meshfs/MESH_ID */
+	uint64_t cache_size; /* the block cache's bound in bytes; 0: the store's default */
+};
+
+/* What a new shared mesh records: where its segments live. */
+struct mesh_init {
+	const char *store;    /* s3://BUCKET[/PREFIX] or file:///DIR */
+	const char *endpoint; /* of an S3 service other than AWS's; NULL: $AWS_ENDPOINT_URL */
+	const char *region;   /* NULL: $AWS_REGION */
+};
+
 struct mesh {
-	char *dir;
+	char *target;	 /* as given: a directory or a PostgreSQL URL */
+	char *dir;	 /* the directory of a local mesh; NULL for a shared one */
+	char *local_dir; /* this host's files of the mesh: dir, or the shared mesh's cache dir */
+	char *key_file;
+	uint64_t cache_size;
 	struct catalog *cat;
 	struct store *store;
 	struct keyring *keys;
 };
 
+/* What a shared mesh's catalog records of it (catalog_setting_get): a random id naming its cache
+ * directory on each host, and its store's URL, endpoint and region. */
+#define MESH_SETTING_ID	      "mesh.id"
+#define MESH_SETTING_STORE    "store"
+#define MESH_SETTING_ENDPOINT "store.endpoint"
+#define MESH_SETTING_REGION   "store.region"
+
+
 /*
- * Creates a new mesh in dir (which may exist but must be empty): catalog, store, master key, the
- * masking key, the default policy; admin on the mesh for the user called admin. Returns 0 or
+ * Creates a new mesh at target: catalog, store, master key, the masking key, the default policy;
+ * admin on the mesh for the user called admin. A local mesh is made in a directory that may exist
+ * but must be empty (init and o->key_file must be NULL: it keeps all in the directory). A shared
+ * one in an existing PostgreSQL database holding no mesh yet, with its segments at init->store
+ * and its master key created in o->key_file (or $MESHFS_KEY), which must not exist. Returns 0 or
  * -errno with err set.
  */
-int mesh_create(const char *dir, const char *admin, struct mfs_error *err);
+int mesh_create(const char *target, const char *admin, const struct mesh_init *init,
+		const struct mesh_options *o, struct mfs_error *err);
 /*
- * Opens an existing mesh: its catalog and store. -ENOENT "not a mesh" when dir lacks catalog.db,
- * -EACCES when the caller may not read it. The keys are not loaded: what shows metadata only
- * works without the master key.
+ * Opens an existing mesh: its catalog and store. For a local mesh: -ENOENT "not a mesh" when the
+ * directory lacks catalog.db, -EACCES when the caller may not read it. The keys are not loaded:
+ * what shows metadata only works without the master key. o may be NULL.
  */
-int mesh_open(struct mesh *m, const char *dir, struct mfs_error *err);
+int mesh_open(struct mesh *m, const char *target, const struct mesh_options *o,
+	      struct mfs_error *err);
+/* Opens the mesh like is open on, with the same options: another connection to it. */
+int mesh_open_like(struct mesh *m, const struct mesh *like, struct mfs_error *err);
 /*
  * Loads the keys (the master key and the keys it wraps) into m->keys, once. -EIO naming the key
  * file when it is missing, other -errno as keyring_open.
@@ -42,12 +81,14 @@ void mesh_close(struct mesh *m);
  * when no other process writes the mesh (at mount start, under the caller's lock). */
 int mesh_clean_orphans(struct mesh *m, unsigned long *removed);
 /*
- * Takes the mesh lock (MESH/lock): shared by every publish from its first stored byte to its
- * catalog commit, exclusive for orphan clean-up. wait = 0 gives -EBUSY instead of waiting.
- * Returns a descriptor for mesh_unlock, or -errno.
+ * Takes the mesh lock, shared by every publish from its first stored byte to its catalog commit,
+ * exclusive for orphan clean-up: MESH/lock on a local mesh, the catalog's lock on a shared one,
+ * which holds across hosts. wait = 0 gives -EBUSY instead of waiting. Returns a lock for
+ * mesh_unlock (never negative), or -errno.
  */
 int mesh_lock(struct mesh *m, int exclusive, int wait);
-void mesh_unlock(int fd);
+/* Releases what mesh_lock returned; a negative lock (none taken) is ignored. */
+void mesh_unlock(struct mesh *m, int lock);
 /* Calls cb (may be NULL) for each blob of the store no version refers to, removing it when remove
  * is set; *count gets how many there were. */
 int mesh_orphans(struct mesh *m, int remove, int (*cb)(const char *id, void *ctx), void *ctx,

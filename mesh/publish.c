@@ -713,7 +713,7 @@ static int publish_run(struct publish *pub, csv_source_fn source, void *ctx,
 		(void)store_remove(pub->m->store, pub->tables[i].segment);
 out:
 	ingest_close(in);
-	mesh_unlock(lock);
+	mesh_unlock(pub->m, lock);
 	publish_audit(pub, res->version, rc);
 	return rc;
 }
@@ -732,7 +732,7 @@ int publish_upload(struct mesh *m, const struct principal *p, const char *domain
 	int rc;
 
 	ingest_name_kind(name, NULL, NULL, &pub.archive);
-	snprintf(pub.spill_dir, sizeof(pub.spill_dir), "%s/staging", m->dir);
+	snprintf(pub.spill_dir, sizeof(pub.spill_dir), "%s/staging", m->local_dir);
 	memset(res, 0, sizeof(*res));
 	strbuf_init(&pub.proposed_yaml);
 	strbuf_init(&pub.summary);

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages meshfs needs to build, run and test, if any is missing (clang and
-# its runtime libraries for the fuzz targets and their sanitizers, see scripts/fuzz.sh).
+# its runtime libraries for the fuzz targets and their sanitizers, see scripts/fuzz.sh). With
+# --test, also the servers the shared mesh's tests start: PostgreSQL 15 and Swift
+# (tests/servers/deps.sh lists them).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 packages=(
 	pkg-config meson ninja-build gcc libc6-dev
@@ -11,6 +14,9 @@ packages=(
 	rsync nano vim-tiny xz-utils bzip2 zstd zip
 	clang libclang-rt-dev
 )
+if [ "${1:-}" = --test ]; then
+	mapfile -t -O ${#packages[@]} packages < <(tests/servers/deps.sh)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -6,7 +6,7 @@
 # Arguments go to both `meson test` runs, e.g. `scripts/test.sh --suite unit`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+scripts/deps.sh --test
 scripts/build.sh
 meson test -C build --print-errorlogs "$@"
 

@@ -187,6 +187,17 @@ expect_fail()
 	fi
 }
 
+# expect_usage DESC ERE: the last command was refused as a usage error (exit 2), with a message
+# matching ERE.
+expect_usage()
+{
+	if [ "$RC" -ne 2 ]; then
+		fail "$1" "expected exit 2, a usage error" "$(last_diag)"
+	else
+		expect_fail "$@"
+	fi
+}
+
 # expect_one_line DESC ERE: the last command failed cleanly with exactly one line on stderr, and
 # that line matches ERE.
 expect_one_line()

@@ -65,6 +65,27 @@ check "init into a non-empty directory leaves it as it was" \
 mfs init
 expect_fail "init without -m or MESHFS_MESH fails"
 
+# the options of a shared mesh, refused for a local one before anything is made
+for opt in "--store s3://bucket" "--endpoint http://127.0.0.1:9" "--region eu-west-1" \
+	"--key $T/k.key"; do
+	# shellcheck disable=SC2086 # an option and its value
+	mfs init -m "$T/local-$RANDOM" $opt
+	expect_usage "init of a local mesh with ${opt%% *} is a usage error naming the shared mesh" \
+		"shared mesh"
+done
+check "no key file was made by a refused init" test ! -e "$T/k.key"
+mfs init -m postgresql://nobody@127.0.0.1:1/mesh
+expect_usage "init of a shared mesh without --store is a usage error" "--store"
+mfs init -m postgresql://nobody:Secret123@127.0.0.1:1/mesh --store "file://$T/sstore" \
+	--key "$T/k.key"
+if [ "$RC" -eq 1 ] && [ -s "$T/err" ] && ! grep -q Secret123 "$T/err" "$T/out"; then
+	pass "a catalog that cannot be reached fails init without printing the URL's password"
+else
+	fail "a catalog that cannot be reached fails init without printing the URL's password" \
+		"$(last_diag)"
+fi
+check "a failed init of a shared mesh leaves no key file" test ! -e "$T/k.key"
+
 # ---- finding the mesh ----
 
 nomesh=/nonexistent

@@ -481,6 +481,11 @@ RUN_TIMEOUT=30 mfs mount -m "$MESH" "$T/mnt-bad"
 expect_fail "mount refuses a master key that others can read" "master\.key|chmod"
 check "and leaves nothing mounted" not_mounted "$T/mnt-bad"
 chmod 0600 "$MESH/keys/master.key"
+for opt in cache_size=lots cache_size=0 cache_size=12Q timeout=0 timeout=3601 timeout=1.5; do
+	RUN_TIMEOUT=30 mfs mount -m "$MESH" "$T/mnt-bad" -o "$opt"
+	expect_usage "mount -o $opt is a usage error naming the option" "${opt%%=*}"
+done
+check "and a refused option mounts nothing" not_mounted "$T/mnt-bad"
 
 # ---- mount in the foreground; the masked view ----
 
@@ -505,8 +510,9 @@ fi
 MNT2=$T/mnt-fg
 mkdir "$MNT2"
 track_mount "$MNT2"
-fg_opts=()
-[ -n "$masked" ] && fg_opts=(-o allow_other)
+# meshfs's own -o options mix with libfuse's
+fg_opts=(-o timeout=5,cache_size=64M)
+[ -n "$masked" ] && fg_opts+=(-o allow_other)
 "$MESHFS" mount -f -m "$MESH" "$MNT2" "${fg_opts[@]}" >"$T/fg.out" 2>"$T/fg.err" </dev/null &
 fg_pid=$!
 track_daemon "$fg_pid"

@@ -110,8 +110,8 @@ static int setup(void **state)
 	assert_int_equal(principal_init(&f->admin, getuid(), getgid()), 0);
 	fake_principal(&f->reader, 54321, "export-test-reader");
 	fake_principal(&f->nobody, 54322, "export-test-nobody");
-	assert_int_equal(mesh_create(f->mesh_dir, f->admin.name, &err), 0);
-	assert_int_equal(mesh_open(&f->m, f->mesh_dir, &err), 0);
+	assert_int_equal(mesh_create(f->mesh_dir, f->admin.name, NULL, NULL, &err), 0);
+	assert_int_equal(mesh_open(&f->m, f->mesh_dir, NULL, &err), 0);
 	assert_int_equal(catalog_team_create(f->m.cat, "owners"), 0);
 	assert_int_equal(mesh_domain_create(&f->m, "crm", "owners", NULL, &err), 0);
 	assert_int_equal(mesh_product_create(&f->m, "crm", "people", contract_yaml,

@@ -25,11 +25,14 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
+	char dir[128];
 
 	assert_non_null(f);
 	strcpy(f->mesh, "/tmp/meshfs-test-keys-XXXXXX");
 	assert_non_null(mkdtemp(f->mesh));
-	snprintf(f->key_path, sizeof(f->key_path), "%s/keys/master.key", f->mesh);
+	assert_int_equal(keys_master_path(f->key_path, sizeof(f->key_path), f->mesh), 0);
+	snprintf(dir, sizeof(dir), "%s/keys", f->mesh);
+	assert_int_equal(mkdir(dir, 0700), 0);
 	*state = f;
 	return 0;
 }
@@ -65,15 +68,14 @@ static void test_create_load(void **state)
 	int fd;
 
 	mfs_error_clear(&err);
-	assert_int_equal(keys_create_master(f->mesh, &err), 0);
-	snprintf(dir, sizeof(dir), "%s/keys", f->mesh);
-	assert_int_equal(stat(dir, &sb), 0);
-	assert_int_equal(sb.st_mode & 07777, 0700);
+	assert_int_equal(keys_create_master(f->key_path, &err), 0);
+	snprintf(dir, sizeof(dir), "%s/keys/master.key", f->mesh);
+	assert_string_equal(f->key_path, dir);
 	assert_int_equal(stat(f->key_path, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0600);
 	assert_int_equal(sb.st_size, KEY_BYTES);
 
-	assert_int_equal(keys_load_master(f->mesh, a, &err), 0);
+	assert_int_equal(keys_load_master(f->key_path, a, &err), 0);
 	assert_memory_not_equal(a, zero, KEY_BYTES);
 	fd = open(f->key_path, O_RDONLY);
 	assert_true(fd >= 0);
@@ -82,10 +84,24 @@ static void test_create_load(void **state)
 	assert_memory_equal(a, b, KEY_BYTES);
 
 	/* Never overwritten. */
-	assert_int_equal(keys_create_master(f->mesh, &err), -EEXIST);
+	assert_int_equal(keys_create_master(f->key_path, &err), -EEXIST);
 	assert_non_null(strstr(err.msg, "already exists"));
-	assert_int_equal(keys_load_master(f->mesh, b, NULL), 0);
+	assert_int_equal(keys_load_master(f->key_path, b, NULL), 0);
 	assert_memory_equal(a, b, KEY_BYTES);
+}
+
+/* A key file is made where it is asked for, never a directory on the way. */
+static void test_create_no_dir(void **state)
+{
+	struct fixture *f = *state;
+	struct mfs_error err;
+	char path[160];
+
+	mfs_error_clear(&err);
+	snprintf(path, sizeof(path), "%s/nodir/master.key", f->mesh);
+	assert_int_equal(keys_create_master(path, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "nodir/master.key"));
+	assert_int_equal(access(path, F_OK), -1);
 }
 
 static void test_load_missing(void **state)
@@ -95,7 +111,7 @@ static void test_load_missing(void **state)
 	struct mfs_error err;
 
 	mfs_error_clear(&err);
-	assert_int_equal(keys_load_master(f->mesh, key, &err), -ENOENT);
+	assert_int_equal(keys_load_master(f->key_path, key, &err), -ENOENT);
 	assert_non_null(strstr(err.msg, "master.key"));
 }
 
@@ -106,18 +122,18 @@ static void test_permissions_refused(void **state)
 	uint8_t key[KEY_BYTES];
 	struct mfs_error err;
 
-	assert_int_equal(keys_create_master(f->mesh, NULL), 0);
+	assert_int_equal(keys_create_master(f->key_path, NULL), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(chmod(f->key_path, bad[i]), 0);
 		mfs_error_clear(&err);
-		assert_int_equal(keys_load_master(f->mesh, key, &err), -EPERM);
+		assert_int_equal(keys_load_master(f->key_path, key, &err), -EPERM);
 		assert_non_null(strstr(err.msg, "chmod 600"));
 		assert_non_null(strstr(err.msg, f->key_path));
 	}
 	assert_int_equal(chmod(f->key_path, 0400), 0);
-	assert_int_equal(keys_load_master(f->mesh, key, NULL), 0);
+	assert_int_equal(keys_load_master(f->key_path, key, NULL), 0);
 	assert_int_equal(chmod(f->key_path, 0600), 0);
-	assert_int_equal(keys_load_master(f->mesh, key, NULL), 0);
+	assert_int_equal(keys_load_master(f->key_path, key, NULL), 0);
 }
 
 static void test_wrong_size(void **state)
@@ -127,17 +143,17 @@ static void test_wrong_size(void **state)
 	uint8_t key[KEY_BYTES];
 	struct mfs_error err;
 
-	assert_int_equal(keys_create_master(f->mesh, NULL), 0);
+	assert_int_equal(keys_create_master(f->key_path, NULL), 0);
 	write_key_file(f->key_path, data, KEY_BYTES - 1, 0600);
 	mfs_error_clear(&err);
-	assert_int_equal(keys_load_master(f->mesh, key, &err), -EINVAL);
+	assert_int_equal(keys_load_master(f->key_path, key, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "32 bytes"));
 	write_key_file(f->key_path, data, KEY_BYTES + 1, 0600);
-	assert_int_equal(keys_load_master(f->mesh, key, NULL), -EINVAL);
+	assert_int_equal(keys_load_master(f->key_path, key, NULL), -EINVAL);
 	write_key_file(f->key_path, data, 0, 0600);
-	assert_int_equal(keys_load_master(f->mesh, key, NULL), -EINVAL);
+	assert_int_equal(keys_load_master(f->key_path, key, NULL), -EINVAL);
 	write_key_file(f->key_path, data, KEY_BYTES, 0600);
-	assert_int_equal(keys_load_master(f->mesh, key, NULL), 0);
+	assert_int_equal(keys_load_master(f->key_path, key, NULL), 0);
 	assert_memory_equal(key, data, KEY_BYTES);
 }
 
@@ -177,7 +193,7 @@ static struct catalog *make_mesh(struct fixture *f)
 	struct mfs_error err;
 
 	mfs_error_clear(&err);
-	assert_int_equal(keys_create_master(f->mesh, &err), 0);
+	assert_int_equal(keys_create_master(f->key_path, &err), 0);
 	assert_int_equal(catalog_open(&cat, f->mesh, CATALOG_CREATE, &err), 0);
 	assert_int_equal(catalog_team_create(cat, "ops"), 0);
 	assert_int_equal(catalog_domain_create(cat, "orders", "ops", "", 1), 0);
@@ -195,7 +211,7 @@ static void test_keyring_mask(void **state)
 
 	mfs_error_clear(&err);
 	/* A fresh mesh has no masking key yet, which is not an error. */
-	assert_int_equal(keyring_open(&kr, f->mesh, cat, &err), 0);
+	assert_int_equal(keyring_open(&kr, f->key_path, cat, &err), 0);
 	assert_int_equal(keyring_mask_key(kr, k1), -ENOENT);
 	assert_int_equal(keyring_create_mask_key(kr), 0);
 	assert_int_equal(keyring_create_mask_key(kr), -EEXIST);
@@ -204,7 +220,7 @@ static void test_keyring_mask(void **state)
 	keyring_close(kr);
 
 	/* The same key after a restart, unwrapped from the catalog. */
-	assert_int_equal(keyring_open(&kr, f->mesh, cat, &err), 0);
+	assert_int_equal(keyring_open(&kr, f->key_path, cat, &err), 0);
 	assert_int_equal(keyring_mask_key(kr, k2), 0);
 	assert_memory_equal(k1, k2, KEY_BYTES);
 	keyring_close(kr);
@@ -221,7 +237,7 @@ static void test_keyring_domain_rotation(void **state)
 	struct mfs_error err;
 
 	mfs_error_clear(&err);
-	assert_int_equal(keyring_open(&kr, f->mesh, cat, &err), 0);
+	assert_int_equal(keyring_open(&kr, f->key_path, cat, &err), 0);
 	assert_int_equal(keyring_create_mask_key(kr), 0);
 	assert_int_equal(keyring_domain_key(kr, "orders", &got, k1), -ENOENT);
 	assert_int_equal(keyring_rotate_domain(kr, "orders", &id1), 0);
@@ -251,7 +267,7 @@ static void test_keyring_domain_rotation(void **state)
 	keyring_close(kr);
 
 	/* After a restart (empty cache) every key comes back from the catalog. */
-	assert_int_equal(keyring_open(&kr, f->mesh, cat, &err), 0);
+	assert_int_equal(keyring_open(&kr, f->key_path, cat, &err), 0);
 	assert_int_equal(keyring_key(kr, id1, back), 0);
 	assert_memory_equal(back, k1, KEY_BYTES);
 	assert_int_equal(keyring_domain_key(kr, "orders", &got, back), 0);
@@ -262,7 +278,7 @@ static void test_keyring_domain_rotation(void **state)
 	{
 		struct keyring *cli;
 
-		assert_int_equal(keyring_open(&cli, f->mesh, cat, &err), 0);
+		assert_int_equal(keyring_open(&cli, f->key_path, cat, &err), 0);
 		assert_int_equal(keyring_rotate_domain(cli, "orders", &id3), 0);
 		assert_int_equal(keyring_domain_key(cli, "orders", &got, k3), 0);
 		keyring_close(cli);
@@ -283,7 +299,7 @@ static void test_keyring_many_keys(void **state)
 	struct keyring *kr;
 
 	/* More keys than the cache holds: evicted ones are unwrapped again. */
-	assert_int_equal(keyring_open(&kr, f->mesh, cat, NULL), 0);
+	assert_int_equal(keyring_open(&kr, f->key_path, cat, NULL), 0);
 	for (int i = 0; i < 80; i++) {
 		assert_int_equal(keyring_rotate_domain(kr, "orders", &ids[i]), 0);
 		assert_int_equal(keyring_domain_key(kr, "orders", &got, keys[i]), 0);
@@ -307,7 +323,7 @@ static void test_keyring_wrong_master(void **state)
 	struct keyring *kr;
 	struct mfs_error err;
 
-	assert_int_equal(keyring_open(&kr, f->mesh, cat, NULL), 0);
+	assert_int_equal(keyring_open(&kr, f->key_path, cat, NULL), 0);
 	assert_int_equal(keyring_create_mask_key(kr), 0);
 	keyring_close(kr);
 
@@ -315,7 +331,7 @@ static void test_keyring_wrong_master(void **state)
 	write_key_file(f->key_path, other, sizeof(other), 0600);
 	mfs_error_clear(&err);
 	kr = NULL;
-	assert_int_equal(keyring_open(&kr, f->mesh, cat, &err), -EIO);
+	assert_int_equal(keyring_open(&kr, f->key_path, cat, &err), -EIO);
 	assert_null(kr);
 	assert_string_equal(err.msg, "wrong master key for this mesh (keys/master.key does not "
 				     "open the catalog's keys)");
@@ -323,7 +339,7 @@ static void test_keyring_wrong_master(void **state)
 	/* A key file others can read is refused before anything else. */
 	assert_int_equal(chmod(f->key_path, 0644), 0);
 	mfs_error_clear(&err);
-	assert_int_equal(keyring_open(&kr, f->mesh, cat, &err), -EPERM);
+	assert_int_equal(keyring_open(&kr, f->key_path, cat, &err), -EPERM);
 	assert_non_null(strstr(err.msg, "chmod 600"));
 	catalog_close(cat);
 }
@@ -359,7 +375,7 @@ static void test_keyring_threads(void **state)
 	pthread_t t[6];
 	struct keyring *kr;
 
-	assert_int_equal(keyring_open(&kr, f->mesh, cat, NULL), 0);
+	assert_int_equal(keyring_open(&kr, f->key_path, cat, NULL), 0);
 	for (int i = 0; i < 40; i++) {
 		assert_int_equal(keyring_rotate_domain(kr, i % 2 ? "orders" : "users", &ids[i]), 0);
 		assert_int_equal(keyring_domain_key(kr, i % 2 ? "orders" : "users", &got, keys[i]),
@@ -383,6 +399,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    T(test_create_load),
+	    T(test_create_no_dir),
 	    T(test_load_missing),
 	    T(test_permissions_refused),
 	    T(test_wrong_size),

@@ -431,8 +431,8 @@ static void test_mesh_policy(void **state)
 
 	assert_non_null(mkdtemp(dir));
 	mfs_error_clear(&err);
-	assert_int_equal(mesh_create(dir, "alice", &err), 0);
-	assert_int_equal(mesh_open(&m, dir, &err), 0);
+	assert_int_equal(mesh_create(dir, "alice", NULL, NULL, &err), 0);
+	assert_int_equal(mesh_open(&m, dir, NULL, &err), 0);
 	principal_fake(&admin, "alice");
 	principal_fake(&mallory, "mallory");
 
