@@ -294,6 +294,17 @@ int catalog_setting_get(struct catalog *cat, const char *name, char **value);
 /* Sets name to value, replacing what it was. */
 int catalog_setting_set(struct catalog *cat, const char *name, const char *value);
 
+/* ---- copying (moving a mesh) ---- */
+/*
+ * Copies every row of every table of from into to, which must be a catalog just created (empty),
+ * ids included, in one transaction on to: all of it or nothing. progress (may be NULL) is told
+ * each table's row count as it is done; a non-zero return stops the copy with that value. err
+ * names the table that failed.
+ */
+int catalog_copy(struct catalog *from, struct catalog *to,
+		 int (*progress)(const char *table, uint64_t rows, void *ctx), void *ctx,
+		 struct mfs_error *err);
+
 /* ---- audit ---- */
 struct catalog_audit {
 	int64_t id;

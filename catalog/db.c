@@ -192,6 +192,57 @@ int db_exec(struct db *db, size_t id, const char *fmt, ...)
 	return rc ? rc : run(st);
 }
 
+/* Binds column col of src's current row to parameter col + 1 of dst. */
+static int bind_column(struct db_stmt *dst, struct db_stmt *src, int col)
+{
+	const void *p;
+	size_t len;
+
+	switch (db_column_type(src, col)) {
+	case DB_NULL:
+		return db_bind_null(dst, col + 1);
+	case DB_INTEGER:
+		return db_bind_int64(dst, col + 1, db_column_int64(src, col));
+	case DB_BLOB:
+		p = db_column_blob(src, col, &len);
+		/* an empty blob reads as NULL; it is still a value */
+		return db_bind_blob(dst, col + 1, p ? p : "", len);
+	case DB_FLOAT:
+	case DB_TEXT:
+		break;
+	}
+	return db_bind_text(dst, col + 1, db_column_text(src, col));
+}
+
+int db_copy(struct db *from, size_t select_id, struct db *to, size_t insert_id, uint64_t *rows)
+{
+	struct db_stmt *src, *dst;
+	int rc, n;
+
+	*rows = 0;
+	rc = db_stmt(from, select_id, &src);
+	if (rc)
+		return rc;
+	while ((rc = db_step(src)) == 1) {
+		rc = db_stmt(to, insert_id, &dst);
+		if (rc)
+			break;
+		n = db_column_count(src);
+		for (int col = 0; !rc && col < n; col++)
+			rc = bind_column(dst, src, col);
+		/* src's values stay valid until its next step: dst runs first */
+		if (rc)
+			db_reset(dst);
+		else
+			rc = run(dst);
+		if (rc)
+			break;
+		(*rows)++;
+	}
+	db_reset(src);
+	return rc;
+}
+
 /* 1 with *out set if the statement gives a row whose first column is not NULL, 0 if not; the
  * statement is reset. */
 static int first_int64(struct db_stmt *st, int64_t *out)

@@ -143,6 +143,13 @@ char *db_rows_text(const struct db_rows *r, size_t row, size_t col);
 int64_t db_rows_int64(const struct db_rows *r, size_t row, size_t col);
 int db_rows_is_null(const struct db_rows *r, size_t row, size_t col);
 
+/*
+ * Runs statement select_id on from and, for each row, statement insert_id on to with the row's
+ * columns as its parameters, in order; *rows counts them. For copying a table between databases
+ * of one schema: the caller holds a transaction on to.
+ */
+int db_copy(struct db *from, size_t select_id, struct db *to, size_t insert_id, uint64_t *rows);
+
 /* Transactions nest: the outermost takes the write lock at once (so that what it reads stays
  * true until it commits), inner levels are savepoints. A commit that fails has rolled back its
  * level; a rollback outside any transaction does nothing. A statement that fails inside a

@@ -320,6 +320,17 @@ static const struct db_sql migrations[] = {
 };
 /* clang-format on */
 
+/* A table read from one catalog and written into another, with its columns in the same order;
+ * PostgreSQL takes the ids of a table whose ids it generates only when told to. */
+#define COPY(key, table, cols, order, params)                                                      \
+	[ST_COPY_FROM_##key] = {.sql = "SELECT " cols " FROM " table " ORDER BY " order},          \
+	[ST_COPY_INTO_##key] = {.sql = "INSERT INTO " table " (" cols ") VALUES (" params ")"}
+#define COPY_ID(key, table, cols, order, params)                                                   \
+	[ST_COPY_FROM_##key] = {.sql = "SELECT " cols " FROM " table " ORDER BY " order},          \
+	[ST_COPY_INTO_##key] = {.sql = "INSERT INTO " table " (" cols ") VALUES (" params ")",     \
+				.own[DB_PG] = "INSERT INTO " table " (" cols ")"                   \
+					      " OVERRIDING SYSTEM VALUE VALUES (" params ")"}
+
 #define DOMAIN_SELECT                                                                              \
 	"SELECT d.id, d.name, t.name, d.description, d.created_at "                                \
 	"FROM domains d JOIN teams t ON t.id = d.owner_id "
@@ -501,6 +512,80 @@ static const struct db_sql statements[ST_COUNT] = {
 	[ST_SETTING_GET] = {.sql = "SELECT value FROM settings WHERE name = ?1"},
 	[ST_SETTING_SET] = {.sql = "INSERT INTO settings (name, value) VALUES (?1, ?2) "
 		"ON CONFLICT (name) DO UPDATE SET value = excluded.value"},
+	/* catalog_copy: every column of every table, rows in key order, ids kept */
+	COPY_ID(TEAMS, "teams",
+		"id, name",
+		"id", "?1, ?2"),
+	COPY(MEMBERS, "team_members",
+		"team_id, \"user\"",
+		"team_id, \"user\"", "?1, ?2"),
+	COPY_ID(DOMAINS, "domains",
+		"id, name, owner_id, description, created_at",
+		"id", "?1, ?2, ?3, ?4, ?5"),
+	COPY_ID(PRODUCTS, "products",
+		"id, domain_id, name, created_at",
+		"id", "?1, ?2, ?3, ?4"),
+	COPY_ID(CONTRACTS, "contracts",
+		"id, product_id, seq, semver, description, status, frequency_seconds,"
+		" created_at, created_by, yaml",
+		"id", "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10"),
+	COPY(CTABLES, "contract_tables",
+		"contract_id, name",
+		"contract_id, name", "?1, ?2"),
+	COPY(INPUTS, "contract_inputs",
+		"product_id, domain, product",
+		"product_id, domain, product", "?1, ?2, ?3"),
+	COPY(SEARCHTEXT, "product_search",
+		"product_id, text",
+		"product_id", "?1, ?2"),
+	COPY_ID(VERSIONS, "versions",
+		"id, product_id, number, contract_seq, published_at, published_by, rows,"
+		" bytes, checks, warnings",
+		"id", "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10"),
+	COPY(VTABLES, "version_tables",
+		"version_id, name, segment, rows, masked_size, plain_size, has_pii",
+		"version_id, name", "?1, ?2, ?3, ?4, ?5, ?6, ?7"),
+	COPY(GRANTS, "grants",
+		"privilege, scope, principal, granted_by, granted_at",
+		"privilege, scope, principal", "?1, ?2, ?3, ?4, ?5"),
+	COPY_ID(AUDIT, "audit",
+		"id, at, principal, action, object, version, view, outcome, detail",
+		"id", "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9"),
+	/* active is an integer in SQLite and a boolean in PostgreSQL: through text, either
+	 * becomes the other */
+	[ST_COPY_FROM_KEYS] = {.sql = "SELECT id, kind, domain_id, wrapped, created_at, active "
+		"FROM keys ORDER BY id"},
+	[ST_COPY_INTO_KEYS] = {.sql = "INSERT INTO keys (id, kind, domain_id, wrapped, created_at, "
+		"active) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+		.own[DB_PG] = "INSERT INTO keys (id, kind, domain_id, wrapped, created_at, active) "
+		"OVERRIDING SYSTEM VALUE "
+		"VALUES (?1, ?2, ?3, ?4, ?5, CAST(CAST(?6 AS TEXT) AS BOOLEAN))"},
+	COPY_ID(POLICIES, "policies",
+		"seq, yaml, set_at, set_by",
+		"seq", "?1, ?2, ?3, ?4"),
+	COPY(SETTINGS, "settings",
+		"name, value",
+		"name", "?1, ?2"),
+	/* after a copy: each table's next id past the ids copied (SQLite takes the highest id plus
+	 * one by itself) */
+	[ST_COPY_RESTART] = {.sql = "SELECT 0",
+		.own[DB_PG] = "SELECT "
+		"setval(pg_get_serial_sequence('teams', 'id'), "
+		"(SELECT COALESCE(MAX(id), 0) + 1 FROM teams), false), "
+		"setval(pg_get_serial_sequence('domains', 'id'), "
+		"(SELECT COALESCE(MAX(id), 0) + 1 FROM domains), false), "
+		"setval(pg_get_serial_sequence('products', 'id'), "
+		"(SELECT COALESCE(MAX(id), 0) + 1 FROM products), false), "
+		"setval(pg_get_serial_sequence('contracts', 'id'), "
+		"(SELECT COALESCE(MAX(id), 0) + 1 FROM contracts), false), "
+		"setval(pg_get_serial_sequence('versions', 'id'), "
+		"(SELECT COALESCE(MAX(id), 0) + 1 FROM versions), false), "
+		"setval(pg_get_serial_sequence('audit', 'id'), "
+		"(SELECT COALESCE(MAX(id), 0) + 1 FROM audit), false), "
+		"setval(pg_get_serial_sequence('keys', 'id'), "
+		"(SELECT COALESCE(MAX(id), 0) + 1 FROM keys), false), "
+		"setval(pg_get_serial_sequence('policies', 'seq'), "
+		"(SELECT COALESCE(MAX(seq), 0) + 1 FROM policies), false)"},
 };
 /* clang-format on */
 

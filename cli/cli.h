@@ -124,7 +124,7 @@ void cli_table_release(struct cli_table *t);
 
 /* The commands, in cmd_admin.c, cmd_product.c, cmd_mount.c, cmd_keys.c and cmd_export.c. */
 extern const struct cli_cmd cli_cmd_init, cli_cmd_team, cli_cmd_domain, cli_cmd_grant,
-    cli_cmd_revoke, cli_cmd_audit, cli_cmd_verify;
+    cli_cmd_revoke, cli_cmd_audit, cli_cmd_verify, cli_cmd_migrate;
 extern const struct cli_cmd cli_cmd_product, cli_cmd_publish, cli_cmd_contract, cli_cmd_log;
 extern const struct cli_cmd cli_cmd_mount;
 extern const struct cli_cmd cli_cmd_policy;		    /* cmd_policy.c */

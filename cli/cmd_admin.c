@@ -904,27 +904,21 @@ static int verify_orphans(struct cli_session *s, unsigned long *count)
 	return rc;
 }
 
-static int run_verify(const struct cli_cmd *cmd, int argc, char **argv)
+/* Checks the mesh s has open as verify does; prints each problem and a summary. Returns the exit
+ * status. */
+static int verify_run(struct cli_session *s)
 {
 	struct product_refs refs = {0};
 	struct verify_state v = {0};
 	struct verify_product vp;
-	struct cli_session s;
 	struct mfs_error err;
-	struct cli_args a;
 	unsigned long orphans = 0;
 	size_t i;
 	int rc;
 
-	rc = cli_parse(cmd, NULL, argc, argv, &a);
-	if (rc != CLI_CONTINUE)
-		return rc;
-	rc = cli_open(&s, cmd, &a);
-	if (rc != CLI_CONTINUE)
-		return rc;
-	v.s = &s;
+	v.s = s;
 	mfs_error_clear(&err);
-	rc = catalog_integrity_check(s.mesh.cat, &err);
+	rc = catalog_integrity_check(s->mesh.cat, &err);
 	if (rc) {
 		v.problems++;
 		cli_fail(rc, &err, "catalog integrity check failed");
@@ -932,15 +926,15 @@ static int run_verify(const struct cli_cmd *cmd, int argc, char **argv)
 	rc = verify_segments(&v);
 	/* the products first: no catalog query runs inside another one's callback */
 	if (!rc && v.bad)
-		rc = catalog_product_list(s.mesh.cat, NULL, product_refs_add, &refs);
+		rc = catalog_product_list(s->mesh.cat, NULL, product_refs_add, &refs);
 	for (i = 0; !rc && i < refs.n; i++) {
 		vp.v = &v;
 		vp.domain = refs.items[i].domain;
 		vp.product = refs.items[i].name;
-		rc = catalog_version_list(s.mesh.cat, refs.items[i].id, 0, verify_version_cb, &vp);
+		rc = catalog_version_list(s->mesh.cat, refs.items[i].id, 0, verify_version_cb, &vp);
 	}
 	if (!rc)
-		rc = verify_orphans(&s, &orphans);
+		rc = verify_orphans(s, &orphans);
 	if (rc) {
 		rc = cli_fail(rc, NULL, "verify could not finish");
 		goto out;
@@ -955,6 +949,22 @@ out:
 	free(v.ids);
 	free(v.outcome);
 	free(refs.items);
+	return rc;
+}
+
+static int run_verify(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct cli_session s;
+	struct cli_args a;
+	int rc;
+
+	rc = cli_parse(cmd, NULL, argc, argv, &a);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	rc = cli_open(&s, cmd, &a);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	rc = verify_run(&s);
 	cli_close(&s);
 	return rc;
 }
@@ -970,4 +980,97 @@ const struct cli_cmd cli_cmd_verify = {
     .min_args = 0,
     .max_args = 0,
     .run = run_verify,
+};
+
+/* ---- migrate ---- */
+
+static int migrate_progress(const char *what, uint64_t n, void *ctx)
+{
+	(void)ctx;
+	if (!strcmp(what, "bytes"))
+		printf("  %.1f MB of segments\n", (double)n / 1e6);
+	else
+		printf("  %-16s %llu\n", what, (unsigned long long)n);
+	return 0;
+}
+
+static int run_migrate(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct mesh_init init = {0};
+	const char *to = NULL;
+	const struct cli_opt opts[] = {
+	    {.name = "to", .kind = CLI_OPT_VALUE, .value = &to},
+	    {.name = "store", .kind = CLI_OPT_VALUE, .value = &init.store},
+	    {.name = "endpoint", .kind = CLI_OPT_VALUE, .value = &init.endpoint},
+	    {.name = "region", .kind = CLI_OPT_VALUE, .value = &init.region},
+	    {.name = NULL},
+	};
+	const char *key_file;
+	struct cli_session s, moved;
+	struct mfs_error err;
+	struct cli_args a;
+	char *display;
+	int rc;
+
+	rc = cli_parse(cmd, opts, argc, argv, &a);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	key_file = a.key ? a.key : getenv("MESHFS_KEY");
+	if (!to || !catalog_target_shared(to))
+		return cli_usage_error(cmd, "--to postgresql://… names the shared mesh to create");
+	if (!init.store)
+		return cli_usage_error(cmd, "--store s3://BUCKET[/PREFIX] or file:///DIR: where "
+					    "the segments go");
+	if (!key_file || !*key_file)
+		return cli_usage_error(cmd, "--key FILE (or MESHFS_KEY): the new mesh's key file");
+	/* --key names the new mesh's key: the mesh being moved keeps using its own */
+	a.key = NULL;
+	rc = cli_open(&s, cmd, &a);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	rc = cli_require(&s, PRIV_ADMIN, NULL, NULL);
+	if (rc != CLI_CONTINUE)
+		goto out;
+	display = catalog_target_display(to);
+	printf("Moving %s to %s, its segments to %s:\n", a.display, display ? display : "",
+	       init.store);
+	mfs_error_clear(&err);
+	rc = mesh_migrate(&s.mesh, to, &init, key_file, migrate_progress, NULL, &err);
+	if (rc) {
+		rc = cli_fail(rc, &err, "cannot move the mesh");
+		free(display);
+		goto out;
+	}
+	printf("Checking the moved mesh:\n");
+	a.mesh = to;
+	a.key = key_file;
+	snprintf(a.display, sizeof(a.display), "%s", display ? display : "");
+	free(display);
+	rc = cli_open(&moved, cmd, &a);
+	if (rc != CLI_CONTINUE)
+		goto out;
+	rc = verify_run(&moved);
+	cli_close(&moved);
+	if (rc == CLI_EXIT_OK)
+		printf("Done. %s is left as it was; mount the shared mesh with:\n"
+		       "  MESHFS_KEY=%s meshfs mount -m %s MOUNTPOINT\n",
+		       s.mesh.target, key_file, a.display);
+out:
+	cli_close(&s);
+	return rc;
+}
+
+const struct cli_cmd cli_cmd_migrate = {
+    .name = "migrate",
+    .synopsis = "-m MESH --to postgresql://… --store URL [--endpoint URL] [--region R] --key FILE",
+    .summary = "Move a mesh to a new shared one: key, segments, catalog; then verify it.",
+    .help = "Copies the master key into the new key FILE (which must not exist), every segment\n"
+	    "into the store (s3://BUCKET[/PREFIX] or file:///DIR), and every row of the catalog\n"
+	    "(teams, domains, products, contracts, versions, grants, audit, keys) into the\n"
+	    "PostgreSQL database, which must exist and hold no mesh; then checks the new mesh\n"
+	    "as 'meshfs verify' does. The mesh moved is left as it was, locked against publishes\n"
+	    "while it is copied: stop its mounts first. Needs admin on the mesh.\n",
+    .min_args = 0,
+    .max_args = 0,
+    .run = run_migrate,
 };

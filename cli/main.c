@@ -14,12 +14,25 @@
 #include "contract/contract.h"
 
 static const struct cli_cmd *const root_subs[] = {
-    &cli_cmd_init,     &cli_cmd_mount,	 &cli_cmd_team,
-    &cli_cmd_domain,   &cli_cmd_product, &cli_cmd_publish,
-    &cli_cmd_contract, &cli_cmd_grant,	 &cli_cmd_revoke,
-    &cli_cmd_log,      &cli_cmd_audit,	 &cli_cmd_verify,
-    &cli_cmd_policy,   &cli_cmd_key,	 &cli_cmd_export,
-    &cli_cmd_search,   &cli_cmd_status,	 NULL,
+    &cli_cmd_init,
+    &cli_cmd_mount,
+    &cli_cmd_team,
+    &cli_cmd_domain,
+    &cli_cmd_product,
+    &cli_cmd_publish,
+    &cli_cmd_contract,
+    &cli_cmd_grant,
+    &cli_cmd_revoke,
+    &cli_cmd_log,
+    &cli_cmd_audit,
+    &cli_cmd_verify,
+    &cli_cmd_policy,
+    &cli_cmd_key,
+    &cli_cmd_export,
+    &cli_cmd_search,
+    &cli_cmd_status,
+    &cli_cmd_migrate,
+    NULL,
 };
 
 static const struct cli_cmd root = {

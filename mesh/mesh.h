@@ -51,7 +51,6 @@ struct mesh {
 #define MESH_SETTING_ENDPOINT "store.endpoint"
 #define MESH_SETTING_REGION   "store.region"
 
-
 /*
  * Creates a new mesh at target: catalog, store, master key, the masking key, the default policy;
  * admin on the mesh for the user called admin. A local mesh is made in a directory that may exist
@@ -77,6 +76,16 @@ int mesh_open_like(struct mesh *m, const struct mesh *like, struct mfs_error *er
  */
 int mesh_keys(struct mesh *m, struct mfs_error *err);
 void mesh_close(struct mesh *m);
+/*
+ * Moves mesh m to a new shared mesh at target (a PostgreSQL database holding no mesh yet): its
+ * master key into key_file (which must not exist), every segment into the store init names, and
+ * every row of its catalog, ids included; m itself is left as it was, locked against publishes
+ * meanwhile. progress (may be NULL) hears what was copied: "segments", "bytes", then each
+ * table's rows. On failure the key file is removed and the new catalog holds nothing.
+ */
+int mesh_migrate(struct mesh *m, const char *target, const struct mesh_init *init,
+		 const char *key_file, int (*progress)(const char *what, uint64_t n, void *ctx),
+		 void *ctx, struct mfs_error *err);
 /* Removes blobs no version refers to and leftovers of interrupted writes; returns how many. Only
  * when no other process writes the mesh (at mount start, under the caller's lock). */
 int mesh_clean_orphans(struct mesh *m, unsigned long *removed);
