@@ -93,6 +93,10 @@ struct cli_session {
  * CLI_CONTINUE, or an exit status after reporting why it could not. */
 int cli_open(struct cli_session *s, const struct cli_cmd *cmd, const struct cli_args *a);
 void cli_close(struct cli_session *s);
+/* cli_parse, then cli_open: what most commands start with. Returns CLI_CONTINUE with s open, or
+ * an exit status. */
+int cli_start(const struct cli_cmd *cmd, const struct cli_opt *opts, int argc, char **argv,
+	      struct cli_args *a, struct cli_session *s);
 /* Whether the caller has priv on the object (domain NULL: the mesh; product NULL: the domain).
  * Returns CLI_CONTINUE, or CLI_EXIT_FAIL after saying what right is missing. */
 int cli_require(struct cli_session *s, enum privilege priv, const char *domain,

@@ -249,10 +249,7 @@ static int run_team_list(const struct cli_cmd *cmd, int argc, char **argv)
 	struct cli_table t;
 	int rc;
 
-	rc = cli_parse(cmd, NULL, argc, argv, &a);
-	if (rc != CLI_CONTINUE)
-		return rc;
-	rc = cli_open(&s, cmd, &a);
+	rc = cli_start(cmd, NULL, argc, argv, &a, &s);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	cli_table_init(&t, 2);
@@ -374,10 +371,7 @@ static int run_domain_list(const struct cli_cmd *cmd, int argc, char **argv)
 	struct cli_table t;
 	int rc;
 
-	rc = cli_parse(cmd, NULL, argc, argv, &a);
-	if (rc != CLI_CONTINUE)
-		return rc;
-	rc = cli_open(&s, cmd, &a);
+	rc = cli_start(cmd, NULL, argc, argv, &a, &s);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	cli_table_init(&t, 4);
@@ -958,10 +952,7 @@ static int run_verify(const struct cli_cmd *cmd, int argc, char **argv)
 	struct cli_args a;
 	int rc;
 
-	rc = cli_parse(cmd, NULL, argc, argv, &a);
-	if (rc != CLI_CONTINUE)
-		return rc;
-	rc = cli_open(&s, cmd, &a);
+	rc = cli_start(cmd, NULL, argc, argv, &a, &s);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	rc = verify_run(&s);

@@ -39,10 +39,7 @@ static int run_policy_show(const struct cli_cmd *cmd, int argc, char **argv)
 	size_t len;
 	int rc;
 
-	rc = cli_parse(cmd, NULL, argc, argv, &a);
-	if (rc != CLI_CONTINUE)
-		return rc;
-	rc = cli_open(&s, cmd, &a);
+	rc = cli_start(cmd, NULL, argc, argv, &a, &s);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	rc = mesh_policy_text(&s.mesh, &yaml);

@@ -343,6 +343,14 @@ int cli_open(struct cli_session *s, const struct cli_cmd *cmd, const struct cli_
 	return CLI_CONTINUE;
 }
 
+int cli_start(const struct cli_cmd *cmd, const struct cli_opt *opts, int argc, char **argv,
+	      struct cli_args *a, struct cli_session *s)
+{
+	int rc = cli_parse(cmd, opts, argc, argv, a);
+
+	return rc == CLI_CONTINUE ? cli_open(s, cmd, a) : rc;
+}
+
 void cli_close(struct cli_session *s)
 {
 	mesh_close(&s->mesh);

@@ -80,6 +80,26 @@ static int key_file_choose(const char *target, const struct mesh_options *o, cha
 	return *out ? 0 : -ENOMEM;
 }
 
+int mesh_record(struct catalog *cat, const struct mesh_init *init, struct mfs_error *err)
+{
+	unsigned char id[16];
+	char hex[sizeof(id) * 2 + 1];
+	int rc;
+
+	randombytes_buf(id, sizeof(id));
+	sodium_bin2hex(hex, sizeof(hex), id, sizeof(id));
+	rc = catalog_setting_set(cat, MESH_SETTING_ID, hex);
+	if (!rc)
+		rc = catalog_setting_set(cat, MESH_SETTING_STORE, init->store);
+	if (!rc && init->endpoint)
+		rc = catalog_setting_set(cat, MESH_SETTING_ENDPOINT, init->endpoint);
+	if (!rc && init->region)
+		rc = catalog_setting_set(cat, MESH_SETTING_REGION, init->region);
+	if (rc)
+		mfs_error_set(err, rc, "cannot record the store: %s", strerror(-rc));
+	return rc;
+}
+
 /* The catalog, masking key, first admin and policy every new mesh starts with, in one
  * transaction. */
 static int mesh_seed(struct catalog *cat, const char *key_file, const char *admin,
@@ -87,8 +107,6 @@ static int mesh_seed(struct catalog *cat, const char *key_file, const char *admi
 {
 	struct keyring *kr = NULL;
 	struct strbuf sb;
-	unsigned char id[16];
-	char hex[sizeof(id) * 2 + 1];
 	int rc;
 
 	strbuf_init(&sb);
@@ -97,21 +115,8 @@ static int mesh_seed(struct catalog *cat, const char *key_file, const char *admi
 		mfs_error_set(err, rc, "catalog busy: %s", strerror(-rc));
 		goto out;
 	}
-	if (init) {
-		randombytes_buf(id, sizeof(id));
-		sodium_bin2hex(hex, sizeof(hex), id, sizeof(id));
-		rc = catalog_setting_set(cat, MESH_SETTING_ID, hex);
-		if (!rc)
-			rc = catalog_setting_set(cat, MESH_SETTING_STORE, init->store);
-		if (!rc && init->endpoint)
-			rc = catalog_setting_set(cat, MESH_SETTING_ENDPOINT, init->endpoint);
-		if (!rc && init->region)
-			rc = catalog_setting_set(cat, MESH_SETTING_REGION, init->region);
-		if (rc) {
-			mfs_error_set(err, rc, "cannot record the store: %s", strerror(-rc));
-			goto out;
-		}
-	}
+	if (init && (rc = mesh_record(cat, init, err)))
+		goto out;
 	rc = keyring_open(&kr, key_file, cat, err);
 	if (rc)
 		goto out;

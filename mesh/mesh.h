@@ -76,6 +76,9 @@ int mesh_open_like(struct mesh *m, const struct mesh *like, struct mfs_error *er
  */
 int mesh_keys(struct mesh *m, struct mfs_error *err);
 void mesh_close(struct mesh *m);
+/* Records in cat what a new shared mesh keeps of itself: a new id (no host takes another mesh's
+ * cache for its own) and where its store is. */
+int mesh_record(struct catalog *cat, const struct mesh_init *init, struct mfs_error *err);
 /*
  * Moves mesh m to a new shared mesh at target (a PostgreSQL database holding no mesh yet): its
  * master key into key_file (which must not exist), every segment into the store init names, and

@@ -141,8 +141,6 @@ static int catalog_move(struct mesh *m, const char *target, const struct mesh_in
 {
 	struct table_progress tp = {progress, ctx};
 	struct catalog *to = NULL;
-	unsigned char raw[16];
-	char id[sizeof(raw) * 2 + 1];
 	int rc;
 
 	rc = catalog_open(&to, target, CATALOG_CREATE, err);
@@ -154,19 +152,8 @@ static int catalog_move(struct mesh *m, const char *target, const struct mesh_in
 		goto out;
 	}
 	rc = catalog_copy(m->cat, to, table_done, &tp, err);
-	randombytes_buf(raw, sizeof(raw));
-	sodium_bin2hex(id, sizeof(id), raw, sizeof(raw));
-	/* a new mesh: its own id, so that no host takes the old one's cache for it */
 	if (!rc)
-		rc = catalog_setting_set(to, MESH_SETTING_ID, id);
-	if (!rc)
-		rc = catalog_setting_set(to, MESH_SETTING_STORE, init->store);
-	if (!rc && init->endpoint)
-		rc = catalog_setting_set(to, MESH_SETTING_ENDPOINT, init->endpoint);
-	if (!rc && init->region)
-		rc = catalog_setting_set(to, MESH_SETTING_REGION, init->region);
-	if (rc && !err->msg[0])
-		mfs_error_set(err, rc, "cannot record the store: %s", strerror(-rc));
+		rc = mesh_record(to, init, err);
 	if (rc) {
 		catalog_rollback(to);
 		goto out;
