@@ -74,6 +74,7 @@ struct pg {
 	int64_t data_version; /* db_data_version */
 	int64_t waited;	      /* the data version changes_wait last answered for */
 	char errmsg[512];
+	char farewell[256]; /* why the server said it ends the session, if it did */
 };
 
 struct pg_stmt {
@@ -128,10 +129,12 @@ static void set_errmsg(struct pg *c, const char *msg)
 	strbuf_release(&sb);
 }
 
-/* Closes a connection that failed (why), telling so once until one is made again. */
+/* Closes a connection that failed (why, unless the server said why first), telling so once
+ * until one is made again. */
 static void conn_drop(struct pg *c, const char *why)
 {
-	set_errmsg(c, why);
+	set_errmsg(c, c->farewell[0] ? c->farewell : why);
+	c->farewell[0] = '\0';
 	if (!c->lost)
 		fprintf(stderr, "meshfs: catalog: lost the connection to %s: %s\n", c->name.buf,
 			c->errmsg);
@@ -155,17 +158,23 @@ static void notifications_take(struct pg *c)
 }
 
 /* Reads what the server sent unasked (notifications, or the end of the connection) without
- * waiting for more. */
+ * waiting for more. libpq stops at the end of what one read gave: a server that ends a session
+ * sends why, then closes, which only the next read finds. */
 static void conn_input(struct pg *c)
 {
+	struct pollfd p;
+
 	if (!c->pg)
 		return;
-	if (PQstatus(c->pg) != CONNECTION_OK || !PQconsumeInput(c->pg) ||
-	    PQstatus(c->pg) != CONNECTION_OK) {
-		conn_drop(c, PQerrorMessage(c->pg));
-		return;
-	}
-	notifications_take(c);
+	do {
+		if (PQstatus(c->pg) != CONNECTION_OK || !PQconsumeInput(c->pg) ||
+		    PQstatus(c->pg) != CONNECTION_OK) {
+			conn_drop(c, PQerrorMessage(c->pg));
+			return;
+		}
+		notifications_take(c);
+		p = (struct pollfd){.fd = PQsocket(c->pg), .events = POLLIN};
+	} while (poll(&p, 1, 0) > 0);
 }
 
 /* Waits until fd is ready for events, or -ETIMEDOUT at deadline. */
@@ -430,38 +439,46 @@ static int query_text(struct pg *c, const char *sql, int nparams, const char *co
 	return 0;
 }
 
-/* What libpq would print of the server's notices (a text search without words, …): nothing. */
-static void notice_ignore(void *arg, const PGresult *res)
+/* What libpq would print of the server's notices (a text search without words, …) is not
+ * printed; one that ends the session (FATAL, as from pg_terminate_backend or a shutdown) says
+ * why the connection is lost. */
+static void notice_take(void *arg, const PGresult *res)
 {
-	(void)arg;
-	(void)res;
+	struct pg *c = arg;
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+
+	if (severity && (!strcmp(severity, "FATAL") || !strcmp(severity, "PANIC")))
+		snprintf(c->farewell, sizeof(c->farewell), "%s",
+			 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
 }
 
 /* Sets the session up: notifications, the server's own bounds, and read-only if so opened. */
 static int conn_setup(struct pg *c)
 {
-	char statement[16], idle[16], keepalive[16], interval[16], user[16];
-	const char *params[] = {statement, idle, keepalive,
-				interval,  user, c->readonly ? "on" : "off"};
+	char statement[16], lock[16], idle[16], keepalive[16], interval[16], user[16];
+	const char *params[] = {
+	    statement, lock, idle, keepalive, interval, user, c->readonly ? "on" : "off"};
 	struct cmd cmds[2] = {
 	    {.kind = CMD_QUERY, .sql = "LISTEN " DB_PG_CHANNEL},
 	    {.kind = CMD_QUERY,
 	     .sql = "SELECT set_config('statement_timeout', $1, false), "
-		    "set_config('lock_timeout', $1, false), "
-		    "set_config('idle_in_transaction_session_timeout', $2, false), "
+		    "set_config('lock_timeout', $2, false), "
+		    "set_config('idle_in_transaction_session_timeout', $3, false), "
 		    "set_config('client_connection_check_interval', '1000', false), "
-		    "set_config('tcp_keepalives_idle', $3, false), "
-		    "set_config('tcp_keepalives_interval', $4, false), "
+		    "set_config('tcp_keepalives_idle', $4, false), "
+		    "set_config('tcp_keepalives_interval', $5, false), "
 		    "set_config('tcp_keepalives_count', '3', false), "
-		    "set_config('tcp_user_timeout', $5, false), "
-		    "set_config('default_transaction_read_only', $6, false)",
-	     .nparams = 6,
+		    "set_config('tcp_user_timeout', $6, false), "
+		    "set_config('default_transaction_read_only', $7, false)",
+	     .nparams = 7,
 	     .params = params},
 	};
-	int ms = mfs_timeout_ms(), s = ms / 1000, rc;
+	int ms = mfs_timeout_ms(), s = ms / 1000, margin = ms / 8 < 500 ? ms / 8 : 500, rc;
 
-	/* the server gives up first, while the client still listens for why */
-	snprintf(statement, sizeof(statement), "%d", ms - (ms / 4 < 1000 ? ms / 4 : 1000));
+	/* The server gives up first, while the client still listens for why; on a lock first of
+	 * all, so that a wait that lasts says -EBUSY. */
+	snprintf(statement, sizeof(statement), "%d", ms - margin);
+	snprintf(lock, sizeof(lock), "%d", ms - 2 * margin);
 	snprintf(idle, sizeof(idle), "%d", ms * IDLE_IN_TX_BOUNDS);
 	snprintf(keepalive, sizeof(keepalive), "%d", s);
 	snprintf(interval, sizeof(interval), "%d", s / 3 ? s / 3 : 1);
@@ -532,7 +549,7 @@ static int conn_connect(struct pg *c)
 		c->pg = NULL;
 		return rc;
 	}
-	PQsetNoticeReceiver(c->pg, notice_ignore, NULL);
+	PQsetNoticeReceiver(c->pg, notice_take, c);
 	rc = conn_setup(c);
 	if (rc) {
 		PQfinish(c->pg);
