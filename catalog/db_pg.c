@@ -670,11 +670,15 @@ static int pg_tx(void *conn, enum db_tx what)
 
 	if (what == DB_TX_BEGIN)
 		return tx_begin(c);
-	assert(c->in_tx);
+	/* the layer rolls back after a COMMIT that failed, which ended the transaction already */
+	assert(c->in_tx || what == DB_TX_ROLLBACK);
 	if (what == DB_TX_ROLLBACK || what == DB_TX_COMMIT)
 		c->in_tx = 0;
-	if (!c->pg) /* the server rolled it back when the connection went */
-		return what == DB_TX_ROLLBACK ? 0 : -EIO;
+	/* without the connection, the server rolled it back when the connection went */
+	if (what == DB_TX_ROLLBACK && (!c->pg || PQtransactionStatus(c->pg) == PQTRANS_IDLE))
+		return 0;
+	if (!c->pg)
+		return -EIO;
 	rc = trip(c, &m, 1);
 	if (rc)
 		return rc;

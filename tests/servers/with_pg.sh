@@ -22,8 +22,19 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/meshfs-pg.XXXXXX")
 # The server runs as its own user when this runs as root, and must reach its directory inside.
 chmod 0755 "$work"
+# A test that stops the server (SIGSTOP) and dies before letting it go on would leave a server
+# that cannot stop: its postmaster and every process it started get SIGCONT first.
+resume()
+{
+	local postmaster
+	postmaster=$(head -n 1 "$work/pg/data/postmaster.pid" 2>/dev/null) || return 0
+	[ -n "$postmaster" ] || return 0
+	# shellcheck disable=SC2046 # one pid a word
+	kill -CONT $(ps -o pid= --ppid "$postmaster") "$postmaster" 2>/dev/null || true
+}
 cleanup()
 {
+	resume
 	"$here/pg.sh" stop "$work/pg" || true
 	rm -rf "$work"
 }

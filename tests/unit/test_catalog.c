@@ -1549,8 +1549,9 @@ static void test_lock(void **state)
 	catalog_close(other);
 }
 
-/* A server that stops answering: -ETIMEDOUT within the bound, also for the new connection
- * tried next; once it answers again the same catalog works, without being opened again. */
+/* A server that stops answering: -ETIMEDOUT within the bound, for a commit and for the new
+ * connection tried next; once it answers again the same catalog works, without being opened
+ * again. */
 static void test_server_stopped(void **state)
 {
 	struct fixture *f = *state;
@@ -1564,16 +1565,19 @@ static void test_server_stopped(void **state)
 	setenv("MESHFS_TIMEOUT", "2", 1);
 	assert_int_equal(reopen(f, &cat, 0, NULL), 0);
 	assert_int_equal(catalog_team_create(cat, "before"), 0);
+	assert_int_equal(catalog_begin(cat), 0);
+	assert_int_equal(catalog_team_add(cat, "before", "alice"), 0);
 	server = target_server_pid(&f->t);
 	/* nothing that can fail before SIGCONT: a failed assertion would leave it stopped */
 	target_server_signal(server, SIGSTOP);
 	t0 = now_ms();
-	first = catalog_team_add(cat, "before", "alice");
+	first = catalog_commit(cat);
 	first_ms = now_ms() - t0;
 	t0 = now_ms();
 	again = catalog_team_has_member(cat, "before", "alice");
 	again_ms = now_ms() - t0;
 	target_server_signal(server, SIGCONT);
+	/* whether the commit took effect, the server alone knows: it had it */
 	after = catalog_team_add(cat, "before", "bob");
 	unsetenv("MESHFS_TIMEOUT");
 
@@ -1581,7 +1585,7 @@ static void test_server_stopped(void **state)
 	assert_true(first_ms >= 1900 && first_ms < 3000);
 	assert_int_equal(again, -ETIMEDOUT);
 	assert_true(again_ms >= 1900 && again_ms < 3000);
-	print_message("stopped server: a statement failed after %" PRId64
+	print_message("stopped server: a commit failed after %" PRId64
 		      " ms, a new connection after %" PRId64 " ms (bound 2000 ms)\n",
 		      first_ms, again_ms);
 	assert_int_equal(after, 0);
