@@ -26,11 +26,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <libpq-fe.h>
 
 #include "catalog/pg_url.h"
+#include "common/clock.h"
 #include "common/strbuf.h"
 #include "common/timeout.h"
 
@@ -91,22 +91,6 @@ struct pg_stmt {
 	Oid *types;
 	char (*ints)[24]; /* the text of integer parameters */
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&t, &t) && errno == EINTR)
-		;
-}
 
 /* Records msg as the connection's last failure: on one line, without the URL's passwords. */
 static void set_errmsg(struct pg *c, const char *msg)
@@ -185,7 +169,7 @@ static int fd_wait(int fd, short events, int64_t deadline)
 	int n;
 
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - mfs_clock_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
 		n = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
@@ -284,7 +268,7 @@ static void cmds_clear(struct cmd *cmds, size_t n)
  */
 static int trip(struct pg *c, struct cmd *cmds, size_t n)
 {
-	int64_t deadline = now_ms() + mfs_timeout_ms();
+	int64_t deadline = mfs_clock_ms() + mfs_timeout_ms();
 	PGresult *res = NULL;
 	size_t i;
 	int rc = 0;
@@ -360,6 +344,17 @@ static int result_errno(struct pg *c, const PGresult *res)
 		set_errmsg(c, PQresultErrorMessage(res));
 		return state_errno(PQresultErrorField(res, PG_DIAG_SQLSTATE));
 	}
+}
+
+/* trip(), failing with the first command that failed; the results are cleared. */
+static int trip_check(struct pg *c, struct cmd *cmds, size_t n)
+{
+	int rc = trip(c, cmds, n);
+
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = result_errno(c, cmds[i].res);
+	cmds_clear(cmds, n);
+	return rc;
 }
 
 /*
@@ -473,7 +468,7 @@ static int conn_setup(struct pg *c)
 	     .nparams = 7,
 	     .params = params},
 	};
-	int ms = mfs_timeout_ms(), s = ms / 1000, margin = ms / 8 < 500 ? ms / 8 : 500, rc;
+	int ms = mfs_timeout_ms(), s = ms / 1000, margin = ms / 8 < 500 ? ms / 8 : 500;
 
 	/* The server gives up first, while the client still listens for why; on a lock first of
 	 * all, so that a wait that lasts says -EBUSY. */
@@ -483,14 +478,7 @@ static int conn_setup(struct pg *c)
 	snprintf(keepalive, sizeof(keepalive), "%d", s);
 	snprintf(interval, sizeof(interval), "%d", s / 3 ? s / 3 : 1);
 	snprintf(user, sizeof(user), "%d", ms);
-	rc = trip(c, cmds, 2);
-	if (rc)
-		return rc;
-	rc = result_errno(c, cmds[0].res);
-	if (!rc)
-		rc = result_errno(c, cmds[1].res);
-	cmds_clear(cmds, 2);
-	return rc;
+	return trip_check(c, cmds, 2);
 }
 
 /* Makes the connection, within the bound: the first, or again after one was lost. */
@@ -511,7 +499,7 @@ static int conn_connect(struct pg *c)
 	const char *const values[] = {c->url, timeout_s,    "1",    idle,     interval,
 				      "3",    user_timeout, "UTF8", "meshfs", NULL};
 	int ms = mfs_timeout_ms(), s = ms / 1000, rc = 0;
-	int64_t deadline = now_ms() + ms;
+	int64_t deadline = mfs_clock_ms() + ms;
 	PostgresPollingStatusType state = PGRES_POLLING_WRITING;
 
 	assert(!c->pg);
@@ -641,16 +629,10 @@ static int tx_begin(struct pg *c)
 	assert(!c->in_tx);
 	rc = conn_ready(c);
 	if (!rc)
-		rc = trip(c, cmds, 2);
-	if (rc)
-		return rc;
-	rc = result_errno(c, cmds[0].res);
-	if (!rc)
-		rc = result_errno(c, cmds[1].res);
-	cmds_clear(cmds, 2);
+		rc = trip_check(c, cmds, 2);
 	if (!rc)
 		c->in_tx = 1;
-	else if (PQtransactionStatus(c->pg) != PQTRANS_IDLE && !trip(c, &undo, 1))
+	else if (c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE && !trip(c, &undo, 1))
 		cmds_clear(&undo, 1);
 	return rc;
 }
@@ -721,7 +703,7 @@ static int pg_script(void *conn, const char *sql)
 	rc = conn_ready(c);
 	if (rc)
 		return rc;
-	deadline = now_ms() + mfs_timeout_ms();
+	deadline = mfs_clock_ms() + mfs_timeout_ms();
 	/* the simple protocol: the one that takes several statements */
 	if (!PQsendQuery(c->pg, sql))
 		return trip_failed(c, -EIO);
@@ -1031,13 +1013,13 @@ static int pg_change_stamp(void *conn, uint64_t *out)
 static int pg_changes_wait(void *conn, int timeout_ms)
 {
 	struct pg *c = conn;
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = mfs_clock_ms() + timeout_ms;
 	int rc;
 
 	conn_input(c);
 	/* the next command connects again; anything may change meanwhile */
 	if (!c->pg) {
-		sleep_ms(timeout_ms);
+		mfs_sleep_ms(timeout_ms);
 		return 1;
 	}
 	while (c->data_version == c->waited) {

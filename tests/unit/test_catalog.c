@@ -16,10 +16,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "catalog/catalog.h"
+#include "common/clock.h"
 #include "common/strbuf.h"
 #include "tests/unit/target.h"
 
@@ -54,21 +54,6 @@ static int teardown(void **state)
 	target_release(&f->t);
 	free(f);
 	return 0;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&t, NULL);
 }
 
 /* A segment id from a number: 64 hex digits. */
@@ -1413,13 +1398,13 @@ static void test_stamp_follows_others(void **state)
 	assert_int_equal(reopen(f, &other, 0, NULL), 0);
 	assert_int_equal(catalog_change_stamp(f->cat, &s0), 0);
 	assert_int_equal(catalog_team_create(other, "sales"), 0);
-	t0 = now_ms();
+	t0 = mfs_clock_ms();
 	do {
 		assert_int_equal(catalog_change_stamp(f->cat, &s), 0);
 		if (s == s0)
-			sleep_ms(2);
-	} while (s == s0 && now_ms() - t0 < 1000);
-	ms = now_ms() - t0;
+			mfs_sleep_ms(2);
+	} while (s == s0 && mfs_clock_ms() - t0 < 1000);
+	ms = mfs_clock_ms() - t0;
 	assert_true(s != s0);
 	print_message("another connection's commit reached the stamp in %" PRId64 " ms\n", ms);
 	catalog_close(other);
@@ -1440,7 +1425,7 @@ static void *create_later(void *arg)
 {
 	struct later *l = arg;
 
-	sleep_ms(l->ms);
+	mfs_sleep_ms(l->ms);
 	l->rc = catalog_team_create(l->cat, "later");
 	return NULL;
 }
@@ -1457,23 +1442,23 @@ static void test_changes_wait(void **state)
 	assert_int_equal(catalog_changes_wait(f->cat, -1), -EINVAL);
 	if (!f->t.pg) {
 		/* SQLite is not told: it sleeps, and then anything may have changed */
-		t0 = now_ms();
+		t0 = mfs_clock_ms();
 		assert_int_equal(catalog_changes_wait(f->cat, 100), 1);
-		assert_true(now_ms() - t0 >= 100);
+		assert_true(mfs_clock_ms() - t0 >= 100);
 		return;
 	}
 	assert_int_equal(reopen(f, &l.cat, 0, NULL), 0);
 	assert_int_equal(catalog_changes_wait(f->cat, 0), 0);
 	/* its own commits are none */
 	assert_int_equal(catalog_team_create(f->cat, "mine"), 0);
-	t0 = now_ms();
+	t0 = mfs_clock_ms();
 	assert_int_equal(catalog_changes_wait(f->cat, 200), 0);
-	assert_true(now_ms() - t0 >= 200);
+	assert_true(mfs_clock_ms() - t0 >= 200);
 
 	assert_int_equal(pthread_create(&thread, NULL, create_later, &l), 0);
-	t0 = now_ms();
+	t0 = mfs_clock_ms();
 	rc = catalog_changes_wait(f->cat, 5000);
-	ms = now_ms() - t0;
+	ms = mfs_clock_ms() - t0;
 	assert_int_equal(pthread_join(thread, NULL), 0);
 	assert_int_equal(l.rc, 0);
 	assert_int_equal(rc, 1);
@@ -1488,7 +1473,7 @@ static void *unlock_later(void *arg)
 {
 	struct later *l = arg;
 
-	sleep_ms(l->ms);
+	mfs_sleep_ms(l->ms);
 	catalog_unlock(l->cat, l->exclusive);
 	return NULL;
 }
@@ -1528,9 +1513,9 @@ static void test_lock(void **state)
 	/* waiting: until the other lets go */
 	l.cat = other;
 	assert_int_equal(pthread_create(&thread, NULL, unlock_later, &l), 0);
-	t0 = now_ms();
+	t0 = mfs_clock_ms();
 	assert_int_equal(catalog_lock(f->cat, 0, 1), 0);
-	ms = now_ms() - t0;
+	ms = mfs_clock_ms() - t0;
 	assert_int_equal(pthread_join(thread, NULL), 0);
 	assert_true(ms >= 250);
 
@@ -1538,9 +1523,9 @@ static void test_lock(void **state)
 	setenv("MESHFS_TIMEOUT", "2", 1);
 	assert_int_equal(reopen(f, &brief, 0, NULL), 0);
 	unsetenv("MESHFS_TIMEOUT");
-	t0 = now_ms();
+	t0 = mfs_clock_ms();
 	assert_int_equal(catalog_lock(brief, 1, 1), -EBUSY);
-	ms = now_ms() - t0;
+	ms = mfs_clock_ms() - t0;
 	assert_true(ms >= 1000 && ms < 2500);
 	catalog_close(brief);
 	catalog_unlock(f->cat, 0);
@@ -1570,12 +1555,12 @@ static void test_server_stopped(void **state)
 	server = target_server_pid(&f->t);
 	/* nothing that can fail before SIGCONT: a failed assertion would leave it stopped */
 	target_server_signal(server, SIGSTOP);
-	t0 = now_ms();
+	t0 = mfs_clock_ms();
 	first = catalog_commit(cat);
-	first_ms = now_ms() - t0;
-	t0 = now_ms();
+	first_ms = mfs_clock_ms() - t0;
+	t0 = mfs_clock_ms();
 	again = catalog_team_has_member(cat, "before", "alice");
-	again_ms = now_ms() - t0;
+	again_ms = mfs_clock_ms() - t0;
 	target_server_signal(server, SIGCONT);
 	/* whether the commit took effect, the server alone knows: it had it */
 	after = catalog_team_add(cat, "before", "bob");
