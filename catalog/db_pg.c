@@ -390,6 +390,8 @@ static int run(struct pg *c, struct cmd *body, size_t n)
 		cmds[i + !!inside].res = NULL;
 	}
 	cmds_clear(cmds, k);
+	if (rc)
+		cmds_clear(body, n);
 	if (rc && inside && !trip(c, undo, 2))
 		cmds_clear(undo, 2);
 	return rc;
@@ -618,12 +620,11 @@ static int pg_in_transaction(void *conn)
 /* BEGIN and the write lock, one round trip. */
 static int tx_begin(struct pg *c)
 {
-	struct cmd cmds[2] =
-	    {
-		{.kind = CMD_QUERY, .sql = "BEGIN"},
-		{.kind = CMD_QUERY, .sql = "SELECT pg_advisory_xact_lock(" WRITE_LOCK ")"},
-	    },
-		   undo = {.kind = CMD_QUERY, .sql = "ROLLBACK"};
+	struct cmd cmds[2] = {
+	    {.kind = CMD_QUERY, .sql = "BEGIN"},
+	    {.kind = CMD_QUERY, .sql = "SELECT pg_advisory_xact_lock(" WRITE_LOCK ")"},
+	};
+	struct cmd undo = {.kind = CMD_QUERY, .sql = "ROLLBACK"};
 	int rc;
 
 	assert(!c->in_tx);
