@@ -26,11 +26,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <libpq-fe.h>
 
 #include "catalog/pg_url.h"
+#include "common/clock.h"
 #include "common/strbuf.h"
 #include "common/timeout.h"
 
@@ -74,6 +74,7 @@ struct pg {
 	int64_t data_version; /* db_data_version */
 	int64_t waited;	      /* the data version changes_wait last answered for */
 	char errmsg[512];
+	char farewell[256]; /* why the server said it ends the session, if it did */
 };
 
 struct pg_stmt {
@@ -90,22 +91,6 @@ struct pg_stmt {
 	Oid *types;
 	char (*ints)[24]; /* the text of integer parameters */
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&t, &t) && errno == EINTR)
-		;
-}
 
 /* Records msg as the connection's last failure: on one line, without the URL's passwords. */
 static void set_errmsg(struct pg *c, const char *msg)
@@ -128,10 +113,12 @@ static void set_errmsg(struct pg *c, const char *msg)
 	strbuf_release(&sb);
 }
 
-/* Closes a connection that failed (why), telling so once until one is made again. */
+/* Closes a connection that failed (why, unless the server said why first), telling so once
+ * until one is made again. */
 static void conn_drop(struct pg *c, const char *why)
 {
-	set_errmsg(c, why);
+	set_errmsg(c, c->farewell[0] ? c->farewell : why);
+	c->farewell[0] = '\0';
 	if (!c->lost)
 		fprintf(stderr, "meshfs: catalog: lost the connection to %s: %s\n", c->name.buf,
 			c->errmsg);
@@ -155,17 +142,23 @@ static void notifications_take(struct pg *c)
 }
 
 /* Reads what the server sent unasked (notifications, or the end of the connection) without
- * waiting for more. */
+ * waiting for more. libpq stops at the end of what one read gave: a server that ends a session
+ * sends why, then closes, which only the next read finds. */
 static void conn_input(struct pg *c)
 {
+	struct pollfd p;
+
 	if (!c->pg)
 		return;
-	if (PQstatus(c->pg) != CONNECTION_OK || !PQconsumeInput(c->pg) ||
-	    PQstatus(c->pg) != CONNECTION_OK) {
-		conn_drop(c, PQerrorMessage(c->pg));
-		return;
-	}
-	notifications_take(c);
+	do {
+		if (PQstatus(c->pg) != CONNECTION_OK || !PQconsumeInput(c->pg) ||
+		    PQstatus(c->pg) != CONNECTION_OK) {
+			conn_drop(c, PQerrorMessage(c->pg));
+			return;
+		}
+		notifications_take(c);
+		p = (struct pollfd){.fd = PQsocket(c->pg), .events = POLLIN};
+	} while (poll(&p, 1, 0) > 0);
 }
 
 /* Waits until fd is ready for events, or -ETIMEDOUT at deadline. */
@@ -176,7 +169,7 @@ static int fd_wait(int fd, short events, int64_t deadline)
 	int n;
 
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - mfs_clock_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
 		n = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
@@ -275,7 +268,7 @@ static void cmds_clear(struct cmd *cmds, size_t n)
  */
 static int trip(struct pg *c, struct cmd *cmds, size_t n)
 {
-	int64_t deadline = now_ms() + mfs_timeout_ms();
+	int64_t deadline = mfs_clock_ms() + mfs_timeout_ms();
 	PGresult *res = NULL;
 	size_t i;
 	int rc = 0;
@@ -353,6 +346,17 @@ static int result_errno(struct pg *c, const PGresult *res)
 	}
 }
 
+/* trip(), failing with the first command that failed; the results are cleared. */
+static int trip_check(struct pg *c, struct cmd *cmds, size_t n)
+{
+	int rc = trip(c, cmds, n);
+
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = result_errno(c, cmds[i].res);
+	cmds_clear(cmds, n);
+	return rc;
+}
+
 /*
  * Runs the n (at most 2) commands of body, in one round trip, keeping their results in body
  * (cleared on failure). Inside a transaction a savepoint around them undoes them when one fails,
@@ -386,6 +390,8 @@ static int run(struct pg *c, struct cmd *body, size_t n)
 		cmds[i + !!inside].res = NULL;
 	}
 	cmds_clear(cmds, k);
+	if (rc)
+		cmds_clear(body, n);
 	if (rc && inside && !trip(c, undo, 2))
 		cmds_clear(undo, 2);
 	return rc;
@@ -430,50 +436,51 @@ static int query_text(struct pg *c, const char *sql, int nparams, const char *co
 	return 0;
 }
 
-/* What libpq would print of the server's notices (a text search without words, …): nothing. */
-static void notice_ignore(void *arg, const PGresult *res)
+/* What libpq would print of the server's notices (a text search without words, …) is not
+ * printed; one that ends the session (FATAL, as from pg_terminate_backend or a shutdown) says
+ * why the connection is lost. */
+static void notice_take(void *arg, const PGresult *res)
 {
-	(void)arg;
-	(void)res;
+	struct pg *c = arg;
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+
+	if (severity && (!strcmp(severity, "FATAL") || !strcmp(severity, "PANIC")))
+		snprintf(c->farewell, sizeof(c->farewell), "%s",
+			 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
 }
 
 /* Sets the session up: notifications, the server's own bounds, and read-only if so opened. */
 static int conn_setup(struct pg *c)
 {
-	char statement[16], idle[16], keepalive[16], interval[16], user[16];
-	const char *params[] = {statement, idle, keepalive,
-				interval,  user, c->readonly ? "on" : "off"};
+	char statement[16], lock[16], idle[16], keepalive[16], interval[16], user[16];
+	const char *params[] = {
+	    statement, lock, idle, keepalive, interval, user, c->readonly ? "on" : "off"};
 	struct cmd cmds[2] = {
 	    {.kind = CMD_QUERY, .sql = "LISTEN " DB_PG_CHANNEL},
 	    {.kind = CMD_QUERY,
 	     .sql = "SELECT set_config('statement_timeout', $1, false), "
-		    "set_config('lock_timeout', $1, false), "
-		    "set_config('idle_in_transaction_session_timeout', $2, false), "
+		    "set_config('lock_timeout', $2, false), "
+		    "set_config('idle_in_transaction_session_timeout', $3, false), "
 		    "set_config('client_connection_check_interval', '1000', false), "
-		    "set_config('tcp_keepalives_idle', $3, false), "
-		    "set_config('tcp_keepalives_interval', $4, false), "
+		    "set_config('tcp_keepalives_idle', $4, false), "
+		    "set_config('tcp_keepalives_interval', $5, false), "
 		    "set_config('tcp_keepalives_count', '3', false), "
-		    "set_config('tcp_user_timeout', $5, false), "
-		    "set_config('default_transaction_read_only', $6, false)",
-	     .nparams = 6,
+		    "set_config('tcp_user_timeout', $6, false), "
+		    "set_config('default_transaction_read_only', $7, false)",
+	     .nparams = 7,
 	     .params = params},
 	};
-	int ms = mfs_timeout_ms(), s = ms / 1000, rc;
+	int ms = mfs_timeout_ms(), s = ms / 1000, margin = ms / 8 < 500 ? ms / 8 : 500;
 
-	/* the server gives up first, while the client still listens for why */
-	snprintf(statement, sizeof(statement), "%d", ms - (ms / 4 < 1000 ? ms / 4 : 1000));
+	/* The server gives up first, while the client still listens for why; on a lock first of
+	 * all, so that a wait that lasts says -EBUSY. */
+	snprintf(statement, sizeof(statement), "%d", ms - margin);
+	snprintf(lock, sizeof(lock), "%d", ms - 2 * margin);
 	snprintf(idle, sizeof(idle), "%d", ms * IDLE_IN_TX_BOUNDS);
 	snprintf(keepalive, sizeof(keepalive), "%d", s);
 	snprintf(interval, sizeof(interval), "%d", s / 3 ? s / 3 : 1);
 	snprintf(user, sizeof(user), "%d", ms);
-	rc = trip(c, cmds, 2);
-	if (rc)
-		return rc;
-	rc = result_errno(c, cmds[0].res);
-	if (!rc)
-		rc = result_errno(c, cmds[1].res);
-	cmds_clear(cmds, 2);
-	return rc;
+	return trip_check(c, cmds, 2);
 }
 
 /* Makes the connection, within the bound: the first, or again after one was lost. */
@@ -494,7 +501,7 @@ static int conn_connect(struct pg *c)
 	const char *const values[] = {c->url, timeout_s,    "1",    idle,     interval,
 				      "3",    user_timeout, "UTF8", "meshfs", NULL};
 	int ms = mfs_timeout_ms(), s = ms / 1000, rc = 0;
-	int64_t deadline = now_ms() + ms;
+	int64_t deadline = mfs_clock_ms() + ms;
 	PostgresPollingStatusType state = PGRES_POLLING_WRITING;
 
 	assert(!c->pg);
@@ -532,7 +539,7 @@ static int conn_connect(struct pg *c)
 		c->pg = NULL;
 		return rc;
 	}
-	PQsetNoticeReceiver(c->pg, notice_ignore, NULL);
+	PQsetNoticeReceiver(c->pg, notice_take, c);
 	rc = conn_setup(c);
 	if (rc) {
 		PQfinish(c->pg);
@@ -613,27 +620,20 @@ static int pg_in_transaction(void *conn)
 /* BEGIN and the write lock, one round trip. */
 static int tx_begin(struct pg *c)
 {
-	struct cmd cmds[2] =
-	    {
-		{.kind = CMD_QUERY, .sql = "BEGIN"},
-		{.kind = CMD_QUERY, .sql = "SELECT pg_advisory_xact_lock(" WRITE_LOCK ")"},
-	    },
-		   undo = {.kind = CMD_QUERY, .sql = "ROLLBACK"};
+	struct cmd cmds[2] = {
+	    {.kind = CMD_QUERY, .sql = "BEGIN"},
+	    {.kind = CMD_QUERY, .sql = "SELECT pg_advisory_xact_lock(" WRITE_LOCK ")"},
+	};
+	struct cmd undo = {.kind = CMD_QUERY, .sql = "ROLLBACK"};
 	int rc;
 
 	assert(!c->in_tx);
 	rc = conn_ready(c);
 	if (!rc)
-		rc = trip(c, cmds, 2);
-	if (rc)
-		return rc;
-	rc = result_errno(c, cmds[0].res);
-	if (!rc)
-		rc = result_errno(c, cmds[1].res);
-	cmds_clear(cmds, 2);
+		rc = trip_check(c, cmds, 2);
 	if (!rc)
 		c->in_tx = 1;
-	else if (PQtransactionStatus(c->pg) != PQTRANS_IDLE && !trip(c, &undo, 1))
+	else if (c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE && !trip(c, &undo, 1))
 		cmds_clear(&undo, 1);
 	return rc;
 }
@@ -653,11 +653,15 @@ static int pg_tx(void *conn, enum db_tx what)
 
 	if (what == DB_TX_BEGIN)
 		return tx_begin(c);
-	assert(c->in_tx);
+	/* the layer rolls back after a COMMIT that failed, which ended the transaction already */
+	assert(c->in_tx || what == DB_TX_ROLLBACK);
 	if (what == DB_TX_ROLLBACK || what == DB_TX_COMMIT)
 		c->in_tx = 0;
-	if (!c->pg) /* the server rolled it back when the connection went */
-		return what == DB_TX_ROLLBACK ? 0 : -EIO;
+	/* without the connection, the server rolled it back when the connection went */
+	if (what == DB_TX_ROLLBACK && (!c->pg || PQtransactionStatus(c->pg) == PQTRANS_IDLE))
+		return 0;
+	if (!c->pg)
+		return -EIO;
 	rc = trip(c, &m, 1);
 	if (rc)
 		return rc;
@@ -700,7 +704,7 @@ static int pg_script(void *conn, const char *sql)
 	rc = conn_ready(c);
 	if (rc)
 		return rc;
-	deadline = now_ms() + mfs_timeout_ms();
+	deadline = mfs_clock_ms() + mfs_timeout_ms();
 	/* the simple protocol: the one that takes several statements */
 	if (!PQsendQuery(c->pg, sql))
 		return trip_failed(c, -EIO);
@@ -1010,13 +1014,13 @@ static int pg_change_stamp(void *conn, uint64_t *out)
 static int pg_changes_wait(void *conn, int timeout_ms)
 {
 	struct pg *c = conn;
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = mfs_clock_ms() + timeout_ms;
 	int rc;
 
 	conn_input(c);
 	/* the next command connects again; anything may change meanwhile */
 	if (!c->pg) {
-		sleep_ms(timeout_ms);
+		mfs_sleep_ms(timeout_ms);
 		return 1;
 	}
 	while (c->data_version == c->waited) {

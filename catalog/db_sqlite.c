@@ -8,9 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sqlite3.h>
+
+#include "common/clock.h"
 
 /* Long enough for a publish by the CLI to finish while the daemon waits, and the reverse. */
 #define BUSY_MS 10000
@@ -352,10 +353,7 @@ static int sq_change_stamp(void *conn, uint64_t *out)
 /* SQLite tells no one of commits: the caller looks again after the timeout. */
 static int sq_changes_wait(void *conn, int timeout_ms)
 {
-	struct timespec t = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
-
-	while (nanosleep(&t, &t) && errno == EINTR)
-		;
+	mfs_sleep_ms(timeout_ms);
 	return 1;
 }
 

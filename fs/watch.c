@@ -34,20 +34,62 @@ static int change_add(enum catalog_change what, int64_t id, void *ctx)
 	return 0;
 }
 
+static int watch_stopped(struct fs *fs)
+{
+	int stop;
+
+	pthread_mutex_lock(&fs->watch_lock);
+	stop = fs->watch_stop;
+	pthread_mutex_unlock(&fs->watch_lock);
+	return stop;
+}
+
+/* Sleeps WATCH_MS, or less if the watcher is stopped meanwhile. */
+static void watch_pause(struct fs *fs)
+{
+	struct timespec at;
+
+	clock_gettime(CLOCK_REALTIME, &at);
+	at.tv_nsec += WATCH_MS * 1000000L;
+	at.tv_sec += at.tv_nsec / 1000000000L;
+	at.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&fs->watch_lock);
+	while (!fs->watch_stop &&
+	       pthread_cond_timedwait(&fs->watch_cond, &fs->watch_lock, &at) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&fs->watch_lock);
+}
+
+/* Waits until another connection may have changed the catalog, in waits of WATCH_MS at most,
+ * between which a stop is seen. Returns whether the watcher is stopped. */
+static int watch_wait(struct fs *fs)
+{
+	int rc;
+
+	do {
+		rc = catalog_changes_wait(fs->watch_cat, WATCH_MS);
+		if (rc < 0) /* the next poll says what fails */
+			watch_pause(fs);
+		if (watch_stopped(fs))
+			return 1;
+	} while (rc == 0);
+	return 0;
+}
+
 /*
  * The kernel keeps listings and their attributes for TIMEOUT_WATCHED: what the CLI or another
- * mount changes in the catalog reaches it within WATCH_MS, as this thread drops what changed.
+ * mount changes in the catalog reaches it as this thread drops what changed, within WATCH_MS
+ * (SQLite, looked at that often) or as soon as the server tells of the commit (PostgreSQL).
  */
 static void *watch_main(void *arg)
 {
 	struct fs *fs = arg;
 	struct change_list l = {0};
 	struct catalog_changes c;
-	struct timespec at;
-	int rc, last_rc = 0, stop = 0;
+	int rc, last_rc = 0;
 
 	catalog_changes_init(&c);
-	while (!stop) {
+	do {
 		rc = catalog_changes_poll(fs->watch_cat, &c, change_add, &l);
 		if (rc && rc != last_rc)
 			fuse_log(FUSE_LOG_WARNING, "meshfs: cannot follow catalog changes: %s\n",
@@ -62,17 +104,7 @@ static void *watch_main(void *arg)
 				upload_product_changed(fs, l.a[i].id);
 		}
 		l.n = 0;
-		clock_gettime(CLOCK_REALTIME, &at);
-		at.tv_nsec += WATCH_MS * 1000000L;
-		at.tv_sec += at.tv_nsec / 1000000000L;
-		at.tv_nsec %= 1000000000L;
-		pthread_mutex_lock(&fs->watch_lock);
-		while (!fs->watch_stop &&
-		       pthread_cond_timedwait(&fs->watch_cond, &fs->watch_lock, &at) != ETIMEDOUT)
-			;
-		stop = fs->watch_stop;
-		pthread_mutex_unlock(&fs->watch_lock);
-	}
+	} while (!watch_wait(fs));
 	free(l.a);
 	catalog_changes_release(&c);
 	return NULL;

@@ -24,6 +24,14 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/meshfs-pg.XXXXXX")
 chmod 0755 "$work"
 cleanup()
 {
+	local postmaster
+	# A test that stops the server (SIGSTOP) and dies before letting it go on would leave a
+	# server that cannot stop: its postmaster and every process it started get SIGCONT first.
+	postmaster=$(head -n 1 "$work/pg/data/postmaster.pid" 2>/dev/null || true)
+	if [ -n "$postmaster" ]; then
+		# shellcheck disable=SC2046 # one pid a word
+		kill -CONT $(ps -o pid= --ppid "$postmaster") "$postmaster" 2>/dev/null || true
+	fi
 	"$here/pg.sh" stop "$work/pg" || true
 	rm -rf "$work"
 }
@@ -42,6 +50,5 @@ set -a
 set +a
 export MESHFS_TEST_CATALOG=$MESHFS_PG_URL MESHFS_PG_SH=$here/pg.sh MESHFS_PG_DIR=$work/pg
 
-status=0
-"$@" || status=$?
-exit "$status"
+# Its status is the script's: the trap on EXIT keeps it.
+"$@"

@@ -16,10 +16,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "catalog/catalog.h"
+#include "common/clock.h"
 #include "common/strbuf.h"
 #include "tests/unit/target.h"
 
@@ -1333,6 +1333,297 @@ static void test_integrity(void **state)
 	assert_non_null(strstr(err.msg, "team_members"));
 }
 
+static void test_settings(void **state)
+{
+	struct fixture *f = *state;
+	char *v, big[CATALOG_SETTING_MAX + 2], name[65];
+	struct catalog *other, *ro;
+
+	assert_int_equal(catalog_setting_get(f->cat, "store", &v), -ENOENT);
+	assert_null(v);
+	assert_int_equal(catalog_setting_set(f->cat, "store", "s3://bucket/prefix"), 0);
+	assert_int_equal(catalog_setting_set(f->cat, "store.endpoint", "http://127.0.0.1:9000"), 0);
+	assert_int_equal(catalog_setting_set(f->cat, "store.region", "us-east-1"), 0);
+	assert_int_equal(catalog_setting_set(f->cat, "store", "s3://other/mesh"), 0);
+	assert_int_equal(catalog_setting_get(f->cat, "store", &v), 0);
+	assert_string_equal(v, "s3://other/mesh");
+	free(v);
+
+	/* every connection reads the same; a read-only one cannot set */
+	assert_int_equal(reopen(f, &other, 0, NULL), 0);
+	assert_int_equal(catalog_setting_get(other, "store.endpoint", &v), 0);
+	assert_string_equal(v, "http://127.0.0.1:9000");
+	free(v);
+	assert_int_equal(catalog_setting_set(other, "empty", ""), 0);
+	assert_int_equal(catalog_setting_get(f->cat, "empty", &v), 0);
+	assert_string_equal(v, "");
+	free(v);
+	catalog_close(other);
+	assert_int_equal(reopen(f, &ro, CATALOG_READONLY, NULL), 0);
+	assert_int_equal(catalog_setting_set(ro, "store", "s3://x"), -EROFS);
+	catalog_close(ro);
+
+	assert_int_equal(catalog_setting_set(f->cat, "", "x"), -EINVAL);
+	assert_int_equal(catalog_setting_set(f->cat, "Store", "x"), -EINVAL);
+	assert_int_equal(catalog_setting_set(f->cat, "1store", "x"), -EINVAL);
+	assert_int_equal(catalog_setting_set(f->cat, "a b", "x"), -EINVAL);
+	assert_int_equal(catalog_setting_set(f->cat, NULL, "x"), -EINVAL);
+	assert_int_equal(catalog_setting_set(f->cat, "store", NULL), -EINVAL);
+	/* names up to 63 bytes */
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	assert_int_equal(catalog_setting_set(f->cat, name, "x"), -EINVAL);
+	name[63] = '\0';
+	assert_int_equal(catalog_setting_set(f->cat, name, "x"), 0);
+	assert_int_equal(catalog_setting_get(f->cat, "a b", &v), -EINVAL);
+	memset(big, 'v', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(catalog_setting_set(f->cat, "big", big), -EINVAL);
+	big[CATALOG_SETTING_MAX] = '\0';
+	assert_int_equal(catalog_setting_set(f->cat, "big", big), 0);
+	assert_int_equal(catalog_setting_get(f->cat, "big", &v), 0);
+	assert_int_equal(strlen(v), CATALOG_SETTING_MAX);
+	free(v);
+}
+
+/* Another connection's commit reaches the change stamp within a second (PostgreSQL: by the
+ * notification, without a round trip); so does one's own, at once. */
+static void test_stamp_follows_others(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *other;
+	uint64_t s0, s = 0;
+	int64_t t0, ms;
+
+	assert_int_equal(reopen(f, &other, 0, NULL), 0);
+	assert_int_equal(catalog_change_stamp(f->cat, &s0), 0);
+	assert_int_equal(catalog_team_create(other, "sales"), 0);
+	t0 = mfs_clock_ms();
+	do {
+		assert_int_equal(catalog_change_stamp(f->cat, &s), 0);
+		if (s == s0)
+			mfs_sleep_ms(2);
+	} while (s == s0 && mfs_clock_ms() - t0 < 1000);
+	ms = mfs_clock_ms() - t0;
+	assert_true(s != s0);
+	print_message("another connection's commit reached the stamp in %" PRId64 " ms\n", ms);
+	catalog_close(other);
+
+	assert_int_equal(catalog_team_create(f->cat, "mine"), 0);
+	assert_int_equal(catalog_change_stamp(f->cat, &s0), 0);
+	assert_true(s0 != s);
+}
+
+struct later {
+	struct catalog *cat;
+	int ms;
+	int exclusive; /* for unlock_later */
+	int rc;
+};
+
+static void *create_later(void *arg)
+{
+	struct later *l = arg;
+
+	mfs_sleep_ms(l->ms);
+	l->rc = catalog_team_create(l->cat, "later");
+	return NULL;
+}
+
+/* A wait for others' changes ends promptly when one comes, and only then. */
+static void test_changes_wait(void **state)
+{
+	struct fixture *f = *state;
+	struct later l = {.ms = 300};
+	pthread_t thread;
+	int64_t t0, ms;
+	int rc;
+
+	assert_int_equal(catalog_changes_wait(f->cat, -1), -EINVAL);
+	if (!f->t.pg) {
+		/* SQLite is not told: it sleeps, and then anything may have changed */
+		t0 = mfs_clock_ms();
+		assert_int_equal(catalog_changes_wait(f->cat, 100), 1);
+		assert_true(mfs_clock_ms() - t0 >= 100);
+		return;
+	}
+	assert_int_equal(reopen(f, &l.cat, 0, NULL), 0);
+	assert_int_equal(catalog_changes_wait(f->cat, 0), 0);
+	/* its own commits are none */
+	assert_int_equal(catalog_team_create(f->cat, "mine"), 0);
+	t0 = mfs_clock_ms();
+	assert_int_equal(catalog_changes_wait(f->cat, 200), 0);
+	assert_true(mfs_clock_ms() - t0 >= 200);
+
+	assert_int_equal(pthread_create(&thread, NULL, create_later, &l), 0);
+	t0 = mfs_clock_ms();
+	rc = catalog_changes_wait(f->cat, 5000);
+	ms = mfs_clock_ms() - t0;
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	assert_int_equal(l.rc, 0);
+	assert_int_equal(rc, 1);
+	assert_true(ms >= 250 && ms < 1000);
+	print_message("a wait ended %" PRId64 " ms after another connection's commit\n", ms - l.ms);
+	/* once */
+	assert_int_equal(catalog_changes_wait(f->cat, 100), 0);
+	catalog_close(l.cat);
+}
+
+static void *unlock_later(void *arg)
+{
+	struct later *l = arg;
+
+	mfs_sleep_ms(l->ms);
+	catalog_unlock(l->cat, l->exclusive);
+	return NULL;
+}
+
+/* The mesh lock across two connections: shared with shared, exclusive alone. */
+static void test_lock(void **state)
+{
+	struct fixture *f = *state;
+	struct later l = {.ms = 300, .exclusive = 1};
+	struct catalog *other, *brief;
+	pthread_t thread;
+	int64_t t0, ms;
+
+	if (!f->t.pg) {
+		/* the mesh's file lock does it there */
+		assert_int_equal(catalog_lock(f->cat, 0, 0), -ENOTSUP);
+		assert_int_equal(catalog_lock(f->cat, 1, 1), -ENOTSUP);
+		return;
+	}
+	assert_int_equal(reopen(f, &other, 0, NULL), 0);
+	/* shared twice here, once there */
+	assert_int_equal(catalog_lock(f->cat, 0, 0), 0);
+	assert_int_equal(catalog_lock(f->cat, 0, 1), 0);
+	assert_int_equal(catalog_lock(other, 0, 0), 0);
+	assert_int_equal(catalog_lock(other, 1, 0), -EBUSY);
+	catalog_unlock(other, 0);
+	/* released as many times as taken */
+	catalog_unlock(f->cat, 0);
+	assert_int_equal(catalog_lock(other, 1, 0), -EBUSY);
+	catalog_unlock(f->cat, 0);
+	assert_int_equal(catalog_lock(other, 1, 0), 0);
+	assert_int_equal(catalog_lock(f->cat, 0, 0), -EBUSY);
+	assert_int_equal(catalog_lock(f->cat, 1, 0), -EBUSY);
+	/* statements go on while it is held */
+	assert_int_equal(catalog_team_create(other, "held"), 0);
+
+	/* waiting: until the other lets go */
+	l.cat = other;
+	assert_int_equal(pthread_create(&thread, NULL, unlock_later, &l), 0);
+	t0 = mfs_clock_ms();
+	assert_int_equal(catalog_lock(f->cat, 0, 1), 0);
+	ms = mfs_clock_ms() - t0;
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	assert_true(ms >= 250);
+
+	/* or at most the bound (with its margin for the server to answer first) */
+	setenv("MESHFS_TIMEOUT", "2", 1);
+	assert_int_equal(reopen(f, &brief, 0, NULL), 0);
+	unsetenv("MESHFS_TIMEOUT");
+	t0 = mfs_clock_ms();
+	assert_int_equal(catalog_lock(brief, 1, 1), -EBUSY);
+	ms = mfs_clock_ms() - t0;
+	assert_true(ms >= 1000 && ms < 2500);
+	catalog_close(brief);
+	catalog_unlock(f->cat, 0);
+	assert_int_equal(catalog_lock(other, 1, 0), 0);
+	catalog_unlock(other, 1);
+	catalog_close(other);
+}
+
+/* A server that stops answering: -ETIMEDOUT within the bound, for a commit and for the new
+ * connection tried next; once it answers again the same catalog works, without being opened
+ * again. */
+static void test_server_stopped(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *cat;
+	int64_t t0, first_ms, again_ms;
+	int first, again, after;
+	pid_t server;
+
+	if (!f->t.pg)
+		skip();
+	setenv("MESHFS_TIMEOUT", "2", 1);
+	assert_int_equal(reopen(f, &cat, 0, NULL), 0);
+	assert_int_equal(catalog_team_create(cat, "before"), 0);
+	assert_int_equal(catalog_begin(cat), 0);
+	assert_int_equal(catalog_team_add(cat, "before", "alice"), 0);
+	server = target_server_pid(&f->t);
+	/* nothing that can fail before SIGCONT: a failed assertion would leave it stopped */
+	target_server_signal(server, SIGSTOP);
+	t0 = mfs_clock_ms();
+	first = catalog_commit(cat);
+	first_ms = mfs_clock_ms() - t0;
+	t0 = mfs_clock_ms();
+	again = catalog_team_has_member(cat, "before", "alice");
+	again_ms = mfs_clock_ms() - t0;
+	target_server_signal(server, SIGCONT);
+	/* whether the commit took effect, the server alone knows: it had it */
+	after = catalog_team_add(cat, "before", "bob");
+	unsetenv("MESHFS_TIMEOUT");
+
+	assert_int_equal(first, -ETIMEDOUT);
+	assert_true(first_ms >= 1900 && first_ms < 3000);
+	assert_int_equal(again, -ETIMEDOUT);
+	assert_true(again_ms >= 1900 && again_ms < 3000);
+	print_message("stopped server: a commit failed after %" PRId64
+		      " ms, a new connection after %" PRId64 " ms (bound 2000 ms)\n",
+		      first_ms, again_ms);
+	assert_int_equal(after, 0);
+	assert_int_equal(catalog_team_has_member(cat, "before", "bob"), 1);
+	catalog_close(cat);
+}
+
+/* A restarted server: the next statement connects again, and everything counts as changed. */
+static void test_server_restart(void **state)
+{
+	struct fixture *f = *state;
+	int64_t v1, v2;
+	uint64_t s1, s2;
+	int rc;
+
+	if (!f->t.pg)
+		skip();
+	assert_int_equal(catalog_team_create(f->cat, "before"), 0);
+	assert_int_equal(catalog_change_stamp(f->cat, &s1), 0);
+	assert_int_equal(catalog_data_version(f->cat, &v1), 0);
+	rc = target_server_restart();
+	if (rc == -1)
+		skip();
+	assert_int_equal(rc, 0);
+	assert_int_equal(catalog_team_create(f->cat, "after"), 0);
+	assert_int_equal(catalog_change_stamp(f->cat, &s2), 0);
+	assert_true(s2 != s1);
+	assert_int_equal(catalog_data_version(f->cat, &v2), 0);
+	assert_true(v2 != v1);
+	assert_int_equal(catalog_team_has_member(f->cat, "before", "nobody"), 0);
+}
+
+/* A session the server ended: made again, unless it held the mesh lock, which went with it. */
+static void test_session_ended(void **state)
+{
+	struct fixture *f = *state;
+
+	if (!f->t.pg)
+		skip();
+	assert_int_equal(catalog_team_create(f->cat, "t"), 0);
+	assert_int_equal(target_terminate(&f->t), 1);
+	assert_int_equal(catalog_team_add(f->cat, "t", "alice"), 0);
+
+	assert_int_equal(catalog_lock(f->cat, 0, 0), 0);
+	assert_int_equal(target_terminate(&f->t), 1);
+	assert_int_equal(catalog_team_add(f->cat, "t", "bob"), -EIO);
+	assert_int_equal(catalog_team_add(f->cat, "t", "bob"), -EIO);
+	catalog_unlock(f->cat, 0);
+	assert_int_equal(catalog_team_add(f->cat, "t", "bob"), 0);
+	assert_int_equal(catalog_team_has_member(f->cat, "t", "alice"), 1);
+	assert_int_equal(catalog_team_has_member(f->cat, "t", "bob"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1359,6 +1650,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_nested_failure, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_integrity, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stamp_follows_others, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_changes_wait, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_server_stopped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_server_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_session_ended, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

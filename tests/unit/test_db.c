@@ -2,7 +2,6 @@
  * SQLite, or on PostgreSQL when MESHFS_TEST_CATALOG names one (tests/unit/target.h). */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -423,6 +422,35 @@ static void test_check(void **state)
 	assert_string_equal(err.msg, "");
 }
 
+/* PostgreSQL: a session lost outside a transaction is made again, its statements prepared
+ * again; inside one, the transaction is lost with it, and nothing but its rollback goes on. */
+static void test_lost_session(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t s1, s2;
+	int64_t id;
+
+	if (!f->t.pg)
+		skip();
+	insert(f->db, "before");
+	assert_int_equal(db_change_stamp(f->db, &s1), 0);
+	assert_int_equal(target_terminate(&f->t), 1);
+	insert(f->db, "after");
+	assert_int_equal(count(f->db), 2);
+	assert_int_equal(db_change_stamp(f->db, &s2), 0);
+	assert_true(s2 != s1);
+
+	assert_int_equal(db_begin(f->db), 0);
+	insert(f->db, "lost");
+	assert_int_equal(target_terminate(&f->t), 1);
+	assert_int_equal(db_lookup(f->db, ST_INSERT, &id, "tit", "more", (int64_t)0, NULL), -EIO);
+	assert_int_equal(db_lookup(f->db, ST_INSERT, &id, "tit", "more", (int64_t)0, NULL), -EIO);
+	assert_int_equal(db_begin(f->db), -EIO);
+	assert_int_equal(db_commit(f->db), -EIO);
+	/* rolled back: a new session, without what the lost one did */
+	assert_int_equal(count(f->db), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -435,6 +463,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_change_detection, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_check, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lost_session, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
