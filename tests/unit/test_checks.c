@@ -943,8 +943,8 @@ static void test_null_in_key(void **state)
 	struct check_report rep;
 	struct table_checks *c;
 	struct csv_field f[5] = {
-	    {"", 0, 2, 1, 0}, {"1", 1, 2, 2, 0}, {"s", 1, 2, 4, 0},
-	    {"", 0, 2, 6, 0}, {"", 0, 2, 7, 0},
+	    {"", 0, 2, 1, 0, 0}, {"1", 1, 2, 2, 0, 0}, {"s", 1, 2, 4, 0, 0},
+	    {"", 0, 2, 6, 0, 0}, {"", 0, 2, 7, 0, 0},
 	};
 
 	(void)state;
@@ -972,8 +972,8 @@ static void test_abort(void **state)
 	struct mfs_error err = {""};
 	struct table_checks *c;
 	struct csv_field f[5] = {
-	    {"1", 1, 2, 1, 0}, {"1", 1, 2, 3, 0}, {"s", 1, 2, 5, 0},
-	    {"", 0, 2, 7, 0},  {"", 0, 2, 8, 0},
+	    {"1", 1, 2, 1, 0, 0}, {"1", 1, 2, 3, 0, 0}, {"s", 1, 2, 5, 0, 0},
+	    {"", 0, 2, 7, 0, 0},  {"", 0, 2, 8, 0, 0},
 	};
 
 	(void)state;
