@@ -80,6 +80,18 @@ static unsigned long rows_line(const struct rows *r)
 	return r->jsonl ? jsonl_reader_record_line(&r->json) : csv_reader_record_line(&r->csv);
 }
 
+/* Copies the record last read, as row (its fields in contract order), into b. */
+static int rows_keep(struct rows *r, struct row_batch *b, const struct csv_field *row)
+{
+	const char *text;
+	size_t len;
+
+	if (r->jsonl)
+		return row_batch_add(b, row, rows_line(r));
+	text = csv_reader_record_bytes(&r->csv, &len);
+	return row_batch_add_text(b, row, rows_line(r), text, len);
+}
+
 static void rows_release(struct rows *r)
 {
 	if (r->jsonl)
@@ -201,8 +213,8 @@ static void *checker_main(void *arg)
 		b = c->pending;
 		rc = c->rc;
 		pthread_mutex_unlock(&c->lock);
-		for (size_t i = 0; !rc && i < b->nrows; i++)
-			rc = table_checks_row(c->checks, row_batch_row(b, i), b->lines[i]);
+		if (!rc && b->nrows)
+			rc = table_checks_batch(c->checks, row_batch_row(b, 0), b->lines, b->nrows);
 		pthread_mutex_lock(&c->lock);
 		c->rc = rc;
 		c->pending = NULL;
@@ -251,7 +263,7 @@ static int batch_fill(struct publish *pub, struct table_run *t, struct rows *r, 
 					    t->nfields, n);
 		for (size_t i = 0; i < t->tb->ncolumns; i++)
 			t->row[i] = f[t->order[i]];
-		if (row_batch_add(b, t->row, rows_line(r)))
+		if (rows_keep(r, b, t->row))
 			return mfs_error_set(pub->err, ENOMEM, "out of memory");
 	}
 	return 1;

@@ -515,13 +515,23 @@ int csv_reader_next(struct csv_reader *r, struct csv_field **fields, size_t *nfi
 					    r->fields[i].col, "not valid UTF-8 text");
 	}
 	*fields = r->fields;
-	*nfields = x.nfields;
+	*nfields = r->nrecord = x.nfields;
 	return 1;
 }
 
 unsigned long csv_reader_record_line(const struct csv_reader *r)
 {
 	return r->record_line;
+}
+
+const char *csv_reader_record_bytes(const struct csv_reader *r, size_t *len)
+{
+	const struct csv_field *last;
+
+	assert(r->nrecord);
+	last = &r->fields[r->nrecord - 1];
+	*len = (size_t)(last->data + last->len + 1 - (r->in + r->rec_start));
+	return r->in + r->rec_start;
 }
 
 void csv_reader_release(struct csv_reader *r)

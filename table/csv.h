@@ -46,6 +46,7 @@ struct csv_reader {
 	unsigned long line;
 	struct csv_field *fields;
 	size_t fields_cap;
+	size_t nrecord; /* fields of the record last returned */
 	unsigned long record_line;
 };
 
@@ -64,6 +65,9 @@ int csv_reader_next(struct csv_reader *r, struct csv_field **fields, size_t *nfi
 		    struct mfs_error *err);
 /* Line on which the record last returned starts. */
 unsigned long csv_reader_record_line(const struct csv_reader *r);
+/* The bytes in which the fields of the record last returned lie, data and NULs: its text as
+ * parsed in place, *len bytes. */
+const char *csv_reader_record_bytes(const struct csv_reader *r, size_t *len);
 /* Frees the reader's memory, zeroing it (it may have held PII). */
 void csv_reader_release(struct csv_reader *r);
 
