@@ -463,7 +463,7 @@ int csv_reader_next(struct csv_reader *r, struct csv_field **fields, size_t *nfi
 {
 	struct csv_rec x = {.r = r};
 	struct csv_field *f;
-	size_t at = 0, i;
+	size_t at = 0, q, i;
 	int rc;
 
 	if (!r->in) {
@@ -483,9 +483,11 @@ int csv_reader_next(struct csv_reader *r, struct csv_field **fields, size_t *nfi
 	}
 	r->record_line = r->line;
 	do {
-		rc = rec_next_field(&x, at, err);
-		if (rc)
-			return rc;
+		if (x.nfields >= r->fields_cap || x.nfields == r->limits.max_fields) {
+			rc = rec_next_field(&x, at, err);
+			if (rc)
+				return rc;
+		}
 		/* whether the field is quoted is in its first byte */
 		if (at == x.end && (rc = rec_more(&x, at, err)) < 0)
 			return rc;
@@ -502,7 +504,16 @@ int csv_reader_next(struct csv_reader *r, struct csv_field **fields, size_t *nfi
 			rc = rec_quoted(&x, f, &at, err);
 		} else {
 			f->data = x.base + at;
-			rc = rec_unquoted(&x, f, &at, err);
+			q = (size_t)(scan_unquoted(x.base + at, &x.high) - x.base);
+			/* most fields: ended by a comma in the buffer, within the limit */
+			if (x.base[q] == ',' && q - at <= r->limits.max_field) {
+				f->len = q - at;
+				x.base[q] = '\0';
+				at = q + 1;
+				rc = CSV_END_COMMA;
+			} else {
+				rc = rec_unquoted(&x, f, &at, err);
+			}
 		}
 		if (rc < 0)
 			return rc;
