@@ -40,7 +40,7 @@ struct csv_reader {
 	/* private */
 	char *in; /* in_cap bytes of input and CSV_PAD more, with a NUL after the in_len read */
 	size_t in_len, in_pos, in_cap;
-	size_t rec_start; /* where the record being read, or the last one returned, starts */
+	size_t rec_start;  /* where the record being read, or the last one returned, starts */
 	size_t line_start; /* where the line of in_pos starts, so that a column is an offset */
 	int eof;
 	unsigned long line;
@@ -56,10 +56,10 @@ void csv_reader_init(struct csv_reader *r, csv_source_fn source, void *ctx, cons
 /*
  * Reads the next record. Returns 1 with *fields and *nfields set (valid until the next call: they
  * point into the reader's input buffer, where the record lies in one piece, its delimiters
- * replaced by the fields' NULs), 0 at end of input, or -EINVAL with err "FILE:LINE:COL: …" for malformed input: a quote inside an
- * unquoted field, text after a closing quote, an unterminated quoted field, a NUL byte, a field
- * or record over the limits. A final record without a line ending is a record; a blank line is a
- * record of one empty field (callers decide what that means).
+ * replaced by the fields' NULs), 0 at end of input, or -EINVAL with err "FILE:LINE:COL: …" for
+ * malformed input: a quote inside an unquoted field, text after a closing quote, an unterminated
+ * quoted field, a NUL byte, a field or record over the limits. A final record without a line ending
+ * is a record; a blank line is a record of one empty field (callers decide what that means).
  */
 int csv_reader_next(struct csv_reader *r, struct csv_field **fields, size_t *nfields,
 		    struct mfs_error *err);
