@@ -28,6 +28,7 @@
 #define DIR_MODE     0700
 #define BLOB_MODE    0400 /* blobs are immutable */
 #define HASH_BYTES   (STORE_ID_HEX / 2)
+#define WRITEBACK    (8 << 20) /* bytes after which a writer starts them on their way to disk */
 
 _Static_assert(HASH_BYTES == crypto_generichash_BYTES, "blob ids are BLAKE2b-256");
 
@@ -42,6 +43,7 @@ struct local_writer {
 	crypto_generichash_state hash; /* needs its own alignment: see local_writer_open */
 	int fd;
 	int error; /* first write failure: sticks, so that a failed blob never commits */
+	off_t written, flushed; /* bytes written; of which writeback was started */
 	char name[TMP_NAME];
 };
 
@@ -91,6 +93,7 @@ static int local_writer_open(struct store *st, struct store_writer **out)
 		return -ENOMEM;
 	w->base.st = st;
 	w->error = 0;
+	w->written = w->flushed = 0;
 	for (;;) {
 		randombytes_buf(rnd, sizeof(rnd));
 		memcpy(w->name, "w-", 2);
@@ -136,6 +139,14 @@ static int local_writer_write(struct store_writer *sw, const void *data, size_t 
 		return rc;
 	}
 	crypto_generichash_update(&w->hash, data, len);
+	/* Started now, the writeback of a large blob overlaps its making, and the fsync of the
+	 * commit waits for its tail only. A hint: the fsync reports what fails. */
+	w->written += (off_t)len;
+	if (w->written - w->flushed >= WRITEBACK) {
+		(void)sync_file_range(w->fd, w->flushed, w->written - w->flushed,
+				      SYNC_FILE_RANGE_WRITE);
+		w->flushed = w->written;
+	}
 	return 0;
 }
 

@@ -76,6 +76,18 @@ static unsigned long rows_line(const struct rows *r)
 	return r->jsonl ? jsonl_reader_record_line(&r->json) : csv_reader_record_line(&r->csv);
 }
 
+/* Copies the record last read, as row (its fields in contract order), into b. */
+static int rows_keep(struct rows *r, struct row_batch *b, const struct csv_field *row)
+{
+	const char *text;
+	size_t len;
+
+	if (r->jsonl)
+		return row_batch_add(b, row, rows_line(r));
+	text = csv_reader_record_bytes(&r->csv, &len);
+	return row_batch_add_text(b, row, rows_line(r), text, len);
+}
+
 static void rows_release(struct rows *r)
 {
 	if (r->jsonl)
@@ -164,71 +176,52 @@ static int blank_record(const struct csv_field *f, size_t n)
 }
 
 /*
- * Rows go through in batches, on two threads: while the publishing thread reads the next batch
- * and writes this one's segment groups, a checker thread checks this one. The result is the
- * same as one row at a time: a batch is checked whole before the one after is handed over, and
- * when reading fails, the rows before the failure are checked first, so that a table with enough
- * problems before a broken line gets its report, not the broken line.
+ * Rows go through in batches, in three stages: read (the rows into a batch), checked and written
+ * into the segment, each stage taking the batches in order. Two threads, the publishing one and
+ * a helper, each take whatever stage of whatever batch is ready and not taken: reading first, so
+ * that the ring of batches fills, then checking, then writing. So both cores stay busy whichever
+ * stage is the longest, and no batch is read while an earlier one in its place is still being
+ * checked or written.
+ *
+ * The outcome is that of one row at a time, whatever the threads did first. Checks see the rows
+ * in order; when reading fails, the rows before the failure are checked, so that a table with
+ * enough problems before a broken line gets its report, not the broken line; when writing a batch
+ * fails, the checks count up to that batch only, the rows after it being as good as not read.
  */
 #define BATCH_ROWS  4096
 #define BATCH_BYTES (1U << 20)
+#define NBATCH	    4
 
-struct checker {
-	struct table_checks *checks;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	const struct row_batch *pending; /* handed over, not yet checked */
-	int closing;
-	int rc; /* table_checks_row's first non-zero result */
+enum stage {
+	STAGE_NONE,
+	STAGE_READ,
+	STAGE_CHECK,
+	STAGE_WRITE,
 };
 
-static void *checker_main(void *arg)
-{
-	struct checker *c = arg;
-	const struct row_batch *b;
-	int rc;
-
-	pthread_mutex_lock(&c->lock);
-	for (;;) {
-		while (!c->pending && !c->closing)
-			pthread_cond_wait(&c->cond, &c->lock);
-		if (!c->pending)
-			break;
-		b = c->pending;
-		rc = c->rc;
-		pthread_mutex_unlock(&c->lock);
-		for (size_t i = 0; !rc && i < b->nrows; i++)
-			rc = table_checks_row(c->checks, row_batch_row(b, i), b->lines[i]);
-		pthread_mutex_lock(&c->lock);
-		c->rc = rc;
-		c->pending = NULL;
-		pthread_cond_broadcast(&c->cond);
-	}
-	pthread_mutex_unlock(&c->lock);
-	return NULL;
-}
-
-/* Hands a sealed batch (or NULL: nothing) over once the one before is checked; returns the
- * result until then, and hands nothing over when it is not 0. */
-static int checker_give(struct checker *c, const struct row_batch *b)
-{
-	int rc;
-
-	pthread_mutex_lock(&c->lock);
-	while (c->pending)
-		pthread_cond_wait(&c->cond, &c->lock);
-	rc = c->rc;
-	if (!rc && b && b->nrows) {
-		c->pending = b;
-		pthread_cond_broadcast(&c->cond);
-	}
-	pthread_mutex_unlock(&c->lock);
-	return rc;
-}
+struct pipeline {
+	struct table_run *t;
+	struct rows *r;
+	struct table_checks *checks;
+	struct segment_writer *w;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct row_batch b[NBATCH];	/* batch n is in b[n % NBATCH] */
+	size_t read, checked, written;	/* the batches each stage is done with */
+	int reading, checking, writing; /* a thread is at that stage */
+	int ended;			/* the input is read (or failed): no batch after read */
+	int read_rc;			/* < 0: reading failed in batch read - 1, see read_err */
+	struct mfs_error read_err;
+	int check_rc; /* table_checks_batch's first result that is not 0 */
+	size_t check_at;
+	int write_rc; /* the first failure of segment_writer_add */
+	size_t write_at;
+};
 
 /* Reads the rows after the header into b, until it is full or the input ends: 1 if it is full,
- * 0 at the end, or -errno with pub->err set. */
-static int batch_fill(struct publish *pub, struct table_run *t, struct rows *r, struct row_batch *b)
+ * 0 at the end, or -errno with err set. */
+static int batch_fill(struct table_run *t, struct rows *r, struct row_batch *b,
+		      struct mfs_error *err)
 {
 	struct csv_field *f;
 	size_t n;
@@ -236,32 +229,139 @@ static int batch_fill(struct publish *pub, struct table_run *t, struct rows *r, 
 
 	row_batch_reset(b);
 	while (b->nrows < BATCH_ROWS && b->data.len < BATCH_BYTES) {
-		rc = rows_next(r, &f, &n, pub->err);
+		rc = rows_next(r, &f, &n, err);
 		if (rc <= 0)
 			return rc;
 		if (blank_record(f, n) && t->nfields > 1)
 			continue;
 		if (n != t->nfields)
-			return mfs_error_at(pub->err, EINVAL, t->entry, rows_line(r), 0,
+			return mfs_error_at(err, EINVAL, t->entry, rows_line(r), 0,
 					    "expected %zu fields as in the header, found %zu",
 					    t->nfields, n);
 		for (size_t i = 0; i < t->tb->ncolumns; i++)
 			t->row[i] = f[t->order[i]];
-		if (row_batch_add(b, t->row, rows_line(r)))
-			return mfs_error_set(pub->err, ENOMEM, "out of memory");
+		if (rows_keep(r, b, t->row))
+			return mfs_error_set(err, ENOMEM, "out of memory");
 	}
 	return 1;
+}
+
+/* What a thread may do now, under the lock. */
+static enum stage pipeline_next(const struct pipeline *p)
+{
+	/* the batch read - NBATCH, whose place the next one takes, is done with */
+	int room =
+	    p->read < NBATCH || (p->checked > p->read - NBATCH && p->written > p->read - NBATCH);
+	int stopped = p->check_rc || p->write_rc;
+
+	if (!p->reading && !p->ended && !stopped && room)
+		return STAGE_READ;
+	/* after a failed write, the checks of the batches up to it decide */
+	if (!p->checking && p->checked < p->read && !p->check_rc &&
+	    !(p->write_rc && p->checked > p->write_at))
+		return STAGE_CHECK;
+	/* the rows before a failure to read are checked, not stored */
+	if (!p->writing && p->written < p->read && !stopped &&
+	    !(p->read_rc && p->written == p->read - 1))
+		return STAGE_WRITE;
+	return STAGE_NONE;
+}
+
+/* Runs one stage of one batch, without the lock. */
+static void pipeline_run(struct pipeline *p, enum stage st, size_t n)
+{
+	struct row_batch *b = &p->b[n % NBATCH];
+	int rc = 0;
+
+	switch (st) {
+	case STAGE_READ:
+		rc = batch_fill(p->t, p->r, b, &p->read_err);
+		row_batch_seal(b);
+		pthread_mutex_lock(&p->lock);
+		p->read = n + 1;
+		p->ended = rc <= 0;
+		p->read_rc = rc < 0 ? rc : 0;
+		break;
+	case STAGE_CHECK:
+		if (b->nrows)
+			rc = table_checks_batch(p->checks, row_batch_row(b, 0), b->lines, b->nrows);
+		pthread_mutex_lock(&p->lock);
+		p->checked = n + 1;
+		if (rc) {
+			p->check_rc = rc;
+			p->check_at = n;
+		}
+		break;
+	case STAGE_WRITE:
+		for (size_t i = 0; !rc && i < b->nrows; i++)
+			rc = segment_writer_add(p->w, row_batch_row(b, i), p->t->tb->ncolumns);
+		pthread_mutex_lock(&p->lock);
+		p->written = n + 1;
+		if (rc) {
+			p->write_rc = rc;
+			p->write_at = n;
+		}
+		break;
+	case STAGE_NONE:
+		assert(!"no stage to run");
+		break;
+	}
+}
+
+/* What each of the two threads does until nothing is left to do. */
+static void *pipeline_work(void *arg)
+{
+	struct pipeline *p = arg;
+	enum stage st;
+	size_t n;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		st = pipeline_next(p);
+		if (st == STAGE_NONE) {
+			/* nothing ready, and nothing under way that could make something ready */
+			if (!p->reading && !p->checking && !p->writing)
+				break;
+			pthread_cond_wait(&p->cond, &p->lock);
+			continue;
+		}
+		switch (st) {
+		case STAGE_READ:
+			p->reading = 1;
+			n = p->read;
+			break;
+		case STAGE_CHECK:
+			p->checking = 1;
+			n = p->checked;
+			break;
+		default:
+			p->writing = 1;
+			n = p->written;
+			break;
+		}
+		pthread_mutex_unlock(&p->lock);
+		pipeline_run(p, st, n); /* returns with the lock held */
+		if (st == STAGE_READ)
+			p->reading = 0;
+		else if (st == STAGE_CHECK)
+			p->checking = 0;
+		else
+			p->writing = 0;
+		pthread_cond_broadcast(&p->cond);
+	}
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
 }
 
 static int publish_rows(struct publish *pub, struct table_run *t, struct rows *r,
 			struct table_checks *checks, struct segment_writer *w)
 {
-	struct checker c = {.checks = checks};
-	struct row_batch b[2];
+	struct pipeline p = {.t = t, .r = r, .checks = checks, .w = w};
 	struct csv_field *f;
 	pthread_t thread;
-	size_t n, k = 0;
-	int rc, crc, more;
+	size_t n;
+	int rc;
 
 	rc = rows_next(r, &f, &n, pub->err);
 	if (rc == 0)
@@ -273,55 +373,36 @@ static int publish_rows(struct publish *pub, struct table_run *t, struct rows *r
 	rc = table_header(t, f, n, pub->err);
 	if (rc)
 		return rc;
-	row_batch_init(&b[0], t->tb->ncolumns);
-	row_batch_init(&b[1], t->tb->ncolumns);
-	pthread_mutex_init(&c.lock, NULL);
-	pthread_cond_init(&c.cond, NULL);
-	rc = -pthread_create(&thread, NULL, checker_main, &c);
+	for (size_t i = 0; i < NBATCH; i++)
+		row_batch_init(&p.b[i], t->tb->ncolumns);
+	mfs_error_clear(&p.read_err);
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.cond, NULL);
+	rc = -pthread_create(&thread, NULL, pipeline_work, &p);
 	if (rc) {
 		mfs_error_set(pub->err, rc, "%s: cannot start a thread: %s", t->entry,
 			      strerror(-rc));
 		goto out;
 	}
-	/* b[k] is filled while the checker checks b[k ^ 1], which the segment has taken already */
-	do {
-		more = batch_fill(pub, t, r, &b[k]);
-		row_batch_seal(&b[k]);
-		crc = checker_give(&c, &b[k]);
-		rc = more < 0 ? more : 0;
-		if (crc || rc)
-			break;
-		for (size_t i = 0; !rc && i < b[k].nrows; i++)
-			rc = segment_writer_add(w, row_batch_row(&b[k], i), t->tb->ncolumns);
-		if (rc) {
-			mfs_error_set(pub->err, rc, "%s: cannot store the table: %s", t->entry,
-				      strerror(-rc));
-			break;
-		}
-		k ^= 1;
-	} while (more);
-	/* The rows before a failure are checked: enough problems among them win, as they would
-	 * have stopped the reading one row at a time. */
-	if (!crc)
-		crc = checker_give(&c, NULL);
-	pthread_mutex_lock(&c.lock);
-	c.closing = 1;
-	pthread_cond_broadcast(&c.cond);
-	pthread_mutex_unlock(&c.lock);
+	pipeline_work(&p);
 	pthread_join(thread, NULL);
-	if (crc < 0) {
+	if (p.check_rc && (!p.write_rc || p.check_at <= p.write_at)) {
 		mfs_error_clear(pub->err);
-		rc = mfs_error_set(pub->err, crc, "%s: cannot check the table: %s", t->entry,
-				   strerror(-crc));
-	} else if (crc > 0) {
-		mfs_error_clear(pub->err);
-		rc = 0; /* enough problems: the report says them */
+		if (p.check_rc < 0)
+			rc = mfs_error_set(pub->err, p.check_rc, "%s: cannot check the table: %s",
+					   t->entry, strerror(-p.check_rc));
+		/* else enough problems: the report says them */
+	} else if (p.write_rc) {
+		rc = mfs_error_set(pub->err, p.write_rc, "%s: cannot store the table: %s", t->entry,
+				   strerror(-p.write_rc));
+	} else if (p.read_rc) {
+		rc = mfs_error_set(pub->err, p.read_rc, "%s", p.read_err.msg);
 	}
 out:
-	pthread_cond_destroy(&c.cond);
-	pthread_mutex_destroy(&c.lock);
-	row_batch_release(&b[0]);
-	row_batch_release(&b[1]);
+	pthread_cond_destroy(&p.cond);
+	pthread_mutex_destroy(&p.lock);
+	for (size_t i = 0; i < NBATCH; i++)
+		row_batch_release(&p.b[i]);
 	return rc < 0 ? rc : 0;
 }
 

@@ -89,6 +89,32 @@ int row_batch_add(struct row_batch *b, const struct csv_field *row, unsigned lon
 	return 0;
 }
 
+int row_batch_add_text(struct row_batch *b, const struct csv_field *row, unsigned long line,
+		       const char *text, size_t len)
+{
+	size_t at = b->nrows * b->ncolumns, base = b->data.len;
+	int rc = 0;
+
+	assert(!b->sealed);
+	if (b->nrows == b->cap)
+		rc = row_batch_grow(b);
+	if (!rc)
+		rc = strbuf_grow_secure(&b->data, len);
+	if (rc)
+		return rc;
+	memcpy(b->data.buf + base, text, len);
+	b->data.len += len;
+	b->data.buf[b->data.len] = '\0';
+	for (size_t i = 0; i < b->ncolumns; i++) {
+		assert(row[i].data >= text && row[i].data + row[i].len < text + len);
+		b->fields[at + i] = row[i];
+		b->fields[at + i].data = NULL;
+		b->offsets[at + i] = base + (size_t)(row[i].data - text);
+	}
+	b->lines[b->nrows++] = line;
+	return 0;
+}
+
 void row_batch_seal(struct row_batch *b)
 {
 	for (size_t i = 0; i < b->nrows * b->ncolumns; i++)

@@ -28,6 +28,10 @@ void row_batch_release(struct row_batch *b);
 void row_batch_reset(struct row_batch *b);
 /* Copies a row of ncolumns fields, found on line. Returns 0 or -ENOMEM. */
 int row_batch_add(struct row_batch *b, const struct csv_field *row, unsigned long line);
+/* The same for a row whose fields' bytes, NULs included, all lie in the len bytes at text (a
+ * record as its reader holds it, csv_reader_record_bytes): they are copied in one piece. */
+int row_batch_add_text(struct row_batch *b, const struct csv_field *row, unsigned long line,
+		       const char *text, size_t len);
 /* Ends the adding: from then on rows can be read, until the next reset. */
 void row_batch_seal(struct row_batch *b);
 /* Row i (< nrows) of a sealed batch: ncolumns fields. */

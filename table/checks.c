@@ -22,6 +22,9 @@
 
 /* Values quoted in messages are cut to this many bytes. */
 #define QUOTE_MAX 40
+/* Rows whose values table_checks_batch prepares for the uniqueness sets ahead of their checks
+ * (uniq_prepare): enough for the cache misses of that many adds to overlap. */
+#define AHEAD 16
 
 enum metric {
 	METRIC_NULL,
@@ -41,13 +44,27 @@ enum format {
 
 static const char *const format_names[] = {NULL, "email", "uuid", "uri"};
 
+/*
+ * The values of a rule's list (validValues, missingValues), found by a hash of their bytes
+ * rather than compared one by one; clean[i]: none of the detectors the policy enables fires on
+ * values[i], so that a value found in the list need not be scanned for PII again.
+ */
+struct value_set {
+	char *const *values;
+	size_t *lens;
+	unsigned char *clean;
+	uint32_t *slots; /* 1 + an index into values, 0 for none; mask + 1 of them */
+	size_t mask;
+};
+
 struct rule {
 	const struct quality_rule *q;
 	const struct contract_column *def; /* NULL for a table-level rule */
 	enum metric metric;
-	struct pattern *re; /* invalidValues' pattern, or NULL */
-	struct uniq *seen;  /* a table-level duplicateValues: the tuples seen */
-	size_t *props;	    /* its columns */
+	struct value_set *list; /* q's valid_values, or NULL */
+	struct pattern *re;	/* invalidValues' pattern, or NULL */
+	struct uniq *seen;	/* a table-level duplicateValues: the tuples seen */
+	size_t *props;		/* its columns */
 	size_t nprops;
 	uint64_t count;
 };
@@ -56,9 +73,10 @@ struct column {
 	const struct contract_column *def;
 	struct pattern *re; /* logicalTypeOptions.pattern, or NULL */
 	enum format format;
-	struct uniq *seen;	/* values seen, for unique or duplicateValues */
-	unsigned long seen_col; /* where they start: see seen_at */
-	int unique;		/* a repeated value is an error */
+	struct uniq *seen;		/* values seen, for unique or duplicateValues */
+	struct uniq_ahead ahead[AHEAD]; /* for seen, of the rows to come (table_checks_batch) */
+	unsigned long seen_col;		/* where they start: see seen_at */
+	int unique;			/* a repeated value is an error */
 	const struct detector *detect[DETECTOR_COUNT];
 	size_t ndetect;		      /* 0 once the column is flagged */
 	const struct detector *found; /* what flagged it */
@@ -79,6 +97,8 @@ struct table_checks {
 	size_t *key; /* primary key columns */
 	size_t nkey;
 	struct uniq *key_seen;
+	struct uniq_ahead key_ahead[AHEAD]; /* for key_seen of a key of one column */
+	int at;				    /* the row's place in the ahead rings, or -1 for none */
 	unsigned long key_col;	 /* where the first key column's values start: see seen_at */
 	struct strbuf key_names; /* "order_id, line" */
 	struct strbuf tuple;	 /* length-prefixed values of a key; may hold PII */
@@ -356,15 +376,27 @@ static int compare_integer(long long v, double bound)
 	return frac > 0 ? -1 : frac < 0 ? 1 : 0;
 }
 
-/* -1, 0 or 1 as the valid integer or number s is below, at or above bound. */
-static int compare_bound(const struct table_checks *c, enum logical_type t, const char *s,
-			 double bound)
+/* The number a valid integer (logical_type_check) writes: what strtoll reads from it. */
+static long long integer_value(const char *s, size_t len)
+{
+	size_t i = s[0] == '-' || s[0] == '+';
+	uint64_t m = 0;
+
+	for (; i < len; i++)
+		m = m * 10 + (uint64_t)(s[i] - '0');
+	/* -2^63 included: its magnitude fits in uint64_t and wraps to itself */
+	return s[0] == '-' ? (long long)(0 - m) : (long long)m;
+}
+
+/* -1, 0 or 1 as the valid integer or number v is below, at or above bound. */
+static int compare_bound(const struct table_checks *c, enum logical_type t,
+			 const struct csv_field *v, double bound)
 {
 	double x;
 
 	if (t == LT_INTEGER)
-		return compare_integer(strtoll(s, NULL, 10), bound);
-	x = strtod_l(s, NULL, c->c_locale);
+		return compare_integer(integer_value(v->data, v->len), bound);
+	x = strtod_l(v->data, NULL, c->c_locale);
 	return x < bound ? -1 : x > bound ? 1 : 0;
 }
 
@@ -376,13 +408,13 @@ static void check_options(struct table_checks *c, const struct column *k, const 
 
 	quoted[0] = '\0';
 	if (def->type == LT_INTEGER || def->type == LT_NUMBER) {
-		if (def->has_minimum && compare_bound(c, def->type, v->data, def->minimum) < 0) {
+		if (def->has_minimum && compare_bound(c, def->type, v, def->minimum) < 0) {
 			quote_value(quoted, sizeof(quoted), k, v);
 			problem_add(c, 0, 0, v->line, v->col, "minimum",
 				    "column '%s': %s is less than the minimum %s", def->name,
 				    quoted, number_text(bound, sizeof(bound), def->minimum));
 		}
-		if (def->has_maximum && compare_bound(c, def->type, v->data, def->maximum) > 0) {
+		if (def->has_maximum && compare_bound(c, def->type, v, def->maximum) > 0) {
 			quote_value(quoted, sizeof(quoted), k, v);
 			problem_add(c, 0, 0, v->line, v->col, "maximum",
 				    "column '%s': %s is greater than the maximum %s", def->name,
@@ -419,17 +451,25 @@ static void check_options(struct table_checks *c, const struct column *k, const 
 	}
 }
 
-static void check_pii(struct table_checks *c, struct column *k, const struct csv_field *v)
+/* v is a valid value of its column's type when valid is 1. */
+static void check_pii(struct table_checks *c, struct column *k, const struct csv_field *v,
+		      int valid)
 {
+	struct detect_profile prof;
 	const struct detector *d;
 	char rule[64];
-	size_t digits = 0, i;
+	size_t i;
 
-	for (i = 0; i < v->len; i++)
-		digits += (unsigned char)(v->data[i] - '0') < 10;
+	/* A valid integer is digits after an optional sign: its profile without a scan. */
+	if (valid && k->def->type == LT_INTEGER) {
+		prof.digits = v->len - (v->data[0] == '-' || v->data[0] == '+');
+		prof.has = v->data[0] == '+' ? DETECT_PLUS : v->data[0] == '-' ? DETECT_DASH : 0;
+	} else {
+		detect_profile(v->data, v->len, &prof);
+	}
 	for (i = 0; i < k->ndetect; i++) {
 		d = k->detect[i];
-		if (digits < d->min_digits || !d->fn(v->data, v->len))
+		if (!detector_may_fire(d, &prof) || !d->fn(v->data, v->len))
 			continue;
 		snprintf(rule, sizeof(rule), "undeclared-pii:%s", d->name);
 		problem_add(c, 1, 0, v->line, v->col, rule,
@@ -442,14 +482,73 @@ static void check_pii(struct table_checks *c, struct column *k, const struct csv
 	}
 }
 
-static int in_list(char *const *list, size_t n, const char *s)
+static uint64_t load64(const char *s)
+{
+	uint64_t w;
+
+	memcpy(&w, s, sizeof(w));
+	return w;
+}
+
+static uint32_t load32(const char *s)
+{
+	uint32_t w;
+
+	memcpy(&w, s, sizeof(w));
+	return w;
+}
+
+/*
+ * A hash of the first and the last eight bytes and the length, in fixed-size loads: list values
+ * are mostly short, and those it confuses are told apart by bytes_equal.
+ */
+static uint64_t value_hash(const char *s, size_t len)
+{
+	uint64_t a, b;
+
+	if (len >= 8) {
+		a = load64(s);
+		b = load64(s + len - 8);
+	} else if (len >= 4) {
+		a = load32(s);
+		b = load32(s + len - 4);
+	} else {
+		a = len ? (unsigned char)s[0] | (unsigned char)s[len / 2] << 8 |
+			      (unsigned)(unsigned char)s[len - 1] << 16
+			: 0;
+		b = 0;
+	}
+	a = (a ^ (uint64_t)len) * 0x9e3779b97f4a7c15ULL;
+	b = (b ^ (a >> 29)) * 0xff51afd7ed558ccdULL;
+	return b ^ (b >> 32);
+}
+
+/* Whether the len bytes at a and at b are the same, eight at a time. */
+static int bytes_equal(const char *a, const char *b, size_t len)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (!strcmp(list[i], s))
-			return 1;
-	return 0;
+	if (len < 8)
+		return len >= 4
+			   ? load32(a) == load32(b) && load32(a + len - 4) == load32(b + len - 4)
+			   : !len || (a[0] == b[0] && a[len / 2] == b[len / 2] &&
+				      a[len - 1] == b[len - 1]);
+	for (i = 0; i + 8 < len; i += 8)
+		if (load64(a + i) != load64(b + i))
+			return 0;
+	return load64(a + len - 8) == load64(b + len - 8);
+}
+
+/* The index in set of the value v, or -1. */
+static long value_set_find(const struct value_set *set, const struct csv_field *v)
+{
+	size_t i = (size_t)value_hash(v->data, v->len) & set->mask;
+	uint32_t j;
+
+	for (; (j = set->slots[i]); i = (i + 1) & set->mask)
+		if (set->lens[j - 1] == v->len && bytes_equal(set->values[j - 1], v->data, v->len))
+			return (long)j - 1;
+	return -1;
 }
 
 /*
@@ -473,7 +572,8 @@ static int check_value(struct table_checks *c, struct column *k, const struct cs
 	unsigned long first;
 	struct rule *r;
 	const char *why;
-	int rc, dup = 0;
+	int rc, dup = 0, clean = 0;
+	long at;
 
 	if (!v->len) {
 		if (def->required)
@@ -484,7 +584,8 @@ static int check_value(struct table_checks *c, struct column *k, const struct cs
 				r->count++;
 		return 0;
 	}
-	why = logical_type_check(def->type, v->data, v->len);
+	/* any text is a string */
+	why = def->type == LT_STRING ? NULL : logical_type_check(def->type, v->data, v->len);
 	if (why) {
 		quote_value(quoted, sizeof(quoted), k, v);
 		problem_add(c, 0, 0, v->line, v->col, "type", "column '%s' (%s): %s: %s", def->name,
@@ -493,7 +594,9 @@ static int check_value(struct table_checks *c, struct column *k, const struct cs
 		check_options(c, k, v);
 	}
 	if (k->seen) {
-		rc = uniq_add(k->seen, v->data, v->len, line, &first);
+		rc = c->at < 0
+			 ? uniq_add(k->seen, v->data, v->len, line, &first)
+			 : uniq_add_ahead(k->seen, v->data, v->len, &k->ahead[c->at], line, &first);
 		if (rc < 0)
 			return rc;
 		seen_at(&k->seen_col, v->col);
@@ -506,10 +609,14 @@ static int check_value(struct table_checks *c, struct column *k, const struct cs
 	for (r = k->rules; r < k->rules + k->nrules; r++) {
 		switch (r->metric) {
 		case METRIC_MISSING:
-			r->count += in_list(r->q->valid_values, r->q->nvalid, v->data);
+			at = r->list ? value_set_find(r->list, v) : -1;
+			r->count += at >= 0;
+			clean |= at >= 0 && r->list->clean[at];
 			break;
 		case METRIC_INVALID:
-			if ((r->q->nvalid && !in_list(r->q->valid_values, r->q->nvalid, v->data)) ||
+			at = r->list ? value_set_find(r->list, v) : -1;
+			clean |= at >= 0 && r->list->clean[at];
+			if ((r->list && at < 0) ||
 			    (r->re && !checks_match(c, r->re, k, v, "invalidValues")))
 				r->count++;
 			break;
@@ -520,8 +627,8 @@ static int check_value(struct table_checks *c, struct column *k, const struct cs
 			break;
 		}
 	}
-	if (k->ndetect && (why || k->detect_valid))
-		check_pii(c, k, v);
+	if (k->ndetect && (why || k->detect_valid) && !clean)
+		check_pii(c, k, v, !why);
 	return 0;
 }
 
@@ -567,7 +674,9 @@ static int check_key(struct table_checks *c, const struct csv_field *values, uns
 		return 0;
 	v = &values[c->key[0]];
 	if (c->nkey == 1)
-		rc = uniq_add(c->key_seen, v->data, v->len, line, &first);
+		rc = c->at < 0 ? uniq_add(c->key_seen, v->data, v->len, line, &first)
+			       : uniq_add_ahead(c->key_seen, v->data, v->len, &c->key_ahead[c->at],
+						line, &first);
 	else
 		rc = uniq_add(c->key_seen, c->tuple.buf, c->tuple.len, line, &first);
 	if (rc < 0)
@@ -632,6 +741,40 @@ int table_checks_row(struct table_checks *c, const struct csv_field *values, uns
 		return 1;
 	}
 	return 0;
+}
+
+/* Prepares the adds of a row's values to the sets of one value, at place at of their rings. */
+static void prepare_row(struct table_checks *c, const struct csv_field *values, size_t at)
+{
+	const struct csv_field *v;
+
+	for (size_t i = 0; i < c->tb->ncolumns; i++) {
+		v = &values[i];
+		if (c->cols[i].seen && v->len)
+			uniq_prepare(c->cols[i].seen, v->data, v->len, &c->cols[i].ahead[at]);
+	}
+	v = &values[c->nkey ? c->key[0] : 0];
+	if (c->nkey == 1 && v->len)
+		uniq_prepare(c->key_seen, v->data, v->len, &c->key_ahead[at]);
+}
+
+int table_checks_batch(struct table_checks *c, const struct csv_field *rows,
+		       const unsigned long *lines, size_t n)
+{
+	size_t nc = c->tb->ncolumns, i;
+	int rc = 0;
+
+	for (i = 0; i < n && i < AHEAD; i++)
+		prepare_row(c, rows + i * nc, i);
+	for (i = 0; !rc && i < n; i++) {
+		c->at = (int)(i % AHEAD);
+		rc = table_checks_row(c, rows + i * nc, lines[i]);
+		/* row i is done with its place: row i + AHEAD takes it */
+		if (i + AHEAD < n)
+			prepare_row(c, rows + (i + AHEAD) * nc, (i + AHEAD) % AHEAD);
+	}
+	c->at = -1;
+	return rc;
 }
 
 /* ---- results ---- */
@@ -966,8 +1109,58 @@ int table_checks_finish(struct table_checks *c, struct check_report *out)
 
 /* ---- setup ---- */
 
+static void value_set_free(struct value_set *set)
+{
+	if (!set)
+		return;
+	free(set->lens);
+	free(set->clean);
+	free(set->slots);
+	free(set);
+}
+
+/* The set of q's list, each value's clean flag from the detectors enabled (c->enabled). */
+static struct value_set *value_set_new(const struct table_checks *c, const struct quality_rule *q)
+{
+	struct value_set *set = calloc(1, sizeof(*set));
+	size_t cap = 64, i, k, h;
+	struct csv_field v = {0};
+
+	if (!set || q->nvalid > UINT32_MAX / 8)
+		goto fail;
+	/* sparse, so that a lookup mostly finds its value, or nothing, in its first slot */
+	while (cap < 8 * q->nvalid)
+		cap *= 2;
+	set->values = q->valid_values;
+	set->mask = cap - 1;
+	set->lens = calloc(q->nvalid, sizeof(*set->lens));
+	set->clean = calloc(q->nvalid, 1);
+	set->slots = calloc(cap, sizeof(*set->slots));
+	if (!set->lens || !set->clean || !set->slots)
+		goto fail;
+	for (i = 0; i < q->nvalid; i++) {
+		v.data = q->valid_values[i];
+		v.len = set->lens[i] = strlen(v.data);
+		set->clean[i] = 1;
+		for (k = 0; k < c->nenabled; k++)
+			if (c->enabled[k]->fn(v.data, v.len))
+				set->clean[i] = 0;
+		if (value_set_find(set, &v) >= 0)
+			continue; /* listed twice */
+		for (h = (size_t)value_hash(v.data, v.len) & set->mask; set->slots[h];
+		     h = (h + 1) & set->mask)
+			;
+		set->slots[h] = (uint32_t)i + 1;
+	}
+	return set;
+fail:
+	value_set_free(set);
+	return NULL;
+}
+
 static void rule_release(struct rule *r)
 {
+	value_set_free(r->list);
 	pattern_free(r->re);
 	uniq_free(r->seen);
 	free(r->props);
@@ -1088,6 +1281,9 @@ static int setup_rule(struct table_checks *c, struct rule *r, const struct quali
 	r->metric = (enum metric)i;
 	if (r->metric == METRIC_NOT_RUN)
 		return 0;
+	if (def && (r->metric == METRIC_INVALID || r->metric == METRIC_MISSING) && q->nvalid &&
+	    !(r->list = value_set_new(c, q)))
+		return -ENOMEM;
 	if (r->metric == METRIC_INVALID && q->pattern) {
 		snprintf(where, sizeof(where), "column '%s', quality rule invalidValues",
 			 def ? def->name : "?");
@@ -1208,6 +1404,7 @@ int table_checks_new(struct table_checks **out, const struct contract_table *tb,
 		return -ENOMEM;
 	c->tb = tb;
 	c->filename = filename ? filename : "-";
+	c->at = -1;
 	strbuf_init(&c->key_names);
 	strbuf_init(&c->tuple);
 	strbuf_init(&c->rep.summary);

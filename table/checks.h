@@ -100,6 +100,14 @@ int table_checks_new(struct table_checks **out, const struct contract_table *tb,
  */
 int table_checks_row(struct table_checks *c, const struct csv_field *values, unsigned long line);
 /*
+ * Checks n rows as table_checks_row would one after the other, with the same outcome: rows holds
+ * n × the table's columns fields, lines the line of each row. The values to come are made ready
+ * for the uniqueness sets while rows before them are checked. Returns table_checks_row's first
+ * result that is not 0, or 0.
+ */
+int table_checks_batch(struct table_checks *c, const struct csv_field *rows,
+		       const unsigned long *lines, size_t n);
+/*
  * Runs the table-level rules, fills out (release it with check_report_release) and frees c,
  * also on failure. Values repeated far apart, in runs a uniqueness set spilled, are found here:
  * their problems come after those of the rows. Returns 0, -ENOMEM, or another -errno when the

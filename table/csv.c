@@ -1,10 +1,14 @@
 /*
- * A streaming RFC 4180 reader. Bytes are pulled from the source into a fixed input buffer; the
- * bytes of the record being read are copied, unquoted, into one strbuf (each field followed by a
- * NUL), so that a record may span any number of refills.
+ * A streaming RFC 4180 reader that parses in place. Bytes are pulled from the source into one
+ * input buffer, and a record is read where it lies: each field's end (its comma, line ending or
+ * closing quote) is overwritten with the field's NUL, and a quoted field's doubled quotes are
+ * undone by moving its bytes down over them, so that no byte is copied but for those. A record
+ * that reaches the end of the buffer is moved to its start before more is read, and the buffer
+ * grows while one record does not fit.
  *
- * While a record is read, a field's len holds the offset where its bytes start in r->data: the
- * strbuf may move as it grows, so data pointers are set only once the record is complete.
+ * The input is followed by a NUL and CSV_PAD bytes of padding: the scans for the bytes that end
+ * a run of data stop at that NUL, and may read 16 bytes at a time without looking at the end.
+ * Positions during a record are offsets from its start, which the moves leave as they are.
  */
 #include "table/csv.h"
 
@@ -16,7 +20,12 @@
 
 #include <sodium.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #define CSV_IN_SIZE	       (256 * 1024)
+#define CSV_PAD		       64
 #define CSV_DEFAULT_MAX_FIELD  (16 * 1024 * 1024)
 #define CSV_DEFAULT_MAX_FIELDS 4096
 
@@ -25,11 +34,6 @@ enum csv_end {
 	CSV_END_COMMA,
 	CSV_END_LINE,
 	CSV_END_INPUT,
-};
-
-/* Bytes that end a run of unquoted field data. */
-static const unsigned char csv_special[256] = {
-    [','] = 1, ['\n'] = 1, ['\r'] = 1, ['"'] = 1, ['\0'] = 1,
 };
 
 void csv_reader_init(struct csv_reader *r, csv_source_fn source, void *ctx, const char *filename,
@@ -46,42 +50,82 @@ void csv_reader_init(struct csv_reader *r, csv_source_fn source, void *ctx, cons
 	if (!r->limits.max_fields)
 		r->limits.max_fields = CSV_DEFAULT_MAX_FIELDS;
 	r->line = 1;
-	r->col = 1;
-	strbuf_init(&r->data);
 }
 
-static int csv_data_add(struct csv_reader *r, const void *data, size_t len)
+/* ---- scans ---- */
+
+/*
+ * The first byte at or after p that ends a run of unquoted data: a comma, CR, LF, quote or NUL
+ * (the one after the input at least). *high gets the top bits of the bytes before it, which are
+ * 0 for ASCII.
+ */
+static const char *scan_unquoted(const char *p, unsigned *high)
 {
-	int rc = strbuf_grow_secure(&r->data, len);
+#ifdef __SSE2__
+	const __m128i comma = _mm_set1_epi8(','), lf = _mm_set1_epi8('\n');
+	const __m128i cr = _mm_set1_epi8('\r'), quote = _mm_set1_epi8('"');
+	const __m128i zero = _mm_setzero_si128();
 
-	if (rc)
-		return rc;
-	return strbuf_add(&r->data, data, len);
-}
+	for (;; p += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i m = _mm_or_si128(
+		    _mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, lf)),
+		    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, quote)),
+				 _mm_cmpeq_epi8(v, zero)));
+		unsigned bits = (unsigned)_mm_movemask_epi8(m);
+		unsigned top = (unsigned)_mm_movemask_epi8(v);
 
-/* Makes sure unread input is buffered: 1 if there is some, 0 at end of input, or -errno. */
-static int csv_fill(struct csv_reader *r, struct mfs_error *err)
-{
-	ssize_t n;
-
-	if (r->in_pos < r->in_len)
-		return 1;
-	if (r->eof)
-		return 0;
-	do
-		n = r->source(r->source_ctx, r->in, r->in_cap);
-	while (n == -EINTR);
-	if (n < 0)
-		return mfs_error_at(err, (int)-n, r->filename, 0, 0, "read error: %s",
-				    strerror((int)-n));
-	assert((size_t)n <= r->in_cap);
-	r->in_pos = 0;
-	r->in_len = (size_t)n;
-	if (!n) {
-		r->eof = 1;
-		return 0;
+		if (bits) {
+			*high |= top & ((bits & -bits) - 1);
+			return p + __builtin_ctz(bits);
+		}
+		*high |= top;
 	}
-	return 1;
+#else
+	static const unsigned char special[256] = {
+	    [','] = 1, ['\n'] = 1, ['\r'] = 1, ['"'] = 1, ['\0'] = 1,
+	};
+
+	for (; !special[(unsigned char)*p]; p++)
+		*high |= (unsigned char)*p & 0x80;
+	return p;
+#endif
+}
+
+/* The first quote, LF or NUL at or after p: what a quoted field's data runs up to. */
+static const char *scan_quoted(const char *p)
+{
+#ifdef __SSE2__
+	const __m128i lf = _mm_set1_epi8('\n'), quote = _mm_set1_epi8('"');
+	const __m128i zero = _mm_setzero_si128();
+
+	for (;; p += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		unsigned bits = (unsigned)_mm_movemask_epi8(
+		    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, lf)),
+				 _mm_cmpeq_epi8(v, zero)));
+
+		if (bits)
+			return p + __builtin_ctz(bits);
+	}
+#else
+	while (*p != '"' && *p != '\n' && *p)
+		p++;
+	return p;
+#endif
+}
+
+/* ---- input ---- */
+
+static int csv_read_error(struct csv_reader *r, ssize_t n, struct mfs_error *err)
+{
+	return mfs_error_at(err, (int)-n, r->filename, 0, 0, "read error: %s", strerror((int)-n));
+}
+
+/* A buffer of cap bytes and the padding, all zero: scans read the padding. */
+static char *csv_buffer_new(size_t cap)
+{
+	return cap > SIZE_MAX - CSV_PAD ? NULL : calloc(1, cap + CSV_PAD);
 }
 
 /* Allocates the input buffer and skips a UTF-8 byte order mark at the very start. */
@@ -90,7 +134,7 @@ static int csv_start(struct csv_reader *r, struct mfs_error *err)
 	static const unsigned char bom[3] = {0xef, 0xbb, 0xbf};
 	ssize_t n;
 
-	r->in = malloc(CSV_IN_SIZE);
+	r->in = csv_buffer_new(CSV_IN_SIZE);
 	if (!r->in)
 		return mfs_error_set(err, ENOMEM, "out of memory");
 	r->in_cap = CSV_IN_SIZE;
@@ -100,197 +144,268 @@ static int csv_start(struct csv_reader *r, struct mfs_error *err)
 		if (n == -EINTR)
 			continue;
 		if (n < 0)
-			return mfs_error_at(err, (int)-n, r->filename, 0, 0, "read error: %s",
-					    strerror((int)-n));
+			return csv_read_error(r, n, err);
+		assert((size_t)n <= r->in_cap - r->in_len);
 		if (!n)
 			r->eof = 1;
 		r->in_len += (size_t)n;
 	}
+	r->in[r->in_len] = '\0';
 	if (r->in_len >= sizeof(bom) && !memcmp(r->in, bom, sizeof(bom)))
 		r->in_pos = sizeof(bom);
+	r->rec_start = r->line_start = r->in_pos;
 	return 0;
 }
 
-static int csv_field_too_long(struct csv_reader *r, const struct csv_field *f,
-			      struct mfs_error *err)
+/*
+ * Reads more input after the in_len bytes buffered, keeping those from rec_start on; the n
+ * fields of the record so far follow them if they move. Returns 1 if it read some, 0 at the end
+ * of input, or -errno.
+ */
+static int csv_more(struct csv_reader *r, size_t n, struct mfs_error *err)
 {
-	return mfs_error_at(err, EINVAL, r->filename, f->line, f->col,
-			    "field longer than %zu bytes", r->limits.max_field);
-}
+	size_t shift = r->rec_start, keep = r->in_len - r->rec_start, i;
+	char *in = r->in;
+	ssize_t got;
 
-/* Appends a run of field bytes, within the field limit. */
-static int csv_field_add(struct csv_reader *r, const struct csv_field *f, const char *p, size_t len,
-			 struct mfs_error *err)
-{
-	size_t have = r->data.len - f->len;
-
-	if (len > r->limits.max_field - have)
-		return csv_field_too_long(r, f, err);
-	if (csv_data_add(r, p, len))
-		return mfs_error_set(err, ENOMEM, "out of memory");
-	return 0;
-}
-
-/* Consumes a line feed (or the end of input) after a CR; 1 if the record ends there, 0 if the
- * CR stands alone, or -errno. */
-static int csv_after_cr(struct csv_reader *r, struct mfs_error *err)
-{
-	int rc = csv_fill(r, err);
-
-	if (rc <= 0)
-		return rc < 0 ? rc : 1;
-	if (r->in[r->in_pos] != '\n')
+	if (r->eof)
 		return 0;
-	r->in_pos++;
-	r->line++;
-	r->col = 1;
-	return 1;
+	/* Room at the end for at least half a buffer: move the record down, or grow. */
+	if (r->in_cap - r->in_len < r->in_cap / 2) {
+		if (keep > r->in_cap / 2) {
+			size_t cap = r->in_cap * 2;
+
+			if (cap < r->in_cap || !(in = csv_buffer_new(cap)))
+				return mfs_error_set(err, ENOMEM, "out of memory");
+			memcpy(in, r->in + shift, keep);
+		} else {
+			memmove(in, in + shift, keep);
+		}
+		for (i = 0; i < n; i++)
+			r->fields[i].data = in + (r->fields[i].data - (r->in + shift));
+		if (in != r->in) {
+			sodium_memzero(r->in, r->in_cap + CSV_PAD);
+			free(r->in);
+			r->in_cap *= 2;
+			r->in = in;
+		}
+		r->in_len -= shift;
+		r->in_pos -= shift;
+		r->line_start -= shift;
+		r->rec_start = 0;
+	}
+	do
+		got = r->source(r->source_ctx, r->in + r->in_len, r->in_cap - r->in_len);
+	while (got == -EINTR);
+	if (got < 0)
+		return csv_read_error(r, got, err);
+	assert((size_t)got <= r->in_cap - r->in_len);
+	r->in_len += (size_t)got;
+	r->in[r->in_len] = '\0';
+	if (!got)
+		r->eof = 1;
+	return got > 0;
 }
 
-/* Takes the ',', LF or CRLF at in_pos that ends a field. Returns CSV_END_COMMA or CSV_END_LINE,
- * or -errno; a CR alone is the error cr_alone. */
-static int csv_field_end(struct csv_reader *r, const char *cr_alone, struct mfs_error *err)
+/* ---- records ---- */
+
+/* The state of one record being read; offsets from its start. */
+struct csv_rec {
+	struct csv_reader *r;
+	char *base;	/* r->in + r->rec_start */
+	size_t end;	/* of the buffered input: base[end] is its NUL */
+	size_t nfields; /* fields begun */
+	unsigned high;	/* the record may not be ASCII */
+};
+
+static size_t rec_col(const struct csv_rec *x, size_t at)
 {
-	char c = r->in[r->in_pos];
+	return at + x->r->rec_start - x->r->line_start + 1;
+}
+
+static int rec_error(struct csv_rec *x, size_t at, const char *what, struct mfs_error *err)
+{
+	return mfs_error_at(err, EINVAL, x->r->filename, x->r->line, rec_col(x, at), "%s", what);
+}
+
+/* Reads more of the record; its offsets stay, the buffer may move. */
+static int rec_more(struct csv_rec *x, size_t at, struct mfs_error *err)
+{
+	struct csv_reader *r = x->r;
 	int rc;
 
-	r->in_pos++;
-	if (c == '\n') {
-		r->line++;
-		r->col = 1;
+	r->in_pos = r->rec_start + at;
+	rc = csv_more(r, x->nfields, err);
+	x->base = r->in + r->rec_start;
+	x->end = r->in_len - r->rec_start;
+	return rc;
+}
+
+/* The line ends at LF at: the next line starts after it. */
+static void rec_newline(struct csv_rec *x, size_t at)
+{
+	x->r->line++;
+	x->r->line_start = x->r->rec_start + at + 1;
+}
+
+static int rec_too_long(struct csv_rec *x, const struct csv_field *f, struct mfs_error *err)
+{
+	return mfs_error_at(err, EINVAL, x->r->filename, f->line, f->col,
+			    "field longer than %zu bytes", x->r->limits.max_field);
+}
+
+/*
+ * Takes the comma, LF or CRLF at *at that ends a field, moving *at past it. Returns
+ * CSV_END_COMMA or CSV_END_LINE, or -errno; a CR alone is the error cr_alone.
+ */
+static int rec_field_end(struct csv_rec *x, size_t *at, const char *cr_alone, struct mfs_error *err)
+{
+	size_t q = *at;
+	int rc;
+
+	*at = q + 1;
+	if (x->base[q] == ',')
+		return CSV_END_COMMA;
+	if (x->base[q] == '\n') {
+		rec_newline(x, q);
 		return CSV_END_LINE;
 	}
-	r->col++;
-	if (c == ',')
-		return CSV_END_COMMA;
-	rc = csv_after_cr(r, err);
-	if (rc < 0)
-		return rc;
-	if (!rc)
-		return mfs_error_at(err, EINVAL, r->filename, r->line, r->col - 1, "%s", cr_alone);
+	assert(x->base[q] == '\r');
+	if (q + 1 == x->end) {
+		rc = rec_more(x, q + 1, err);
+		if (rc < 0)
+			return rc;
+		if (!rc)
+			return CSV_END_LINE; /* a CR right before the end of input */
+	}
+	if (x->base[q + 1] != '\n')
+		return rec_error(x, q, cr_alone, err);
+	*at = q + 2;
+	rec_newline(x, q + 1);
 	return CSV_END_LINE;
 }
 
-/* Reads an unquoted field up to its end. Returns an enum csv_end or -errno. */
-static int csv_read_unquoted(struct csv_reader *r, struct csv_field *f, struct mfs_error *err)
+/* Reads an unquoted field from *at, where f starts, up to its end. Returns an enum csv_end or
+ * -errno. */
+static int rec_unquoted(struct csv_rec *x, struct csv_field *f, size_t *at, struct mfs_error *err)
 {
-	const char *p, *end;
+	size_t start = *at, q = *at;
+	char c;
 	int rc;
 
 	for (;;) {
-		rc = csv_fill(r, err);
+		q = (size_t)(scan_unquoted(x->base + q, &x->high) - x->base);
+		if (q - start > x->r->limits.max_field)
+			return rec_too_long(x, f, err);
+		if (q < x->end)
+			break;
+		rc = rec_more(x, q, err);
 		if (rc < 0)
 			return rc;
-		if (!rc)
+		if (!rc) {
+			f->len = q - start;
+			*at = q;
 			return CSV_END_INPUT;
-		p = r->in + r->in_pos;
-		end = r->in + r->in_len;
-		while (p < end && !csv_special[(unsigned char)*p])
-			p++;
-		rc = csv_field_add(r, f, r->in + r->in_pos, (size_t)(p - (r->in + r->in_pos)), err);
-		if (rc)
-			return rc;
-		r->col += (unsigned long)(p - (r->in + r->in_pos));
-		r->in_pos = (size_t)(p - r->in);
-		if (p == end)
-			continue;
-		switch (*p) {
-		case ',':
-		case '\n':
-		case '\r':
-			return csv_field_end(r,
-					     "carriage return not followed by a line feed in an "
-					     "unquoted field",
-					     err);
-		case '"':
-			return mfs_error_at(err, EINVAL, r->filename, r->line, r->col,
-					    "quote inside an unquoted field");
-		default:
-			assert(*p == '\0');
-			return mfs_error_at(err, EINVAL, r->filename, r->line, r->col, "NUL byte");
 		}
 	}
-}
-
-/* Accounts lines and columns for a run of quoted data. */
-static void csv_advance(struct csv_reader *r, const char *p, size_t len)
-{
-	const char *end = p + len, *nl;
-
-	while ((nl = memchr(p, '\n', (size_t)(end - p)))) {
-		r->line++;
-		r->col = 1;
-		p = nl + 1;
+	c = x->base[q];
+	f->len = q - start;
+	switch (c) {
+	case ',':
+	case '\n':
+	case '\r':
+		*at = q;
+		rc = rec_field_end(x, at,
+				   "carriage return not followed by a line feed in an unquoted "
+				   "field",
+				   err);
+		x->base[start + f->len] = '\0';
+		return rc;
+	case '"':
+		return rec_error(x, q, "quote inside an unquoted field", err);
+	default:
+		assert(c == '\0');
+		return rec_error(x, q, "NUL byte", err);
 	}
-	r->col += (unsigned long)(end - p);
 }
 
-/* Reads a quoted field, its opening quote consumed. Returns an enum csv_end or -errno. */
-static int csv_read_quoted(struct csv_reader *r, struct csv_field *f, struct mfs_error *err)
+/*
+ * Reads a quoted field whose opening quote is at *at - 1. Its data goes from *at on, a doubled
+ * quote taken as one by moving what follows down. Returns an enum csv_end or -errno.
+ */
+static int rec_quoted(struct csv_rec *x, struct csv_field *f, size_t *at, struct mfs_error *err)
 {
-	const char *p, *q, *nul;
-	size_t run;
+	size_t start = *at, w = *at, s = *at, q = *at, max = x->r->limits.max_field;
 	int rc;
 
 	for (;;) {
-		rc = csv_fill(r, err);
-		if (rc < 0)
-			return rc;
-		if (!rc)
-			return mfs_error_at(err, EINVAL, r->filename, f->line, f->col,
-					    "quoted field not terminated");
-		p = r->in + r->in_pos;
-		q = memchr(p, '"', r->in_len - r->in_pos);
-		run = q ? (size_t)(q - p) : r->in_len - r->in_pos;
-		/* The field's limit applies to the bytes before a NUL too, as it does when they
-		 * come in smaller reads: the same input always gives the same error. */
-		nul = memchr(p, '\0', run);
-		rc = csv_field_add(r, f, p, nul ? (size_t)(nul - p) : run, err);
-		if (rc)
-			return rc;
-		if (nul) {
-			csv_advance(r, p, (size_t)(nul - p));
-			return mfs_error_at(err, EINVAL, r->filename, r->line, r->col, "NUL byte");
-		}
-		csv_advance(r, p, run);
-		r->in_pos += run;
-		if (!q)
+		q = (size_t)(scan_quoted(x->base + q) - x->base);
+		if (x->base[q] == '\n') {
+			rec_newline(x, q);
+			q++;
 			continue;
-		r->in_pos++;
-		r->col++;
-		rc = csv_fill(r, err);
-		if (rc < 0)
-			return rc;
-		if (!rc)
-			return CSV_END_INPUT;
-		switch (r->in[r->in_pos]) {
-		case '"':
-			rc = csv_field_add(r, f, "\"", 1, err);
-			if (rc)
+		}
+		/* the data so far: what was moved down, and the run since */
+		if (w - start + (q - s) > max)
+			return rec_too_long(x, f, err);
+		if (w != s)
+			memmove(x->base + w, x->base + s, q - s);
+		w += q - s;
+		s = q;
+		if (x->base[q] == '\0' && q < x->end)
+			return rec_error(x, q, "NUL byte", err);
+		if (q == x->end) {
+			rc = rec_more(x, q, err);
+			if (rc < 0)
 				return rc;
-			r->in_pos++;
-			r->col++;
+			if (!rc)
+				return mfs_error_at(err, EINVAL, x->r->filename, f->line, f->col,
+						    "quoted field not terminated");
+			continue;
+		}
+		/* a quote at q: doubled, or the end of the field */
+		if (q + 1 == x->end) {
+			rc = rec_more(x, q + 1, err);
+			if (rc < 0)
+				return rc;
+			if (!rc) {
+				f->len = w - start;
+				x->base[w] = '\0';
+				*at = q + 1;
+				return CSV_END_INPUT;
+			}
+		}
+		switch (x->base[q + 1]) {
+		case '"':
+			if (w - start + 1 > max)
+				return rec_too_long(x, f, err);
+			x->base[w++] = '"';
+			s = q = q + 2;
 			break;
 		case ',':
 		case '\n':
 		case '\r':
-			return csv_field_end(r, "text after a closing quote", err);
+			*at = q + 1;
+			rc = rec_field_end(x, at, "text after a closing quote", err);
+			f->len = w - start;
+			x->base[w] = '\0';
+			return rc;
 		default:
-			return mfs_error_at(err, EINVAL, r->filename, r->line, r->col,
-					    "text after a closing quote");
+			return rec_error(x, q + 1, "text after a closing quote", err);
 		}
 	}
 }
 
-static int csv_next_field(struct csv_reader *r, size_t n, struct mfs_error *err)
+static int rec_next_field(struct csv_rec *x, size_t at, struct mfs_error *err)
 {
+	struct csv_reader *r = x->r;
 	struct csv_field *fields;
 	size_t cap;
 
-	if (n == r->limits.max_fields)
-		return mfs_error_at(err, EINVAL, r->filename, r->line, r->col,
+	if (x->nfields == r->limits.max_fields)
+		return mfs_error_at(err, EINVAL, r->filename, r->line, rec_col(x, at),
 				    "more than %zu fields in a record", r->limits.max_fields);
-	if (n < r->fields_cap)
+	if (x->nfields < r->fields_cap)
 		return 0;
 	cap = r->fields_cap ? r->fields_cap * 2 : 16;
 	if (cap > r->limits.max_fields)
@@ -346,8 +461,9 @@ static int utf8_valid(const char *text, size_t len)
 int csv_reader_next(struct csv_reader *r, struct csv_field **fields, size_t *nfields,
 		    struct mfs_error *err)
 {
+	struct csv_rec x = {.r = r};
 	struct csv_field *f;
-	size_t n = 0, i, end;
+	size_t at = 0, q, i;
 	int rc;
 
 	if (!r->in) {
@@ -355,48 +471,62 @@ int csv_reader_next(struct csv_reader *r, struct csv_field **fields, size_t *nfi
 		if (rc)
 			return rc;
 	}
-	strbuf_reset(&r->data);
-	rc = csv_fill(r, err);
-	if (rc <= 0)
-		return rc;
+	r->rec_start = r->in_pos;
+	x.base = r->in + r->rec_start;
+	x.end = r->in_len - r->rec_start;
+	if (!x.end) {
+		/* nothing buffered: start again at the top of the buffer */
+		r->in_len = r->in_pos = r->rec_start = r->line_start = 0;
+		rc = rec_more(&x, 0, err);
+		if (rc <= 0)
+			return rc;
+	}
 	r->record_line = r->line;
 	do {
-		rc = csv_next_field(r, n, err);
-		if (rc)
+		if (x.nfields >= r->fields_cap || x.nfields == r->limits.max_fields) {
+			rc = rec_next_field(&x, at, err);
+			if (rc)
+				return rc;
+		}
+		/* whether the field is quoted is in its first byte */
+		if (at == x.end && (rc = rec_more(&x, at, err)) < 0)
 			return rc;
-		f = &r->fields[n++];
-		f->data = NULL;
-		f->len = r->data.len;
+		f = &r->fields[x.nfields++];
 		f->line = r->line;
-		f->col = r->col;
-		f->quoted = 0;
-		rc = csv_fill(r, err);
-		if (rc < 0)
-			return rc;
-		if (rc && r->in[r->in_pos] == '"') {
-			f->quoted = 1;
-			r->in_pos++;
-			r->col++;
-			rc = csv_read_quoted(r, f, err);
+		f->col = rec_col(&x, at);
+		f->quoted = x.base[at] == '"'; /* never the NUL after the input */
+		f->verbatim = !f->quoted;
+		if (f->quoted) {
+			/* not known to be ASCII: the scan of quoted data does not look */
+			x.high = 1;
+			at++;
+			f->data = x.base + at;
+			rc = rec_quoted(&x, f, &at, err);
 		} else {
-			rc = csv_read_unquoted(r, f, err);
+			f->data = x.base + at;
+			q = (size_t)(scan_unquoted(x.base + at, &x.high) - x.base);
+			/* most fields: ended by a comma in the buffer, within the limit */
+			if (x.base[q] == ',' && q - at <= r->limits.max_field) {
+				f->len = q - at;
+				x.base[q] = '\0';
+				at = q + 1;
+				rc = CSV_END_COMMA;
+			} else {
+				rc = rec_unquoted(&x, f, &at, err);
+			}
 		}
 		if (rc < 0)
 			return rc;
-		if (csv_data_add(r, "", 1))
-			return mfs_error_set(err, ENOMEM, "out of memory");
 	} while (rc == CSV_END_COMMA);
+	r->in_pos = r->rec_start + at;
 
-	for (i = 0; i < n; i++) {
-		end = i + 1 < n ? r->fields[i + 1].len : r->data.len;
-		r->fields[i].data = r->data.buf + r->fields[i].len;
-		r->fields[i].len = end - r->fields[i].len - 1;
+	for (i = 0; x.high && i < x.nfields; i++) {
 		if (!utf8_valid(r->fields[i].data, r->fields[i].len))
 			return mfs_error_at(err, EINVAL, r->filename, r->fields[i].line,
 					    r->fields[i].col, "not valid UTF-8 text");
 	}
 	*fields = r->fields;
-	*nfields = n;
+	*nfields = r->nrecord = x.nfields;
 	return 1;
 }
 
@@ -405,15 +535,24 @@ unsigned long csv_reader_record_line(const struct csv_reader *r)
 	return r->record_line;
 }
 
+const char *csv_reader_record_bytes(const struct csv_reader *r, size_t *len)
+{
+	const struct csv_field *last;
+
+	assert(r->nrecord);
+	last = &r->fields[r->nrecord - 1];
+	*len = (size_t)(last->data + last->len + 1 - (r->in + r->rec_start));
+	return r->in + r->rec_start;
+}
+
 void csv_reader_release(struct csv_reader *r)
 {
 	if (r->in) {
-		sodium_memzero(r->in, r->in_cap);
+		sodium_memzero(r->in, r->in_cap + CSV_PAD);
 		free(r->in);
 	}
 	r->in = NULL;
 	r->in_len = r->in_pos = r->in_cap = 0;
-	strbuf_release_secure(&r->data);
 	free(r->fields);
 	r->fields = NULL;
 	r->fields_cap = 0;

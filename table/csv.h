@@ -1,7 +1,8 @@
 /*
  * CSV as RFC 4180 has it: fields separated by commas, records by CRLF or LF, fields optionally
  * in double quotes, inside which commas, CR, LF and doubled quotes ("") are data. The reader
- * streams: it pulls bytes from a source function, so input of any size is read in bounded memory.
+ * streams: it pulls bytes from a source function, so input of any size is read in memory bounded
+ * by the longest record.
  */
 #ifndef MESHFS_CSV_H
 #define MESHFS_CSV_H
@@ -21,6 +22,9 @@ struct csv_field {
 	unsigned long line; /* where the field starts, 1-based */
 	unsigned long col;  /* byte column where the field starts, 1-based */
 	int quoted;
+	/* 1 when data is known to hold no comma, quote, CR or LF, so that CSV takes it as it is
+	 * (csv_field_append would not quote it); 0 when that is not known */
+	int verbatim;
 };
 
 struct csv_limits {
@@ -34,13 +38,15 @@ struct csv_reader {
 	const char *filename; /* for messages */
 	struct csv_limits limits;
 	/* private */
-	char *in;
+	char *in; /* in_cap bytes of input and CSV_PAD more, with a NUL after the in_len read */
 	size_t in_len, in_pos, in_cap;
+	size_t rec_start;  /* where the record being read, or the last one returned, starts */
+	size_t line_start; /* where the line of in_pos starts, so that a column is an offset */
 	int eof;
-	unsigned long line, col;
-	struct strbuf data;
+	unsigned long line;
 	struct csv_field *fields;
 	size_t fields_cap;
+	size_t nrecord; /* fields of the record last returned */
 	unsigned long record_line;
 };
 
@@ -48,16 +54,20 @@ struct csv_reader {
 void csv_reader_init(struct csv_reader *r, csv_source_fn source, void *ctx, const char *filename,
 		     const struct csv_limits *limits);
 /*
- * Reads the next record. Returns 1 with *fields and *nfields set (valid until the next call), 0 at
- * end of input, or -EINVAL with err "FILE:LINE:COL: …" for malformed input: a quote inside an
- * unquoted field, text after a closing quote, an unterminated quoted field, a NUL byte, a field
- * or record over the limits. A final record without a line ending is a record; a blank line is a
- * record of one empty field (callers decide what that means).
+ * Reads the next record. Returns 1 with *fields and *nfields set (valid until the next call: they
+ * point into the reader's input buffer, where the record lies in one piece, its delimiters
+ * replaced by the fields' NULs), 0 at end of input, or -EINVAL with err "FILE:LINE:COL: …" for
+ * malformed input: a quote inside an unquoted field, text after a closing quote, an unterminated
+ * quoted field, a NUL byte, a field or record over the limits. A final record without a line ending
+ * is a record; a blank line is a record of one empty field (callers decide what that means).
  */
 int csv_reader_next(struct csv_reader *r, struct csv_field **fields, size_t *nfields,
 		    struct mfs_error *err);
 /* Line on which the record last returned starts. */
 unsigned long csv_reader_record_line(const struct csv_reader *r);
+/* The bytes in which the fields of the record last returned lie, data and NULs: its text as
+ * parsed in place, *len bytes. */
+const char *csv_reader_record_bytes(const struct csv_reader *r, size_t *len);
 /* Frees the reader's memory, zeroing it (it may have held PII). */
 void csv_reader_release(struct csv_reader *r);
 

@@ -462,13 +462,50 @@ int detect_national_id(const char *s, size_t len)
 
 /* ---- the table ---- */
 
+/*
+ * What each one needs besides digits: an address its '@'; an E.164 number its '+' and a NANP
+ * number its "(" or the separator after the area code; an IBAN its country's letters; an SSN
+ * its dashes and a NINO its prefix. A card number may be digits alone.
+ */
 const struct detector detector_table[DETECTOR_COUNT] = {
-    {"email", "an e-mail address", detect_email, 0},
-    {"phone", "a phone number", detect_phone, 8},
-    {"card", "a payment card number", detect_card, CARD_MIN},
-    {"iban", "an IBAN", detect_iban, 2},
-    {"national_id", "a national identity number", detect_national_id, 6},
+    {"email", "an e-mail address", detect_email, 0, DETECT_AT},
+    {"phone", "a phone number", detect_phone, 8, DETECT_PLUS | DETECT_DASH | DETECT_SEP},
+    {"card", "a payment card number", detect_card, CARD_MIN, 0},
+    {"iban", "an IBAN", detect_iban, 2, DETECT_UPPER},
+    {"national_id", "a national identity number", detect_national_id, 6,
+     DETECT_DASH | DETECT_UPPER},
 };
+
+/* Bit 7: a digit; the others DETECT_ bits. */
+#define PROFILE_DIGIT 0x80u
+
+static const unsigned char profile_bits[256] = {
+    ['0'] = PROFILE_DIGIT, ['1'] = PROFILE_DIGIT, ['2'] = PROFILE_DIGIT, ['3'] = PROFILE_DIGIT,
+    ['4'] = PROFILE_DIGIT, ['5'] = PROFILE_DIGIT, ['6'] = PROFILE_DIGIT, ['7'] = PROFILE_DIGIT,
+    ['8'] = PROFILE_DIGIT, ['9'] = PROFILE_DIGIT, ['@'] = DETECT_AT,	 ['-'] = DETECT_DASH,
+    ['+'] = DETECT_PLUS,   [' '] = DETECT_SEP,	  ['.'] = DETECT_SEP,	 ['('] = DETECT_SEP,
+    ['A'] = DETECT_UPPER,  ['B'] = DETECT_UPPER,  ['C'] = DETECT_UPPER,	 ['D'] = DETECT_UPPER,
+    ['E'] = DETECT_UPPER,  ['F'] = DETECT_UPPER,  ['G'] = DETECT_UPPER,	 ['H'] = DETECT_UPPER,
+    ['I'] = DETECT_UPPER,  ['J'] = DETECT_UPPER,  ['K'] = DETECT_UPPER,	 ['L'] = DETECT_UPPER,
+    ['M'] = DETECT_UPPER,  ['N'] = DETECT_UPPER,  ['O'] = DETECT_UPPER,	 ['P'] = DETECT_UPPER,
+    ['Q'] = DETECT_UPPER,  ['R'] = DETECT_UPPER,  ['S'] = DETECT_UPPER,	 ['T'] = DETECT_UPPER,
+    ['U'] = DETECT_UPPER,  ['V'] = DETECT_UPPER,  ['W'] = DETECT_UPPER,	 ['X'] = DETECT_UPPER,
+    ['Y'] = DETECT_UPPER,  ['Z'] = DETECT_UPPER,
+};
+
+void detect_profile(const char *s, size_t len, struct detect_profile *p)
+{
+	size_t digits = 0, i;
+	unsigned has = 0, b;
+
+	for (i = 0; i < len; i++) {
+		b = profile_bits[(unsigned char)s[i]];
+		digits += b >> 7;
+		has |= b;
+	}
+	p->digits = digits;
+	p->has = has & ~PROFILE_DIGIT;
+}
 
 const struct detector *detector_find(const char *name)
 {

@@ -60,6 +60,13 @@ int detect_national_id(const char *s, size_t len);
 
 typedef int (*detect_fn)(const char *s, size_t len);
 
+/* Bytes without which detectors cannot fire (struct detector's needs). */
+#define DETECT_AT    1u	 /* '@' */
+#define DETECT_UPPER 2u	 /* 'A' to 'Z' */
+#define DETECT_DASH  4u	 /* '-' */
+#define DETECT_PLUS  8u	 /* '+' */
+#define DETECT_SEP   16u /* ' ', '.', '(' */
+
 struct detector {
 	const char *name; /* as the mesh policy names it: "email" */
 	const char *what; /* for messages: "an e-mail address" */
@@ -67,6 +74,14 @@ struct detector {
 	/* A value with fewer ASCII digits than this never matches, so a caller that counts the
 	 * digits of a value once may skip the detector. */
 	size_t min_digits;
+	/* DETECT_ bits: a value holding none of these bytes never matches (0: no such bytes) */
+	unsigned needs;
+};
+
+/* What a value holds of what the detectors need (detect_profile). */
+struct detect_profile {
+	size_t digits; /* ASCII digits */
+	unsigned has;  /* DETECT_ bits of the bytes it holds */
 };
 
 #define DETECTOR_COUNT 5
@@ -78,5 +93,12 @@ extern const struct detector detector_table[DETECTOR_COUNT];
 const struct detector *detector_find(const char *name);
 /* The first detector that fires on s, or NULL. */
 const struct detector *detector_any(const char *s, size_t len);
+/* The profile of the len bytes at s, in one pass over them. */
+void detect_profile(const char *s, size_t len, struct detect_profile *p);
+/* Whether d may fire on a value of profile p: when not, d->fn returns 0 on it. */
+static inline int detector_may_fire(const struct detector *d, const struct detect_profile *p)
+{
+	return p->digits >= d->min_digits && (!d->needs || (p->has & d->needs));
+}
 
 #endif

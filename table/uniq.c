@@ -460,8 +460,9 @@ static int run_pour(struct uniq *u)
 	return 0;
 }
 
-int uniq_add(struct uniq *u, const void *value, size_t len, unsigned long line,
-	     unsigned long *first)
+/* uniq_add, with the digest of value in *made if it was made already, else NULL. */
+static int uniq_add_made(struct uniq *u, const void *value, size_t len, unsigned long line,
+			 unsigned long *first, const struct slot *made)
 {
 	uint64_t b, seen;
 	struct slot s;
@@ -485,9 +486,43 @@ int uniq_add(struct uniq *u, const void *value, size_t len, unsigned long line,
 			}
 		}
 	}
-	digest(u, value, len, &s);
+	if (made)
+		s = *made;
+	else
+		digest(u, value, len, &s);
 	s.line = !line ? 1 : line > UINT32_MAX ? UINT32_MAX : (uint32_t)line;
 	return table_add(u, &s, first);
+}
+
+int uniq_add(struct uniq *u, const void *value, size_t len, unsigned long line,
+	     unsigned long *first)
+{
+	return uniq_add_made(u, value, len, line, first, NULL);
+}
+
+void uniq_prepare(const struct uniq *u, const void *value, size_t len, struct uniq_ahead *a)
+{
+	struct slot s;
+	uint64_t b;
+
+	a->made = 0;
+	/* an integer the run may take needs no digest */
+	if (u->run != RUN_OFF && canonical_integer(value, len, &b))
+		return;
+	digest(u, value, len, &s);
+	a->hi = s.hi;
+	a->lo = s.lo;
+	a->made = 1;
+	if (u->slots)
+		__builtin_prefetch(&u->slots[slot_home(s.hi, u->cap)]);
+}
+
+int uniq_add_ahead(struct uniq *u, const void *value, size_t len, const struct uniq_ahead *a,
+		   unsigned long line, unsigned long *first)
+{
+	struct slot s = {.hi = a->hi, .lo = a->lo};
+
+	return uniq_add_made(u, value, len, line, first, a->made ? &s : NULL);
 }
 
 /* ---- the merge ---- */

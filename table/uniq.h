@@ -47,6 +47,24 @@ void uniq_free(struct uniq *u);
 int uniq_add(struct uniq *u, const void *value, size_t len, unsigned long line,
 	     unsigned long *first);
 /*
+ * A value's digest made ahead of its add (uniq_prepare), so that the part of the table it will
+ * go to is on its way into the CPU cache while other values are checked: a table larger than
+ * the cache otherwise waits for memory at almost every add.
+ */
+struct uniq_ahead {
+	uint64_t hi;
+	uint32_t lo;
+	int made; /* 0: none was made (a value the set may keep as an integer) */
+};
+
+/* Prepares a later uniq_add_ahead of value to u, in *a; other values may be added to u in
+ * between. Changes nothing in u. */
+void uniq_prepare(const struct uniq *u, const void *value, size_t len, struct uniq_ahead *a);
+/* uniq_add of value, given what uniq_prepare made of the same value for the same set. */
+int uniq_add_ahead(struct uniq *u, const void *value, size_t len, const struct uniq_ahead *a,
+		   unsigned long line, unsigned long *first);
+
+/*
  * Ends the adds (only uniq_free may follow) and finds the values uniq_add took as new although
  * they had been seen before, in a run already spilled. Sets *total to how many there are and
  * stores the first min(*total, max) of them in dups, in order of line. Frees the memory of the

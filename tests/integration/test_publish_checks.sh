@@ -70,6 +70,30 @@ rejected "60 bad values, then a short row: Invalid argument" "$S" "$v" "Invalid 
 reason_has "and the report names the values, as reading stopped there" "$S" \
 	"orders\.csv:4002:[0-9]+: column 'amount' \(number\): '1\.5\.5': not a number"
 check "and not the short row" expect_reason_lacks "$S" "expected 9 fields"
+# Batches after the one where the checks stop may be read meanwhile, even to a broken line: the
+# report of the rows before still wins, and a broken line after fewer problems is the reason.
+{
+	head -n 1 "$P/orders.csv"
+	for ((i = 1; i <= 12000; i++)); do
+		amount=5
+		if ((i > 100 && i <= 160)); then
+			amount=1.5.5
+		fi
+		printf '%d,ann@example.com,2024-03-01T09:15:00Z,,%s,true,,R-%d,\n' "$i" "$amount" "$i"
+	done
+	echo "12001,ann@example.com"
+} >"$T/bad-then-late-short.csv"
+run cp -- "$T/bad-then-late-short.csv" "$S/orders.csv"
+rejected "60 bad values, a short row three batches later: Invalid argument" "$S" "$v" \
+	"Invalid argument"
+reason_has "and the report names the values" "$S" \
+	"orders\.csv:102:[0-9]+: column 'amount' \(number\): '1\.5\.5': not a number"
+check "and not the short row" expect_reason_lacks "$S" "expected 9 fields"
+sed -e '102,161s/,1\.5\.5,/,5,/' "$T/bad-then-late-short.csv" >"$T/late-short.csv"
+run cp -- "$T/late-short.csv" "$S/orders.csv"
+rejected "good rows, then a short row three batches on: Invalid argument" "$S" "$v" \
+	"Invalid argument"
+reason_has "and the short row is the reason" "$S" "orders\.csv:12002: expected 9 fields"
 run cp -- "$P/orders.csv" "$Q/orders.csv"
 rejected "a table the contract does not have is rejected" "$Q" 0 "Invalid argument"
 reason_has "and publish.log names it" "$Q" "no table 'orders'"

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "contract/contract.h"
+#include "table/batch.h"
 #include "table/checks.h"
 #include "table/csv.h"
 #include "tests/unit/helpers.h"
@@ -943,8 +944,8 @@ static void test_null_in_key(void **state)
 	struct check_report rep;
 	struct table_checks *c;
 	struct csv_field f[5] = {
-	    {"", 0, 2, 1, 0}, {"1", 1, 2, 2, 0}, {"s", 1, 2, 4, 0},
-	    {"", 0, 2, 6, 0}, {"", 0, 2, 7, 0},
+	    {"", 0, 2, 1, 0, 0}, {"1", 1, 2, 2, 0, 0}, {"s", 1, 2, 4, 0, 0},
+	    {"", 0, 2, 6, 0, 0}, {"", 0, 2, 7, 0, 0},
 	};
 
 	(void)state;
@@ -972,8 +973,8 @@ static void test_abort(void **state)
 	struct mfs_error err = {""};
 	struct table_checks *c;
 	struct csv_field f[5] = {
-	    {"1", 1, 2, 1, 0}, {"1", 1, 2, 3, 0}, {"s", 1, 2, 5, 0},
-	    {"", 0, 2, 7, 0},  {"", 0, 2, 8, 0},
+	    {"1", 1, 2, 1, 0, 0}, {"1", 1, 2, 3, 0, 0}, {"s", 1, 2, 5, 0, 0},
+	    {"", 0, 2, 7, 0, 0},  {"", 0, 2, 8, 0, 0},
 	};
 
 	(void)state;
@@ -985,6 +986,199 @@ static void test_abort(void **state)
 	table_checks_abort(c);
 	table_checks_abort(NULL);
 	contract_release(&ct);
+}
+
+/* Values of a list are found whatever their length, and values one byte off are not. */
+static void test_list_lookups(void **state)
+{
+	static const char yaml[] = HEAD
+	    "    properties:\n"
+	    "      - name: v\n"
+	    "        quality:\n"
+	    "          - metric: invalidValues\n"
+	    "            arguments:\n"
+	    "              validValues: [a, ab, abc, abcd, abcde, abcdefg, abcdefgh, abcdefghi,\n"
+	    "                            abcdefghijklmnop, abcdefghijklmnopq, bcd, x, x, 'N/A']\n"
+	    "            mustBe: 0\n";
+	static const char *const listed[] = {
+	    "a",
+	    "ab",
+	    "abc",
+	    "abcd",
+	    "abcde",
+	    "abcdefg",
+	    "abcdefgh",
+	    "abcdefghi",
+	    "abcdefghijklmnop",
+	    "abcdefghijklmnopq",
+	    "bcd",
+	    "x",
+	    "N/A",
+	};
+	const size_t nlisted = sizeof(listed) / sizeof(listed[0]);
+	struct strbuf csv, want;
+	char v[32];
+	struct run r;
+	size_t i, j, k, off = 0;
+
+	(void)state;
+	strbuf_init(&csv);
+	strbuf_init(&want);
+	strbuf_addstr(&csv, "v\n");
+	/* each value, then it with each byte changed, one at a time, and one byte more or less;
+	 * off counts those that are not listed, as a plain search does */
+	for (i = 0; i < nlisted; i++) {
+		size_t len = strlen(listed[i]);
+
+		for (j = 0; j <= len + 2; j++) {
+			snprintf(v, sizeof(v), "%s", listed[i]);
+			if (j < len) {
+				v[j] ^= 1;
+			} else if (j == len) {
+				v[len] = 'z';
+				v[len + 1] = '\0';
+			} else if (j == len + 1) {
+				v[len - 1] = '\0';
+			}
+			if (!v[0])
+				continue; /* "" is a null, not a value */
+			strbuf_addf(&csv, "%s\n", v);
+			for (k = 0; k < nlisted && strcmp(listed[k], v); k++)
+				;
+			off += k == nlisted;
+		}
+	}
+	run(&r, yaml, csv.buf, NULL);
+	assert_true(off > 50);
+	strbuf_addf(&want, "orders.v invalidValues = %zu (mustBe 0): failed", off);
+	expect_line(&r.rep, want.buf);
+	run_release(&r);
+	strbuf_release(&csv);
+	strbuf_release(&want);
+}
+
+/* Every problem and line of a report, in order, as one text. */
+static void report_text(const struct check_report *rep, struct strbuf *out)
+{
+	strbuf_addf(out, "rows %llu errors %zu policy %zu warnings %zu dropped %zu\n",
+		    (unsigned long long)rep->rows, rep->errors, rep->policy_errors, rep->warnings,
+		    rep->dropped);
+	for (size_t i = 0; i < rep->nproblems; i++)
+		strbuf_addf(out, "%s %s\n", rep->problems[i].rule, rep->problems[i].message);
+	strbuf_addstr(out, rep->summary.buf);
+}
+
+/*
+ * Checks csv with table_checks_batch in batches of step rows (0: row by row with
+ * table_checks_row) and describes the report.
+ */
+static void run_batches(const struct contract_table *tb, const char *csv, size_t step,
+			const struct check_policy *pol, struct strbuf *out)
+{
+	struct mem_source m = {.data = csv, .len = strlen(csv)};
+	struct table_checks *c;
+	struct mfs_error err = {""};
+	struct check_report rep;
+	struct row_batch b;
+	struct csv_reader rd;
+	struct csv_field *f;
+	size_t n, i;
+	int rc = 0;
+
+	assert_int_equal(table_checks_new(&c, tb, pol, "data.csv", &err), 0);
+	csv_reader_init(&rd, mem_read, &m, "data.csv", NULL);
+	row_batch_init(&b, tb->ncolumns);
+	assert_int_equal(csv_reader_next(&rd, &f, &n, &err), 1);
+	while (csv_reader_next(&rd, &f, &n, &err) > 0)
+		assert_int_equal(row_batch_add(&b, f, csv_reader_record_line(&rd)), 0);
+	row_batch_seal(&b);
+	for (i = 0; rc == 0 && i < b.nrows; i += step ? step : 1) {
+		if (!step) {
+			rc = table_checks_row(c, row_batch_row(&b, i), b.lines[i]);
+			continue;
+		}
+		n = b.nrows - i < step ? b.nrows - i : step;
+		rc = table_checks_batch(c, row_batch_row(&b, i), b.lines + i, n);
+	}
+	assert_true(rc == 0 || rc == 1);
+	assert_int_equal(table_checks_finish(c, &rep), 0);
+	report_text(&rep, out);
+	check_report_release(&rep);
+	row_batch_release(&b);
+	csv_reader_release(&rd);
+}
+
+/*
+ * table_checks_batch, whose uniqueness sets look ahead, says what table_checks_row says row by
+ * row: the same problems in the same order, the same counts, where the checks stop.
+ */
+static void test_batch_as_row_by_row(void **state)
+{
+	/* %s: the key's type, so that the set of the key takes integers or hashes texts */
+	static const char yaml[] =
+	    HEAD "    properties:\n"
+		 "      - name: id\n"
+		 "        logicalType: %s\n"
+		 "        primaryKey: true\n"
+		 "      - name: code\n"
+		 "        unique: true\n"
+		 "      - name: kind\n"
+		 "        quality:\n"
+		 "          - metric: invalidValues\n"
+		 "            arguments:\n"
+		 "              validValues: [red, green, 'call +44 20 7946 0958']\n"
+		 "            mustBe: 0\n"
+		 "          - metric: duplicateValues\n"
+		 "            mustBeGreaterThan: 0\n"
+		 "      - name: n\n"
+		 "        logicalType: integer\n";
+	static const size_t steps[] = {1, 7, 16, 17, 100, 4096};
+	/* repeats at distances around the look-ahead, and far apart, past spills */
+	static const unsigned gaps[] = {1, 5, 15, 16, 17, 31, 300, 2500};
+	struct check_policy pol = {.uniq_memory = 16 * 1024};
+	struct strbuf csv, want, got;
+	struct contract ct;
+	struct mfs_error err = {""};
+	char text[sizeof(yaml) + 16];
+	unsigned i, id;
+
+	(void)state;
+	for (int run = 0; run < 4; run++) {
+		int errors = run & 1, texts = run >> 1;
+
+		snprintf(text, sizeof(text), yaml, texts ? "string" : "integer");
+		assert_int_equal(contract_parse(&ct, text, strlen(text), "c.yaml", NULL, &err), 0);
+		strbuf_init(&csv);
+		strbuf_addstr(&csv, "id,code,kind,n\n");
+		for (i = 0; i < 6000; i++) {
+			/* ids ascend, but for some that repeat one seen gaps[] rows before */
+			id = i % 397 == 13 ? i - gaps[i % 8] : i + 1;
+			if (i > 3000 && i % 5 == 0)
+				id = 7 * i % 6000 + 1; /* out of order: the run of integers ends */
+			strbuf_addf(&csv, "%s%u,c%u,%s,%s\n", texts ? "k" : "", id,
+				    i % 389 == 7 ? i - gaps[i % 8] : i,
+				    i % 3 == 0	   ? "red"
+				    : i == 1000	   ? "call +44 20 7946 0958"
+				    : i % 500 == 9 ? "blue"
+						   : "green",
+				    errors && i % 40 == 3 ? "x" : "1");
+		}
+		strbuf_init(&want);
+		run_batches(&ct.tables[0], csv.buf, 0, &pol, &want);
+		for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+			strbuf_init(&got);
+			run_batches(&ct.tables[0], csv.buf, steps[k], &pol, &got);
+			assert_string_equal(got.buf, want.buf);
+			strbuf_release(&got);
+		}
+		/* the data has what the test is about */
+		assert_non_null(strstr(want.buf, "primaryKey"));
+		assert_non_null(strstr(want.buf, "unique"));
+		assert_non_null(strstr(want.buf, "undeclared-pii:phone"));
+		strbuf_release(&want);
+		strbuf_release(&csv);
+		contract_release(&ct);
+	}
 }
 
 int main(void)
@@ -999,6 +1193,7 @@ int main(void)
 	    cmocka_unit_test(test_undeclared_pii),    cmocka_unit_test(test_no_pii_in_messages),
 	    cmocka_unit_test(test_caps_and_order),    cmocka_unit_test(test_report_error_lines),
 	    cmocka_unit_test(test_null_in_key),	      cmocka_unit_test(test_abort),
+	    cmocka_unit_test(test_list_lookups),      cmocka_unit_test(test_batch_as_row_by_row),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
