@@ -379,6 +379,16 @@ static void daemon_log_open(const char *local_dir)
 	fuse_set_log_func(daemon_log_write);
 }
 
+/* What the layers below report on standard error (a catalog connection lost, a store that does
+ * not answer) goes to the log too: fuse_daemonize pointed standard error at /dev/null. */
+static void daemon_log_stderr(void)
+{
+	if (daemon_log && dup2(fileno(daemon_log), STDERR_FILENO) < 0)
+		fuse_log(FUSE_LOG_WARNING,
+			 "meshfs: what the catalog and the store report will not be logged: %s\n",
+			 strerror(errno));
+}
+
 /* The id the kernel gave the mount at mnt, as /proc/PID/fdinfo names it; 0 if not found. */
 static unsigned fs_mount_id(const char *mnt)
 {
@@ -558,6 +568,8 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 		rc = mfs_error_set(err, EIO, "cannot go to the background");
 		goto out;
 	}
+	if (!o->foreground)
+		daemon_log_stderr();
 	fs->mesh_dir = mesh_dir;
 	/* The keys stay in memory for the life of the mount: reads keep working, and what can no
 	 * longer work without the key file (a publish) says why. */
