@@ -69,6 +69,10 @@ struct store_options {
 	uint64_t cache_size;
 	/* where a writer stages bytes before upload; NULL: $TMPDIR, else /tmp */
 	const char *tmp_dir;
+	/* s3: 0: the open proves that the bucket exists and that the credential may read it (one
+	 * listing of one key); 1: no request until the first read or write, which reports what is
+	 * wrong, so that what needs the catalog only works with the store away */
+	int lazy;
 };
 /* Opens the store at url: file:///DIR (a local or shared POSIX directory, as store_local_open) or
  * s3://BUCKET[/PREFIX]. create != 0 makes it (the bucket if missing; a bucket that exists and is

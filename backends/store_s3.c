@@ -1130,7 +1130,7 @@ int store_s3_open(const char *bucket, const char *prefix, const struct store_opt
 	rc = cache_open(o->cache_dir, s->cache_bound, STORE_S3_BLOCK, &s->cache, err);
 	if (rc)
 		goto out_sync;
-	rc = probe(s, err);
+	rc = create || !o->lazy ? probe(s, err) : 0;
 	if (rc == -ENOENT && create) {
 		mfs_error_clear(err);
 		rc = make_bucket(s, err) ?: probe(s, err);

@@ -59,6 +59,9 @@ enum {
  * ended by the server: it holds the write lock of the whole mesh. */
 #define IDLE_IN_TX_BOUNDS 6
 
+/* How long a server that timed out is taken to be away (down_hold). */
+#define DOWN_HOLD_MS 1000
+
 struct pg {
 	PGconn *pg; /* NULL while there is none */
 	char *url;
@@ -67,6 +70,9 @@ struct pg {
 	int in_tx;    /* BEGIN ran; neither COMMIT nor ROLLBACK since */
 	int locks[2]; /* mesh locks held: shared, exclusive */
 	int lost;     /* the loss of the connection was told, its return not yet */
+	/* Until then a lost connection is not made again: the server let the last attempt wait
+	 * its whole bound, and the requests queued behind it would each wait as long. */
+	int64_t down_until;
 	/* connections made: a statement prepared on an earlier one is prepared again */
 	uint64_t generation;
 	unsigned nstmts;      /* statements named so far */
@@ -180,6 +186,15 @@ static int fd_wait(int fd, short events, int64_t deadline)
 	}
 }
 
+/* A server that let a request wait its whole bound is not asked again for a while: long enough
+ * for the requests queued meanwhile to fail at once, short enough to see it back soon. */
+static void down_hold(struct pg *c)
+{
+	int ms = mfs_timeout_ms();
+
+	c->down_until = mfs_clock_ms() + (ms < DOWN_HOLD_MS ? ms : DOWN_HOLD_MS);
+}
+
 /* Ends a round trip that did not complete (rc): the connection is dropped. */
 static int trip_failed(struct pg *c, int rc)
 {
@@ -188,6 +203,7 @@ static int trip_failed(struct pg *c, int rc)
 	if (rc == -ETIMEDOUT) {
 		snprintf(why, sizeof(why), "no answer within %d s", mfs_timeout_ms() / 1000);
 		conn_drop(c, why);
+		down_hold(c);
 	} else {
 		conn_drop(c, PQerrorMessage(c->pg));
 	}
@@ -414,6 +430,9 @@ static int conn_ready(struct pg *c)
 		set_errmsg(c, "the connection was lost, and the mesh lock with it");
 		return -EIO;
 	}
+	/* errmsg still says why the last attempt failed */
+	if (mfs_clock_ms() < c->down_until)
+		return -ETIMEDOUT;
 	return conn_connect(c);
 }
 
@@ -522,9 +541,10 @@ static int conn_connect(struct pg *c)
 			break;
 		state = PQconnectPoll(c->pg);
 	}
-	if (rc == -ETIMEDOUT)
+	if (rc == -ETIMEDOUT) {
 		snprintf(c->errmsg, sizeof(c->errmsg), "no answer within %d s", s);
-	else if (rc)
+		down_hold(c);
+	} else if (rc)
 		snprintf(c->errmsg, sizeof(c->errmsg), "%s", strerror(-rc));
 	else if (state != PGRES_POLLING_OK)
 		set_errmsg(c, PQerrorMessage(c->pg));

@@ -524,8 +524,9 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 		    mfs_error_set(err, errno, "mount point %s: %s", o->mountpoint, strerror(errno));
 		goto out;
 	}
-	/* Opened here so that a bad mesh is reported on the terminal, then closed: a SQLite
-	 * connection must not cross the fork of daemonizing. */
+	/* Opened here so that a bad mesh (or a store that refuses the credential) is reported on
+	 * the terminal, then closed: a SQLite connection must not cross the fork of daemonizing. */
+	mo.check_store = 1;
 	rc = mesh_open(&fs->m, mesh_dir, &mo, err);
 	if (!rc)
 		rc = mesh_keys(&fs->m, err);
@@ -573,6 +574,7 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 	fs->mesh_dir = mesh_dir;
 	/* The keys stay in memory for the life of the mount: reads keep working, and what can no
 	 * longer work without the key file (a publish) says why. */
+	mo.check_store = 0;
 	rc = mesh_open(&fs->m, mesh_dir, &mo, err);
 	if (!rc)
 		rc = mesh_keys(&fs->m, err);

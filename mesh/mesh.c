@@ -330,7 +330,7 @@ out:
 }
 
 /* The store a shared mesh's catalog records, with its cache in the local directory. */
-static int mesh_open_store(struct mesh *m, struct mfs_error *err)
+static int mesh_open_store(struct mesh *m, int check, struct mfs_error *err)
 {
 	char *url = NULL, *endpoint = NULL, *region = NULL;
 	struct strbuf cache, tmp;
@@ -361,6 +361,7 @@ static int mesh_open_store(struct mesh *m, struct mfs_error *err)
 	so.cache_dir = cache.buf;
 	so.cache_size = m->cache_size;
 	so.tmp_dir = tmp.buf;
+	so.lazy = !check;
 	rc = store_open_url(url, &so, 0, &m->store, err);
 out:
 	free(url);
@@ -440,7 +441,7 @@ int mesh_open(struct mesh *m, const char *target, const struct mesh_options *o,
 	if (shared) {
 		rc = mesh_local_dir(m, o, err);
 		if (!rc)
-			rc = mesh_open_store(m, err);
+			rc = mesh_open_store(m, o && o->check_store, err);
 		goto out;
 	}
 	if ((rc = mesh_path(&path, target, "store")))

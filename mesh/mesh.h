@@ -24,6 +24,9 @@ struct mesh_options {
 	    *cache_dir;	     /* a shared mesh's files on this host: its block cache, staging and
 				daemon log. NULL: $MESHFS_CACHE_DIR, else ~/.cache/meshfs/MESH_ID */
 	uint64_t cache_size; /* the block cache's bound in bytes; 0: the store's default */
+	/* 1: the open proves that a shared mesh's store answers and takes its credential; 0: the
+	 * first read or write finds out, and metadata works with the store away */
+	int check_store;
 };
 
 /* What a new shared mesh records: where its segments live. */

@@ -521,6 +521,28 @@ static void test_wrong_secret(void **state)
 	assert_null(strstr(err.msg, wrong));
 }
 
+/* A lazy open asks nothing of the store: the first read is what finds the credential refused. */
+static void test_lazy_open(void **state)
+{
+	struct fixture *f = *state;
+	char *secret = strdup(getenv("AWS_SECRET_ACCESS_KEY"));
+	struct store_options o = {.lazy = 1};
+	struct mfs_error err;
+	struct store_blob *b;
+	struct store *st;
+
+	setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret-at-all", 1);
+	mfs_error_clear(&err);
+	assert_int_equal(store_open_url(f->url, &o, 0, &st, &err), 0);
+	assert_int_equal(store_blob_open(st, HELLO_ID, &b), -EACCES);
+	store_close(st);
+	setenv("AWS_SECRET_ACCESS_KEY", secret, 1);
+	free(secret);
+	assert_int_equal(store_open_url("s3://meshfs-no-such-bucket/x", &o, 0, &st, &err), 0);
+	assert_int_equal(store_blob_open(st, HELLO_ID, &b), -ENOENT);
+	store_close(st);
+}
+
 static void test_other_user(void **state)
 {
 	struct fixture *f = *state;
@@ -813,9 +835,9 @@ int main(void)
 	    T(test_cache_damaged),    T(test_wrong_secret),
 	    T(test_other_user),	      T(test_no_bucket),
 	    T(test_clean_staging),    T(test_clean_cache_temporaries),
-	    T(test_credentials_file), T(test_unreachable),
-	    T(test_threads),	      T(test_retry_slowdown),
-	    T(test_hung_store),
+	    T(test_credentials_file), T(test_lazy_open),
+	    T(test_unreachable),      T(test_threads),
+	    T(test_retry_slowdown),   T(test_hung_store),
 	};
 
 	if (!getenv("MESHFS_S3_ENDPOINT")) {
