@@ -3,6 +3,7 @@
  * compute limit).
  *
  *   bench-plain MESH DOMAIN/PRODUCT/TABLE [-j THREADS] [-n PASSES] [-b BYTES] [--masked]
+ *               [-r COUNT]
  *
  * Opens the segment of the table's latest version once and reads its plain view (or with
  * --masked its masked view) from start to end with segment_read, in requests of BYTES (default
@@ -14,7 +15,14 @@
  *
  *   view=plain threads=1 bytes=174834036 passes=3 seconds=0.512 mbps=341.5
  *
- * (mbps: 10^6 bytes a second). The buffers that held plaintext are zeroed before they are freed.
+ * (mbps: 10^6 bytes a second). With -r COUNT it makes instead, in one thread, COUNT requests of
+ * BYTES (default 8 KiB: what the kernel asks for an unaligned 4 KiB pread) at pseudo-random
+ * page-aligned offsets from a fixed seed, each with the reader's cache of the one before, as the
+ * daemon serves a random reader; it prints the CPU time a request takes:
+ *
+ *   view=plain reads=20000 bytes=8192 seconds=0.400 us_per_read=20.0
+ *
+ * The buffers that held plaintext are zeroed before they are freed.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -32,6 +40,8 @@
 #include "table/segment.h"
 
 #define DEFAULT_BYTES (256 * 1024)
+#define RANDOM_BYTES  (8 * 1024)
+#define PAGE	      4096
 #define MAX_THREADS   64
 #define MAX_PASSES    99
 
@@ -93,6 +103,53 @@ out:
 	return NULL;
 }
 
+static double seconds_between(const struct timespec *t0, const struct timespec *t1)
+{
+	return (double)(t1->tv_sec - t0->tv_sec) + (double)(t1->tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* splitmix64, as bench-pread draws its offsets. */
+static uint64_t next_random(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Makes count random requests of b->req bytes; *seconds gets the thread's CPU time. */
+static int bench_random(struct bench *b, unsigned long count, double *seconds)
+{
+	struct segment_cache *cache = segment_cache_new();
+	struct timespec t0, t1;
+	uint64_t state = 1, pages, off;
+	char *buf = malloc(b->req);
+	ssize_t got;
+	int rc = 0;
+
+	if (!buf || !cache || b->size < b->req) {
+		rc = buf && cache ? -EINVAL : -ENOMEM;
+		goto out;
+	}
+	pages = (b->size - b->req) / PAGE + 1;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+	for (unsigned long i = 0; i < count && !rc; i++) {
+		off = next_random(&state) % pages * PAGE;
+		got = segment_read(b->seg, b->view, buf, b->req, off, bench_key, b, cache);
+		if (got != (ssize_t)b->req)
+			rc = got < 0 ? (int)got : -EIO;
+	}
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+	*seconds = seconds_between(&t0, &t1);
+out:
+	if (buf)
+		sodium_memzero(buf, b->req);
+	free(buf);
+	segment_cache_free(cache);
+	return rc;
+}
+
 /* Reads the whole view once with nthreads threads; *seconds gets the wall time. */
 static int bench_pass(struct bench *b, int nthreads, double *seconds)
 {
@@ -118,7 +175,7 @@ static int bench_pass(struct bench *b, int nthreads, double *seconds)
 			rc = shares[i].rc;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	*seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	*seconds = seconds_between(&t0, &t1);
 	return rc;
 }
 
@@ -178,7 +235,7 @@ static int cmp_double(const void *a, const void *b)
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench-plain MESH DOMAIN/PRODUCT/TABLE [-j THREADS] [-n PASSES] "
-			"[-b BYTES] [--masked]\n");
+			"[-b BYTES] [--masked] [-r COUNT]\n");
 }
 
 int main(int argc, char **argv)
@@ -187,7 +244,8 @@ int main(int argc, char **argv)
 	struct mfs_error err;
 	double secs[MAX_PASSES], warm;
 	const char *args[2];
-	int nargs = 0, nthreads = 1, npasses = 3, rc;
+	unsigned long count = 0;
+	int nargs = 0, nthreads = 1, npasses = 3, req_given = 0, rc;
 
 	mfs_error_clear(&err);
 	for (int i = 1; i < argc; i++) {
@@ -197,8 +255,11 @@ int main(int argc, char **argv)
 			nthreads = atoi(argv[++i]);
 		} else if (i + 1 < argc && !strcmp(argv[i], "-n")) {
 			npasses = atoi(argv[++i]);
+		} else if (i + 1 < argc && !strcmp(argv[i], "-r")) {
+			count = strtoul(argv[++i], NULL, 10);
 		} else if (i + 1 < argc && !strcmp(argv[i], "-b")) {
 			b.req = (size_t)strtoul(argv[++i], NULL, 10);
+			req_given = 1;
 		} else if (argv[i][0] != '-' && nargs < 2) {
 			args[nargs++] = argv[i];
 		} else {
@@ -206,6 +267,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (count && !req_given)
+		b.req = RANDOM_BYTES;
 	if (nargs != 2 || nthreads < 1 || nthreads > MAX_THREADS || npasses < 1 ||
 	    npasses > MAX_PASSES || !b.req) {
 		usage();
@@ -219,11 +282,20 @@ int main(int argc, char **argv)
 	rc = bench_open(&b, args[0], args[1], &err);
 	if (!rc)
 		rc = bench_pass(&b, nthreads, &warm);
+	if (count) {
+		if (!rc)
+			rc = bench_random(&b, count, &warm);
+		if (!rc)
+			printf("view=%s reads=%lu bytes=%zu seconds=%.4f us_per_read=%.2f\n",
+			       b.view == SEGMENT_PLAIN ? "plain" : "masked", count, b.req, warm,
+			       warm * 1e6 / (double)count);
+		npasses = 0;
+	}
 	for (int i = 0; !rc && i < npasses; i++)
 		rc = bench_pass(&b, nthreads, &secs[i]);
 	if (rc) {
 		fprintf(stderr, "bench-plain: %s\n", err.msg[0] ? err.msg : strerror(-rc));
-	} else {
+	} else if (npasses) {
 		qsort(secs, (size_t)npasses, sizeof(*secs), cmp_double);
 		printf("view=%s threads=%d bytes=%llu passes=%d seconds=%.4f mbps=%.1f\n",
 		       b.view == SEGMENT_PLAIN ? "plain" : "masked", nthreads,

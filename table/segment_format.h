@@ -1,18 +1,32 @@
 /*
  * The on-disk form of a segment, as both its writer (segment_write.c) and its reader
  * (segment_read.c) know it; segment.h gives the file layout. All integers are little-endian.
+ * The file header's format number says which of two forms the sealed chunks take; the writer
+ * writes format 2, the reader reads both (segments are immutable and stay in the store).
  *
- * A PII column's sealed chunk for one group holds that group's non-empty cells of the column, in
- * row order, each as
+ * Format 2: a group of a table with PII has one sealed chunk, with the group's non-empty PII
+ * cells of every column in the order they come in the masked bytes (row by row, columns in
+ * order), each as
+ *   varint bytes between the end of the masked field of the cell before (or the group's start)
+ *          and this cell's masked field
+ *   varint length of the masked field bytes there
+ *   varint length of the plain field bytes | the plain field bytes (CSV-normalized)
+ * varints are LEB128: 7 bits a byte, low first, at most 5 bytes, the value 32 bits. Its
+ * associated data (seal_chunk adds its own format byte and key id) is
+ *   binding "/" | NUL | 16-byte segment id | u64 group index
+ * (that of format 1 with an empty column name, which no column has).
+ *
+ * Format 1: a group has one sealed chunk per PII column, in column order, with that column's
+ * non-empty cells in row order, each as
  *   u32 position of the cell's field bytes in the group's masked bytes
  *   u32 length of the masked field bytes there
  *   u32 length of the plain field bytes | the plain field bytes (CSV-normalized)
- * An empty cell is empty in both views, so it needs no record.
- *
- * The chunk's associated data (seal_chunk adds its own format byte and key id) is
+ * and its associated data is
  *   binding "/" column name | NUL | 16-byte segment id | u64 group index
- * so that a chunk opens only in its table, column, segment and group: chunks cannot be swapped
- * between columns, moved between groups or grafted into another segment.
+ *
+ * An empty cell is empty in both views, so it needs no record. The associated data makes a
+ * chunk open only in its table, segment and group (and in format 1 its column): chunks cannot
+ * be swapped between columns, moved between groups or grafted into another segment.
  *
  * The index:
  *   16-byte segment id (the same as in the file header)
@@ -24,7 +38,8 @@
  *   u64 number of groups
  *   per group: u64 file offset of its masked bytes | u32 masked length | u32 plain length |
  *              u32 rows | u32 CRC32C of its masked bytes |
- *              per PII column, in column order: u64 chunk offset | u64 chunk length
+ *              per sealed chunk (format 2: one if the table has PII; format 1: one per PII
+ *              column, in column order): u64 chunk offset | u64 chunk length
  * Groups and their chunks follow each other without gaps, from the end of the header line to the
  * index. A reader checks all of this before it trusts any of it.
  */
@@ -36,14 +51,17 @@
 
 #include "common/strbuf.h"
 
-#define SEGMENT_MAGIC	    "MSEG"
-#define SEGMENT_END	    "MSEGEND\n"
-#define SEGMENT_FORMAT	    1
-#define SEGMENT_ID_BYTES    16
-#define SEGMENT_CELL_HEAD   12
-#define SEGMENT_GROUP_HEAD  (8 + 4 + 4 + 4 + 4)
-#define SEGMENT_CHUNK_ENTRY (8 + 8)
-#define SEGMENT_MAX_COLUMNS 65535
+#define SEGMENT_MAGIC	       "MSEG"
+#define SEGMENT_END	       "MSEGEND\n"
+#define SEGMENT_FORMAT	       2 /* written */
+#define SEGMENT_FORMAT_COLUMNS 1 /* a sealed chunk per PII column: still read */
+#define SEGMENT_ID_BYTES       16
+#define SEGMENT_CELL_HEAD      15 /* three varints of format 2 */
+#define SEGMENT_CELL_HEAD_1    12 /* three u32 of format 1 */
+#define SEGMENT_VARINT_MAX     5
+#define SEGMENT_GROUP_HEAD     (8 + 4 + 4 + 4 + 4)
+#define SEGMENT_CHUNK_ENTRY    (8 + 8)
+#define SEGMENT_MAX_COLUMNS    65535
 
 /* Where the fields of the file header and of the trailer sit in them. */
 #define SEGMENT_HEAD_FORMAT	  4
@@ -88,6 +106,19 @@ static inline uint64_t get_u64(const uint8_t *p)
 	return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
 }
 
+/* Writes v as a varint at p: the bytes it took. */
+static inline size_t put_varint(uint8_t *p, uint32_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
 static inline int add_u8(struct strbuf *sb, uint8_t v)
 {
 	return strbuf_add(sb, &v, 1);
@@ -118,7 +149,7 @@ static inline int add_u64(struct strbuf *sb, uint64_t v)
 }
 
 /* Makes ad the associated data of the chunk of column name in group g (see the top of this
- * file): 0 or -ENOMEM. */
+ * file; format 2 passes ""): 0 or -ENOMEM. */
 static inline int segment_chunk_ad(struct strbuf *ad, const char *binding, const char *name,
 				   const uint8_t id[SEGMENT_ID_BYTES], uint64_t g)
 {

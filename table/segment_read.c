@@ -48,14 +48,16 @@ struct segment {
 	uint8_t id[SEGMENT_ID_BYTES];
 	char **pii_names; /* names of the PII columns, in column order */
 	size_t npii;
-	char *header; /* the header line, checked at open */
+	unsigned format; /* SEGMENT_FORMAT or SEGMENT_FORMAT_COLUMNS */
+	size_t nchunks;	 /* sealed chunks a group: npii in format 1, one (or none) in format 2 */
+	char *header;	 /* the header line, checked at open */
 	uint32_t header_len;
 	uint64_t rows;
 	uint64_t size[2]; /* of each view */
 	uint64_t index_off;
 	struct segment_group *groups;
 	size_t ngroups;
-	struct segment_chunk *chunks; /* ngroups × npii */
+	struct segment_chunk *chunks; /* ngroups × nchunks */
 };
 
 /* The parse functions return NULL or what is wrong; this one is not the file's fault. */
@@ -107,6 +109,37 @@ static uint64_t cursor_u64(struct cursor *c)
 	const uint8_t *p = cursor_take(c, 8);
 
 	return p ? get_u64(p) : 0;
+}
+
+/* cursor_varint past its first byte. */
+static uint32_t cursor_varint_long(struct cursor *c)
+{
+	uint32_t v = 0;
+	const uint8_t *p;
+
+	for (unsigned shift = 0; shift < 7 * SEGMENT_VARINT_MAX; shift += 7) {
+		p = cursor_take(c, 1);
+		if (!p)
+			return 0;
+		if (shift == 28 && *p > 0x0f)
+			break;
+		v |= (uint32_t)(*p & 0x7f) << shift;
+		if (!(*p & 0x80))
+			return v;
+	}
+	c->bad = 1;
+	return 0;
+}
+
+/* A varint of at most 32 bits (segment_format.h); longer or larger ones set bad. */
+static inline uint32_t cursor_varint(struct cursor *c)
+{
+	/* most lengths and gaps are below 128 */
+	if (c->left && c->p[0] < 0x80) {
+		c->left--;
+		return *c->p++;
+	}
+	return cursor_varint_long(c);
 }
 
 /* Reads exactly len bytes at off: -EIO for anything short (the index said they are there). */
@@ -206,12 +239,14 @@ static const char *segment_parse_groups(struct segment *seg, struct cursor *c, u
 	ngroups = cursor_u64(c);
 	if (c->bad)
 		return "truncated index";
-	entry = SEGMENT_GROUP_HEAD + (uint64_t)seg->npii * SEGMENT_CHUNK_ENTRY;
+	seg->nchunks = seg->format == SEGMENT_FORMAT_COLUMNS ? seg->npii : seg->npii > 0;
+	entry = SEGMENT_GROUP_HEAD + (uint64_t)seg->nchunks * SEGMENT_CHUNK_ENTRY;
 	if (ngroups != c->left / entry || c->left % entry)
 		return "bad number of groups";
 	seg->ngroups = (size_t)ngroups;
 	seg->groups = calloc(ngroups ? ngroups : 1, sizeof(*seg->groups));
-	seg->chunks = calloc(ngroups && seg->npii ? ngroups * seg->npii : 1, sizeof(*seg->chunks));
+	seg->chunks =
+	    calloc(ngroups && seg->nchunks ? ngroups * seg->nchunks : 1, sizeof(*seg->chunks));
 	if (!seg->groups || !seg->chunks)
 		return segment_oom;
 	pos = SEGMENT_HEAD + (uint64_t)seg->header_len;
@@ -236,8 +271,8 @@ static const char *segment_parse_groups(struct segment *seg, struct cursor *c, u
 		view[0] += g->len[0];
 		view[1] += g->len[1];
 		rows += grows;
-		for (k = 0; k < seg->npii; k++) {
-			ch = &seg->chunks[i * seg->npii + k];
+		for (k = 0; k < seg->nchunks; k++) {
+			ch = &seg->chunks[i * seg->nchunks + k];
 			ch->off = cursor_u64(c);
 			ch->len = cursor_u64(c);
 			assert(!c->bad);
@@ -286,7 +321,8 @@ static const char *segment_parse(struct segment *seg, uint8_t **index)
 		return "unreadable";
 	if (memcmp(head, SEGMENT_MAGIC, 4) || memcmp(trailer + SEGMENT_TRAILER_END, SEGMENT_END, 8))
 		return "bad magic";
-	if (get_u16(head + SEGMENT_HEAD_FORMAT) != SEGMENT_FORMAT ||
+	seg->format = get_u16(head + SEGMENT_HEAD_FORMAT);
+	if ((seg->format != SEGMENT_FORMAT && seg->format != SEGMENT_FORMAT_COLUMNS) ||
 	    get_u16(head + SEGMENT_HEAD_RESERVED))
 		return "unknown format";
 	memcpy(seg->id, head + SEGMENT_HEAD_ID, SEGMENT_ID_BYTES);
@@ -375,7 +411,7 @@ uint64_t segment_view_size(const struct segment *seg, enum segment_view view)
 	return seg->size[view];
 }
 
-/* One PII column's cell records while they are merged. */
+/* One PII column's cell records while they are merged (format 1). */
 struct cell_cursor {
 	struct cursor c;
 	int has;
@@ -446,7 +482,7 @@ void segment_cache_free(struct segment_cache *cache)
 	free(cache);
 }
 
-/* Makes room for the cells of npii columns: 0 or -ENOMEM. */
+/* Makes room for the cells of npii sealed chunks: 0 or -ENOMEM. */
 static int cache_cells(struct segment_cache *c, size_t npii)
 {
 	struct strbuf *cells;
@@ -560,12 +596,49 @@ static int cell_next(struct cell_cursor *cc)
 }
 
 /*
- * Splices the cells of every PII column into a group's mlen masked bytes, giving exactly
- * plain_len bytes at out. Cells must come in increasing positions, each within the masked bytes
- * and none overlapping another: anything else is -EIO.
+ * Format 2: splices the cells of a group's opened chunk into its mlen masked bytes, giving
+ * exactly plain_len bytes at out. Each cell must lie within the masked bytes, after the one
+ * before and not at its position: anything else is -EIO.
  */
 static int segment_splice(const uint8_t *masked, uint32_t mlen, const struct strbuf *cells,
-			  struct cell_cursor *cc, size_t npii, uint32_t plain_len, char *out)
+			  uint32_t plain_len, char *out)
+{
+	struct cursor c = {.p = (const uint8_t *)cells->buf, .left = cells->len};
+	uint64_t end = 0, len = 0;
+	uint32_t gap, cell_mlen = 1, plen;
+	const uint8_t *plain;
+
+	while (c.left) {
+		gap = cursor_varint(&c);
+		/* two cells at one position: only after an empty masked field */
+		if (!gap && !cell_mlen)
+			return -EIO;
+		cell_mlen = cursor_varint(&c);
+		plen = cursor_varint(&c);
+		plain = cursor_take(&c, plen);
+		if (c.bad || gap > mlen - end || cell_mlen > mlen - end - gap ||
+		    len + gap + plen > plain_len)
+			return -EIO;
+		memcpy(out + len, masked + end, gap);
+		len += gap;
+		memcpy(out + len, plain, plen);
+		len += plen;
+		end += (uint64_t)gap + cell_mlen;
+	}
+	if (len + (mlen - end) != plain_len)
+		return -EIO;
+	memcpy(out + len, masked + end, mlen - end);
+	return 0;
+}
+
+/*
+ * Format 1: splices the cells of every PII column into a group's mlen masked bytes, giving
+ * exactly plain_len bytes at out. Cells must come in increasing positions, each within the
+ * masked bytes and none overlapping another: anything else is -EIO.
+ */
+static int segment_splice_columns(const uint8_t *masked, uint32_t mlen, const struct strbuf *cells,
+				  struct cell_cursor *cc, size_t npii, uint32_t plain_len,
+				  char *out)
 {
 	struct cell_cursor *next;
 	uint64_t end = 0, len = 0;
@@ -628,24 +701,30 @@ static int group_decode(const struct segment *seg, size_t g, const uint8_t *p,
 
 	if (crc32c(0, p, grp->len[SEGMENT_MASKED]) != grp->crc)
 		return -EIO;
-	for (k = 0; k < seg->npii && !rc; k++) {
-		ch = &seg->chunks[g * seg->npii + k];
+	for (k = 0; k < seg->nchunks && !rc; k++) {
+		ch = &seg->chunks[g * seg->nchunks + k];
 		chunk = p + (ch->off - grp->off);
 		rc = seal_chunk_key_id(chunk, (size_t)ch->len, &key_id);
 		if (!rc)
 			rc = cache_key(c, key_id, keyfn, keyctx);
 		if (!rc)
-			rc = segment_chunk_ad(&c->ad, seg->binding, seg->pii_names[k], seg->id, g);
+			rc = segment_chunk_ad(
+			    &c->ad, seg->binding,
+			    seg->format == SEGMENT_FORMAT_COLUMNS ? seg->pii_names[k] : "", seg->id,
+			    g);
 		if (!rc)
 			rc = strbuf_grow_secure(&c->cells[k], (size_t)ch->len - SEAL_OVERHEAD);
 		if (!rc)
 			rc = seal_open(c->key, c->ad.buf, c->ad.len, chunk, (size_t)ch->len,
 				       &c->cells[k]);
 	}
-	if (!rc)
-		rc = segment_splice(p, grp->len[SEGMENT_MASKED], c->cells, c->cursors, seg->npii,
-				    grp->len[SEGMENT_PLAIN], out);
-	for (k = 0; k < seg->npii; k++)
+	if (!rc && seg->format == SEGMENT_FORMAT_COLUMNS)
+		rc = segment_splice_columns(p, grp->len[SEGMENT_MASKED], c->cells, c->cursors,
+					    seg->npii, grp->len[SEGMENT_PLAIN], out);
+	else if (!rc)
+		rc = segment_splice(p, grp->len[SEGMENT_MASKED], c->cells, grp->len[SEGMENT_PLAIN],
+				    out);
+	for (k = 0; k < seg->nchunks; k++)
 		strbuf_reset_secure(&c->cells[k]);
 	return rc;
 }
@@ -876,7 +955,7 @@ static int read_plain(struct read_state *r, size_t g)
 	uint64_t pos;
 	int rc;
 
-	rc = cache_cells(c, seg->npii);
+	rc = cache_cells(c, seg->nchunks);
 	while (!rc && r->done < r->len) {
 		if (cache_holds(c, seg, SEGMENT_PLAIN, g)) {
 			read_piece(r, g, &pos, &n);

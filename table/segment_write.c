@@ -1,7 +1,8 @@
 /*
  * Writing a segment (see segment.h and segment_format.h): rows are masked and normalized into
- * the open row group as they come, a group is written with one sealed chunk per PII column when
- * it is full, and the index and the trailer close the blob. Plaintext stays in memory only as
+ * the open row group as they come, a group is written with one sealed chunk for all its PII
+ * cells when it is full, and the index and the trailer close the blob. It always writes the
+ * current format; segment_read.c reads the earlier ones too. Plaintext stays in memory only as
  * long as its group is open, in buffers that are zeroed before they are freed.
  */
 #include "table/segment.h"
@@ -20,11 +21,12 @@
 /*
  * Every read checks whole groups (segment_read.c), and the plain view decodes them: small
  * groups keep a random read of a few KiB from reading and decoding much more. Smaller still
- * with PII, where a group costs a chunk per PII column to open.
+ * with PII: the plain view's random reads decode every group they touch, and a group costs one
+ * sealed chunk to open, whatever its number of PII columns (docs/PERFORMANCE.md).
  */
 #define SEGMENT_DEFAULT_ROWS	  8192
 #define SEGMENT_DEFAULT_BYTES	  (16 * 1024)
-#define SEGMENT_DEFAULT_PII_BYTES (8 * 1024)
+#define SEGMENT_DEFAULT_PII_BYTES (4 * 1024)
 
 /* Appends value as a normalized CSV field without leaving a copy of it in freed memory. */
 static int field_append_secure(struct strbuf *sb, const char *value, size_t len)
@@ -62,7 +64,8 @@ struct segment_writer {
 	struct strbuf masked;
 	uint64_t group_plain;
 	size_t group_nrows;
-	struct strbuf *cells; /* per PII column: the cell records (plaintext) */
+	struct strbuf cells; /* the cell records (plaintext) */
+	uint64_t cells_end;  /* where the last cell recorded ends in the group's masked bytes */
 	/* the row being built */
 	struct strbuf row;	 /* masked view */
 	struct strbuf row_plain; /* plain field bytes of the PII cells */
@@ -76,13 +79,7 @@ struct segment_writer {
 
 static void segment_writer_free(struct segment_writer *w)
 {
-	size_t i;
-
-	if (w->cells) {
-		for (i = 0; i < w->npii; i++)
-			strbuf_release_secure(&w->cells[i]);
-	}
-	free(w->cells);
+	strbuf_release_secure(&w->cells);
 	free(w->pii);
 	free(w->row_cells);
 	strbuf_release(&w->masked);
@@ -162,10 +159,10 @@ int segment_writer_open(struct segment_writer **out, struct store *st,
 	strbuf_init(&w->chunk);
 	strbuf_init(&w->ad);
 	strbuf_init(&w->groups);
+	strbuf_init(&w->cells);
 	w->pii = calloc(npii ? npii : 1, sizeof(*w->pii));
-	w->cells = calloc(npii ? npii : 1, sizeof(*w->cells));
 	w->row_cells = calloc(npii ? npii : 1, sizeof(*w->row_cells));
-	if (!w->pii || !w->cells || !w->row_cells) {
+	if (!w->pii || !w->row_cells) {
 		rc = mfs_error_set(err, ENOMEM, "out of memory");
 		goto out;
 	}
@@ -173,8 +170,6 @@ int segment_writer_open(struct segment_writer **out, struct store *st,
 		if (p->columns[i].pii)
 			w->pii[k++] = i;
 	}
-	for (i = 0; i < npii; i++)
-		strbuf_init(&w->cells[i]);
 	randombytes_buf(w->id, sizeof(w->id));
 
 	for (i = 0; i < p->ncolumns; i++) {
@@ -269,7 +264,6 @@ static int segment_row_build(struct segment_writer *w, const struct csv_field *v
 static int segment_group_close(struct segment_writer *w)
 {
 	uint8_t entry[SEGMENT_GROUP_HEAD], ce[SEGMENT_CHUNK_ENTRY];
-	size_t k;
 	int rc;
 
 	if (!w->group_nrows)
@@ -286,15 +280,15 @@ static int segment_group_close(struct segment_writer *w)
 	rc = segment_write(w, w->masked.buf, w->masked.len);
 	if (rc)
 		return rc;
-	for (k = 0; k < w->npii; k++) {
-		rc = segment_chunk_ad(&w->ad, w->p->binding, w->p->columns[w->pii[k]].name, w->id,
-				      w->ngroups);
+	if (w->npii) {
+		rc = segment_chunk_ad(&w->ad, w->p->binding, "", w->id, w->ngroups);
 		if (rc)
 			return rc;
 		strbuf_reset(&w->chunk);
-		rc = seal_chunk(w->p->data_key, w->p->key_id, w->ad.buf, w->ad.len, w->cells[k].buf,
-				w->cells[k].len, &w->chunk);
-		strbuf_reset_secure(&w->cells[k]);
+		rc = seal_chunk(w->p->data_key, w->p->key_id, w->ad.buf, w->ad.len, w->cells.buf,
+				w->cells.len, &w->chunk);
+		strbuf_reset_secure(&w->cells);
+		w->cells_end = 0;
 		if (rc)
 			return rc;
 		put_u64(ce, w->off);
@@ -321,24 +315,29 @@ static int segment_row_append(struct segment_writer *w, uint64_t row_plain_len)
 {
 	const struct segment_cell *cell;
 	uint8_t rec[SEGMENT_CELL_HEAD];
-	size_t base = w->masked.len, k;
+	size_t base = w->masked.len, k, n;
+	uint64_t pos;
 	int rc;
 
 	rc = strbuf_add(&w->masked, w->row.buf, w->row.len);
 	if (rc)
 		return rc;
+	/* Columns are in order within a row, so positions only grow within the group. */
 	for (k = 0; k < w->npii; k++) {
 		cell = &w->row_cells[k];
 		if (!cell->plen)
 			continue;
-		put_u32(rec, (uint32_t)(base + cell->pos));
-		put_u32(rec + 4, (uint32_t)cell->mlen);
-		put_u32(rec + 8, (uint32_t)cell->plen);
-		rc = strbuf_grow_secure(&w->cells[k], sizeof(rec) + cell->plen);
+		pos = base + cell->pos;
+		assert(pos >= w->cells_end);
+		n = put_varint(rec, (uint32_t)(pos - w->cells_end));
+		n += put_varint(rec + n, (uint32_t)cell->mlen);
+		n += put_varint(rec + n, (uint32_t)cell->plen);
+		rc = strbuf_grow_secure(&w->cells, n + cell->plen);
 		if (rc)
 			return rc;
-		strbuf_add(&w->cells[k], rec, sizeof(rec));
-		strbuf_add(&w->cells[k], w->row_plain.buf + cell->poff, cell->plen);
+		strbuf_add(&w->cells, rec, n);
+		strbuf_add(&w->cells, w->row_plain.buf + cell->poff, cell->plen);
+		w->cells_end = pos + cell->mlen;
 	}
 	w->group_plain += row_plain_len;
 	w->group_nrows++;

@@ -22,6 +22,7 @@
 #include "table/csv.h"
 #include "table/segment.h"
 #include "tests/unit/helpers.h"
+#include "tests/unit/segment_format1.h"
 
 #define BINDING "sales/orders/customers"
 #define KEY_ID	7
@@ -628,12 +629,25 @@ static uint32_t le32(const char *p)
 	return (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
 }
 
-static void set_le32(char *p, uint32_t v)
+static uint64_t le64(const char *p)
 {
-	p[0] = (char)v;
-	p[1] = (char)(v >> 8);
-	p[2] = (char)(v >> 16);
-	p[3] = (char)(v >> 24);
+	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+/* Where the sealed chunk of group g lies in a segment of format 2 with PII, from its index. */
+static void chunk_of(const char *bytes, size_t len, size_t g, size_t *off, size_t *clen)
+{
+	const char *ix = bytes + le64(bytes + len - TRAILER);
+	uint32_t ncolumns = le32(ix + 16), i;
+
+	ix += 20;
+	for (i = 0; i < ncolumns; i++)
+		ix += 2 + (unsigned char)ix[0] + (unsigned char)ix[1] * 256 + 2;
+	/* header line length and CRC, rows, both views' sizes, number of groups */
+	ix += 8 + 4 * 8;
+	ix += g * (24 + 16) + 24;
+	*off = (size_t)le64(ix);
+	*clen = (size_t)le64(ix + 8);
 }
 
 /*
@@ -650,7 +664,7 @@ static void test_forged_cells(void **state)
 	struct segment *seg;
 	struct strbuf ad, pt, orig, sealed;
 	char id[STORE_ID_HEX + 1], *bytes, *buf;
-	size_t len, chunk, chunk_len, rec2, i;
+	size_t len, chunk, chunk_len, rec[16], nrec = 0, at, i;
 	uint8_t group[8] = {0};
 
 	expected_build(fx, &people, &e);
@@ -658,44 +672,52 @@ static void test_forged_cells(void **state)
 	bytes = blob_bytes(fx, info.id, &len);
 	buf = malloc(e.plain.len);
 	assert_non_null(buf);
-	chunk = HEAD + e.header_len + e.row_masked[0] + e.row_masked[1] + e.row_masked[2];
-	/* Group 0 of "email": two cells (row 3 is empty), so the chunk holds two records. */
-	chunk_len = SEAL_OVERHEAD + 2 * 12 + strlen("ann@example.com") + strlen("bob@example.com");
+	chunk_of(bytes, len, 0, &chunk, &chunk_len);
+	/* One chunk for all PII columns, right after the group's masked bytes. */
+	assert_int_equal(chunk,
+			 HEAD + e.header_len + e.row_masked[0] + e.row_masked[1] + e.row_masked[2]);
 	strbuf_init(&ad);
 	strbuf_init(&pt);
 	strbuf_init(&orig);
 	strbuf_init(&sealed);
-	strbuf_addstr(&ad, BINDING "/email");
+	strbuf_addstr(&ad, BINDING "/");
 	strbuf_add(&ad, "", 1);
 	strbuf_add(&ad, bytes + 8, 16);
 	strbuf_add(&ad, group, sizeof(group));
 	assert_int_equal(seal_open(fx->data_key, ad.buf, ad.len, bytes + chunk, chunk_len, &pt), 0);
-	assert_int_equal(pt.len, chunk_len - SEAL_OVERHEAD);
-	rec2 = 12 + le32(pt.buf + 8);
-	/* The records are what segment_format.h describes. */
-	assert_int_equal(le32(pt.buf), strlen("1,"));
-	assert_int_equal(le32(pt.buf + 4), 20);
-	assert_memory_equal(pt.buf + 12, "ann@example.com", 15);
-	assert_int_equal(le32(pt.buf + rec2), e.row_masked[0] + strlen("2,"));
+	/* The records are what segment_format.h describes; every varint here takes one byte. */
+	for (at = 0; at < pt.len; at += 3 + (unsigned char)pt.buf[at + 2]) {
+		assert_true(nrec < 16);
+		assert_true(((unsigned char)pt.buf[at] | (unsigned char)pt.buf[at + 1] |
+			     (unsigned char)pt.buf[at + 2]) < 0x80);
+		rec[nrec++] = at;
+	}
+	assert_int_equal(at, pt.len);
+	/* row 1: email, name, card, secret; row 2: email, name, secret; row 3: none */
+	assert_int_equal(nrec, 7);
+	assert_int_equal(pt.buf[0], strlen("1,"));
+	assert_int_equal(pt.buf[1], 20);
+	assert_int_equal(pt.buf[2], 15);
+	assert_memory_equal(pt.buf + 3, "ann@example.com", 15);
+	assert_int_equal(pt.buf[rec[1]], 1);	 /* the comma after the token */
+	assert_int_equal(pt.buf[rec[3] + 1], 0); /* secret: masked to nothing */
+	assert_true(e.row_masked[0] + e.row_masked[1] + e.row_masked[2] < 0x7f - 20);
 	strbuf_add(&orig, pt.buf, pt.len);
 
 	for (i = 0; i < 4; i++) {
-		char *rec = pt.buf;
-
 		memcpy(pt.buf, orig.buf, orig.len);
-
 		switch (i) {
 		case 0: /* beyond the masked bytes */
-			set_le32(rec, 0xfffffff0);
+			pt.buf[rec[0]] = 0x7f;
 			break;
-		case 1: /* the second cell before the first */
-			set_le32(rec + rec2, 1);
+		case 1: /* running into the next cell and past the masked bytes */
+			pt.buf[rec[0] + 1] = 0x7f;
 			break;
-		case 2: /* overlapping */
-			set_le32(rec + 4, (uint32_t)e.row_masked[0] + 5);
+		case 2: /* a record running past the end */
+			pt.buf[rec[nrec - 1] + 2]++;
 			break;
-		case 3: /* a record running past the end */
-			set_le32(rec + rec2 + 8, 100);
+		case 3: /* two cells at one position, after a field masked to nothing */
+			pt.buf[rec[4]] = 0;
 			break;
 		}
 		strbuf_reset(&sealed);
@@ -717,6 +739,69 @@ static void test_forged_cells(void **state)
 	free(bytes);
 	free(buf);
 	expected_release(&e);
+}
+
+/*
+ * Segments of format 1 (a sealed chunk per PII column) stay in stores and must read as they
+ * did: both views at every offset, and a damaged chunk refused.
+ */
+static void test_format1(void **state)
+{
+	struct fixture *fx = *state;
+	uint8_t key[32];
+	struct keyctx k = {.key = key, .id = 7};
+	struct strbuf masked, plain;
+	struct segment *seg;
+	char id[STORE_ID_HEX + 1], *bytes, buf[256];
+	size_t i, at;
+
+	for (i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i * 0x11 + 1);
+	strbuf_init(&masked);
+	strbuf_init(&plain);
+	strbuf_addstr(&plain, "id,email,note,name\n"
+			      "1,ann@example.com,\"a, \"\"quoted\"\" note\",Ann Lee\n"
+			      "2,,plain,Bo\n"
+			      "3,cy@example.org,,Cy Dee\n"
+			      "4,dee@example.net,x,\"Dee\nEl\"\n"
+			      "5,e@example.com,last,\n");
+	strbuf_addstr(&masked, "id,email,note,name\n"
+			       "1,tok_5955567ed445e0ac,\"a, \"\"quoted\"\" note\",REDACTED\n"
+			       "2,,plain,REDACTED\n"
+			       "3,tok_cd8ccd5bcd36f8f6,,REDACTED\n"
+			       "4,tok_ef97f59e5bf44ca4,x,REDACTED\n"
+			       "5,tok_cc379d55150b9892,last,\n");
+	assert_int_equal(segment_format1[4], 1);
+	put_blob(fx, segment_format1, sizeof(segment_format1), id);
+	seg = open_ok(fx, id, "sales/orders/customers");
+	assert_true(segment_has_pii(seg));
+	assert_int_equal(segment_rows(seg), 5);
+	check_full(seg, SEGMENT_MASKED, &masked, &k);
+	check_full(seg, SEGMENT_PLAIN, &plain, &k);
+	check_every_slice(seg, SEGMENT_PLAIN, &plain, &k);
+	check_every_slice(seg, SEGMENT_MASKED, &masked, &k);
+	segment_close(seg);
+	/* The second chunk (delivery "name") of group 0 lies after the first; damage it. */
+	bytes = malloc(sizeof(segment_format1));
+	assert_non_null(bytes);
+	memcpy(bytes, segment_format1, sizeof(segment_format1));
+	at = HEAD + strlen("id,email,note,name\n") +
+	     strlen(
+		 "1,tok_5955567ed445e0ac,\"a, \"\"quoted\"\" note\",REDACTED\n2,,plain,REDACTED\n");
+	assert_int_equal(bytes[at], 1); /* the first chunk's format byte */
+	bytes[at + 0x60] ^= 1;
+	put_blob(fx, bytes, sizeof(segment_format1), id);
+	seg = open_ok(fx, id, "sales/orders/customers");
+	check_full(seg, SEGMENT_MASKED, &masked, &k);
+	assert_int_equal(segment_read(seg, SEGMENT_PLAIN, buf, 10, 25, test_key, &k, NULL), -EIO);
+	/* the other groups still read */
+	assert_int_equal(
+	    segment_read(seg, SEGMENT_PLAIN, buf, 10, plain.len - 10, test_key, &k, NULL), 10);
+	assert_memory_equal(buf, plain.buf + plain.len - 10, 10);
+	segment_close(seg);
+	free(bytes);
+	strbuf_release(&masked);
+	strbuf_release_secure(&plain);
 }
 
 static void test_wrong_binding_and_key(void **state)
@@ -1235,6 +1320,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tampered_chunk, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_forged_cells, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_format1, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wrong_binding_and_key, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_blobs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_damaged_index, setup, teardown),
