@@ -4,15 +4,16 @@
  * A table has two views, each a normalized CSV text (LF line ends, header first, columns in
  * contract order, fields quoted only when needed): the masked view, in which every PII cell is
  * replaced by its mask, and the plain view with the real values. The segment stores the masked
- * view's bytes, split in row groups, and for each group and PII column one sealed chunk with that
- * group's plaintext cells and where each sits in the masked bytes. The plain view is the masked
+ * view's bytes, split in row groups, and for each group one sealed chunk with that group's
+ * plaintext PII cells and where each sits in the masked bytes (one chunk per PII column in
+ * segments of format 1, which are still read). The plain view is the masked
  * view with those cells spliced in. An index at the end gives each group's place in the file
  * and in both views, so a read at any offset of either view is a binary search away.
  *
  * File layout (integers little-endian):
  *   "MSEG" | u16 format | u16 reserved | 16-byte segment id (random; bound into sealed chunks)
  *   the header line (group -1: same bytes in both views)
- *   for each group: its masked bytes, then one sealed chunk per PII column
+ *   for each group: its masked bytes, then its sealed chunk (format 1: one per PII column)
  *   index (see segment_format.h)
  *   u64 index offset | u32 index length | u32 CRC32C of the index | "MSEGEND\n"
  *
