@@ -257,13 +257,13 @@ same_file()
 
 # ---- meshes, contracts and data ----
 
-# init_mesh [ARG...]: meshfs init of $MESH, with the store of a shared one.
+# init_mesh: meshfs init of $MESH, with the store of a shared one.
 init_mesh()
 {
 	if [ -n "$SHARED" ]; then
-		mfs init -m "$MESH" --store "$MESHFS_STORE" "$@"
+		mfs init -m "$MESH" --store "$MESHFS_STORE"
 	else
-		mfs init -m "$MESH" "$@"
+		mfs init -m "$MESH"
 	fi
 }
 
@@ -717,9 +717,10 @@ trap 'exit 130' INT TERM
 # examples/create-mesh.sh), its key $T/keys/master.key and this host's files in $T/host
 # ($MESHFS_KEY and $MESHFS_CACHE_DIR, which every command and mount read).
 if [ "${MESHFS_TEST_SHARED:-}" = 1 ]; then
-	[ -n "${MESHFS_PG_URL:-}" ] && [ -n "${MESHFS_PG_SOCKET_DIR:-}" ] &&
-		[ -n "${AWS_ENDPOINT_URL:-}" ] ||
+	if [ -z "${MESHFS_PG_URL:-}" ] || [ -z "${MESHFS_PG_SOCKET_DIR:-}" ] ||
+		[ -z "${AWS_ENDPOINT_URL:-}" ]; then
 		bail_out "a shared mesh needs tests/servers/with_pg.sh and with_swift.sh around the test"
+	fi
 	SHARED=1
 	MESH_DB=$(echo "${TEST_NAME}_$$" | tr -c 'a-z0-9_\n' _)
 	psql -X -q -h "$MESHFS_PG_SOCKET_DIR" -p "$PGPORT" -U postgres -d postgres \
