@@ -429,15 +429,6 @@ near()
 
 # ---- the store ----
 
-# local_only DESC: whether a check that looks inside the mesh directory runs; on a shared mesh
-# there is none, and the check is reported skipped.
-local_only()
-{
-	[ -z "$SHARED" ] && return 0
-	skip "$1" "a shared mesh has no mesh directory"
-	return 1
-}
-
 # s3 METHOD KEY [CURL_ARG...]: a signed request for an object of the shared mesh's bucket (KEY
 # relative to the bucket, a query after it in sorted order); the body on stdout, fails on an
 # answer other than 2xx. curl sends no payload hash of its own, so the unsigned one is given.

@@ -40,9 +40,13 @@ done
 
 init_mesh
 expect_ok "init creates a mesh"
-if local_only "the mesh has catalog.db, store/ and keys/master.key"; then
+if [ -z "$SHARED" ]; then
 	check "the mesh has catalog.db, store/ and keys/master.key" \
 		test -f "$MESH/catalog.db" -a -d "$MESH/store" -a -f "$MESH/keys/master.key"
+else
+	check "the database holds the catalog, the bucket is there and the key file is made" \
+		test "$(psql -X -A -t "$MESH" -c 'SELECT count(*) FROM teams')" = 0 -a \
+		-n "$(s3 GET "?list-type=2&max-keys=1" 2>&1 | grep ListBucketResult)" -a -f "$MESH_KEY"
 fi
 key_mode=$(stat -c %a "$MESH_KEY" 2>/dev/null)
 if [ "$key_mode" = 600 ]; then
