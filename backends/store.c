@@ -154,6 +154,12 @@ void store_blob_close(struct store_blob *b)
 		b->st->ops->blob_close(b);
 }
 
+void store_blob_forget(struct store_blob *b)
+{
+	if (b->st->ops->blob_forget)
+		b->st->ops->blob_forget(b);
+}
+
 int store_verify(struct store *st, const char *id)
 {
 	return st->ops->verify(st, id);

@@ -39,6 +39,7 @@ struct store_ops {
 	uint64_t (*blob_size)(const struct store_blob *b);
 	int (*blob_fd)(const struct store_blob *b);
 	void (*blob_close)(struct store_blob *b);
+	void (*blob_forget)(struct store_blob *b); /* may be NULL: nothing kept */
 	int (*verify)(struct store *st, const char *id);
 	int (*remove)(struct store *st, const char *id);
 	int (*list)(struct store *st, int (*cb)(const char *id, void *ctx), void *ctx);
@@ -99,6 +100,10 @@ uint64_t store_blob_size(const struct store_blob *b);
 /* A file descriptor with the blob's bytes at their offsets, for zero-copy replies; or -1. */
 int store_blob_fd(const struct store_blob *b);
 void store_blob_close(struct store_blob *b);
+/* The blob's bytes failed a reader's check: the copies of them the store keeps (the block in
+ * memory, the cache) are dropped, so that the next read fetches them again and a repaired blob
+ * reads without a new open. Nothing for a store that keeps none. */
+void store_blob_forget(struct store_blob *b);
 
 /* Re-hashes a blob: 0 if present and intact, -ENOENT if missing, -EIO if its hash is wrong. */
 int store_verify(struct store *st, const char *id);

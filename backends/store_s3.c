@@ -736,6 +736,17 @@ static ssize_t s3_blob_pread(struct store_blob *sb, void *buf, size_t len, uint6
 	return n < 0 ? n : (ssize_t)done;
 }
 
+static void s3_blob_forget(struct store_blob *sb)
+{
+	struct s3_blob *b = (struct s3_blob *)sb;
+
+	pthread_mutex_lock(&b->lock);
+	b->block_index = UINT64_MAX;
+	b->block_len = 0;
+	pthread_mutex_unlock(&b->lock);
+	cache_drop(to_s3(sb->st)->cache, b->id, b->size);
+}
+
 static uint64_t s3_blob_size(const struct store_blob *sb)
 {
 	return ((const struct s3_blob *)sb)->size;
@@ -1014,6 +1025,7 @@ static const struct store_ops s3_ops = {
     .blob_size = s3_blob_size,
     .blob_fd = s3_blob_fd,
     .blob_close = s3_blob_close,
+    .blob_forget = s3_blob_forget,
     .verify = s3_verify,
     .remove = s3_remove,
     .list = s3_list,

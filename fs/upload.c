@@ -215,6 +215,21 @@ void upload_product_changed(struct fs *fs, int64_t product_id)
 }
 
 /*
+ * The publish committed on a connection of its own. The mount's connection learns of it from the
+ * notification (PostgreSQL), which may still be on its way, and its caches, kept while the change
+ * stamp stays the same, would answer the writer's next request with the version before: one
+ * round trip takes it in. A failure leaves it to the notification, as for anyone else's change.
+ * Called with fs->lock held.
+ */
+static void upload_seen(struct fs *fs)
+{
+	int64_t version;
+
+	if (catalog_data_version(fs->m.cat, &version))
+		fuse_log(FUSE_LOG_DEBUG, "meshfs: the catalog's notifications are late\n");
+}
+
+/*
  * Publishes what up holds under the name as_name. The catalog lock is not held meanwhile: a
  * publish reads the whole upload, and the rest of the mount must go on. It uses a mesh handle of
  * its own (a catalog connection is for one thread at a time).
@@ -252,8 +267,12 @@ out:
 	else
 		fuse_log(FUSE_LOG_INFO, "meshfs: %s/%s/%s by %s: version %lld\n", p.domain, p.name,
 			 as_name, pr.name, (long long)res.version);
-	if (!rc)
+	if (!rc) {
+		fs_lock(fs);
+		upload_seen(fs);
+		fs_unlock(fs);
 		upload_product_changed(fs, up->product_id);
+	}
 	if (opened)
 		mesh_close(&m);
 	principal_release(&pr);

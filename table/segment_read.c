@@ -159,6 +159,14 @@ static int blob_read(struct store_blob *b, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+/* A check of the blob's bytes failed: -EIO, and the store is to fetch them again next time, so
+ * that damage it kept a copy of (a bad answer, an object since repaired) does not stay. */
+static int damaged(const struct segment *seg)
+{
+	store_blob_forget(seg->blob);
+	return -EIO;
+}
+
 void segment_close(struct segment *seg)
 {
 	size_t i;
@@ -381,11 +389,12 @@ int segment_open(struct segment **out, struct store *st, const char *id, const c
 	}
 	why = segment_parse(seg, &index);
 	if (why) {
-		if (why == segment_oom)
+		if (why == segment_oom) {
 			rc = mfs_error_set(err, ENOMEM, "out of memory");
-		else
-			rc = mfs_error_set(err, EIO, "segment %s: not a well-formed segment: %s",
-					   id, why);
+			goto out;
+		}
+		rc = damaged(seg);
+		mfs_error_set(err, EIO, "segment %s: not a well-formed segment: %s", id, why);
 		goto out;
 	}
 	*out = seg;
@@ -700,7 +709,7 @@ static int group_decode(const struct segment *seg, size_t g, const uint8_t *p,
 	int rc = 0;
 
 	if (crc32c(0, p, grp->len[SEGMENT_MASKED]) != grp->crc)
-		return -EIO;
+		return damaged(seg);
 	for (k = 0; k < seg->nchunks && !rc; k++) {
 		ch = &seg->chunks[g * seg->nchunks + k];
 		chunk = p + (ch->off - grp->off);
@@ -726,7 +735,7 @@ static int group_decode(const struct segment *seg, size_t g, const uint8_t *p,
 				    out);
 	for (k = 0; k < seg->nchunks; k++)
 		strbuf_reset_secure(&c->cells[k]);
-	return rc;
+	return rc == -EIO ? damaged(seg) : rc;
 }
 
 /* One segment_read: bytes [off, off + len) of view into buf, done of them so far. */
@@ -833,7 +842,7 @@ static int read_masked_whole(const struct segment *seg, struct segment_cache *c,
 	for (g = g0; g <= g1 && !rc; g++) {
 		grp = &seg->groups[g];
 		if (crc32c(0, out + done, grp->len[SEGMENT_MASKED]) != grp->crc)
-			rc = -EIO;
+			rc = damaged(seg);
 		done += grp->len[SEGMENT_MASKED];
 	}
 	return rc;
@@ -851,7 +860,7 @@ static int cache_fill_masked(const struct segment *seg, struct segment_cache *c,
 	if (!rc)
 		rc = blob_read(seg->blob, c->bytes.buf, len, grp->off);
 	if (!rc && crc32c(0, c->bytes.buf, len) != grp->crc)
-		rc = -EIO;
+		rc = damaged(seg);
 	if (!rc)
 		cache_keep(c, seg, g, len);
 	return rc;

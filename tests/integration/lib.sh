@@ -4,6 +4,9 @@
 # A test made of sections (see sections) runs those named by its arguments, else by SECTIONS,
 # else all of them; meson runs one section a test, so that a failure names its section.
 #
+# With MESHFS_TEST_SHARED=1 (tests/integration/run_shared.sh sets it, inside tests/servers/with_pg.sh
+# and with_swift.sh) the mesh a test makes is a shared one: see "the mesh" below.
+#
 # A test prints TAP lines ("ok N - ...", "not ok N - ..." with "# " diagnostics), then "1..N" and
 # a closing "NAME: P passed, F failed", and exits 1 if anything failed, 77 when it cannot run here.
 # Everything it makes lives in one scratch directory that a trap removes, after unmounting whatever
@@ -31,7 +34,12 @@ DAEMONS=()
 
 # Resolved, so that it reads as in the mount table.
 T=$(mktemp -d "${TMPDIR:-/tmp}/meshfs-$TEST_NAME.XXXXXX") && T=$(realpath -- "$T") || exit 99
+# The mesh: its -m, its master key's file, and the directory of this host's files of it (the
+# daemon's log meshfs.log, staging/). A shared mesh replaces them at the end of this file.
 MESH=$T/mesh
+MESH_KEY=$MESH/keys/master.key
+MESH_HOST=$MESH
+SHARED=
 
 # ---- reporting ----
 
@@ -249,10 +257,20 @@ same_file()
 
 # ---- meshes, contracts and data ----
 
+# init_mesh: meshfs init of $MESH, with the store of a shared one.
+init_mesh()
+{
+	if [ -n "$SHARED" ]; then
+		mfs init -m "$MESH" --store "$MESHFS_STORE"
+	else
+		mfs init -m "$MESH"
+	fi
+}
+
 # setup_mesh: a mesh at $MESH owned by the caller, with the team data-eng holding the caller.
 setup_mesh()
 {
-	mfs init -m "$MESH"
+	init_mesh
 	[ "$RC" -eq 0 ] || bail_out "meshfs init" "$(last_diag)"
 	mfs team create data-eng "$ME" -m "$MESH"
 	[ "$RC" -eq 0 ] || bail_out "meshfs team create" "$(last_diag)"
@@ -411,17 +429,113 @@ near()
 
 # ---- the store ----
 
-# store_blobs: the blob files under MESH/store (fan-out directories, not tmp/).
+# s3 METHOD KEY [CURL_ARG...]: a signed request for an object of the shared mesh's bucket (KEY
+# relative to the bucket, a query after it in sorted order); the body on stdout, fails on an
+# answer other than 2xx. curl sends no payload hash of its own, so the unsigned one is given.
+s3()
+{
+	local method=$1 key=$2
+	shift 2
+	curl -sS -f --netrc-file "$T/s3.netrc" --aws-sigv4 "aws:amz:$AWS_REGION:s3" \
+		-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X "$method" "$@" \
+		"$AWS_ENDPOINT_URL/$MESH_BUCKET/$key"
+}
+
+# A shared mesh's blobs, fetched by store_blobs into a tree laid out as a local store is, so that
+# blob_id and flip_byte work on them; flip_byte and blob_move write a change back.
+BLOB_COPIES=$T/objects
+
+# store_blobs: the blob files under MESH/store (fan-out directories, not tmp/); of a shared mesh,
+# fresh copies of the objects of its store.
 store_blobs()
 {
-	find "$MESH/store" -mindepth 2 -maxdepth 2 -type f -path "$MESH/store/[0-9a-f][0-9a-f]/*" |
-		sort
+	local key
+	if [ -z "$SHARED" ]; then
+		find "$MESH/store" -mindepth 2 -maxdepth 2 -type f \
+			-path "$MESH/store/[0-9a-f][0-9a-f]/*" | sort
+		return
+	fi
+	rm -rf -- "$BLOB_COPIES"
+	mkdir -p -- "$BLOB_COPIES"
+	s3 GET "?list-type=2&prefix=${MESH_PREFIX}%2Fblobs%2F" |
+		grep -o '<Key>[^<]*</Key>' | sed 's/<Key>\(.*\)<\/Key>/\1/' |
+		while read -r key; do
+			mkdir -p -- "$BLOB_COPIES/$(basename "$(dirname "$key")")"
+			s3 GET "$key" -o "$BLOB_COPIES/${key#"$MESH_PREFIX/blobs/"}" &&
+				echo "$BLOB_COPIES/${key#"$MESH_PREFIX/blobs/"}"
+		done | sort
+}
+
+# blob_key FILE: the object a copy that store_blobs made stands for, or nothing.
+blob_key()
+{
+	case $1 in
+	"$BLOB_COPIES"/*) echo "$MESH_PREFIX/blobs/${1#"$BLOB_COPIES/"}" ;;
+	esac
+}
+
+# blob_move FROM TO: mv, where a copy that store_blobs made stands for its object: moved away, the
+# object is deleted; moved back, it is written again.
+blob_move()
+{
+	local key
+	key=$(blob_key "$1")
+	[ -z "$key" ] || s3 DELETE "$key" >/dev/null || return 1
+	mv -- "$1" "$2" || return 1
+	key=$(blob_key "$2")
+	[ -z "$key" ] || blob_put "$2" "$key"
+}
+
+# blob_put FILE KEY: a changed blob written over its object, as damage in the store would be; the
+# blocks this host's cache holds of it are dropped (as an eviction would), so that the next read
+# here meets the store's bytes.
+blob_put()
+{
+	local id
+	id=$(blob_id "$1")
+	s3 PUT "$2" -T "$1" >/dev/null || return 1
+	rm -f -- "$MESH_HOST/blocks/${id:0:2}/$id".*
+}
+
+# blob_file HASH: the blob of that content hash (user.meshfs.hash less its "ALGO:"): its file in
+# MESH/store, or a fresh copy of a shared mesh's object.
+blob_file()
+{
+	local name=${1:0:2}/${1:2}
+	if [ -z "$SHARED" ]; then
+		echo "$MESH/store/$name"
+		return
+	fi
+	mkdir -p -- "$BLOB_COPIES/${1:0:2}"
+	s3 GET "$MESH_PREFIX/blobs/$name" -o "$BLOB_COPIES/$name" && echo "$BLOB_COPIES/$name"
 }
 
 # blob_id FILE: the id of a blob file, its fan-out directory's name then its own.
 blob_id()
 {
 	echo "$(basename "$(dirname "$1")")$(basename "$1")"
+}
+
+# mesh_at_rest: a directory holding every byte the mesh keeps at rest, for a search: the mesh
+# directory; of a shared mesh, a copy of its database (pg_dump, with bytea values decoded), of
+# the objects of its store and of this host's files (cache, staging, log).
+mesh_at_rest()
+{
+	if [ -z "$SHARED" ]; then
+		echo "$MESH"
+		return
+	fi
+	local at=$T/at-rest
+	rm -rf -- "$at"
+	mkdir -p -- "$at/objects" || return 1
+	/usr/lib/postgresql/15/bin/pg_dump --no-owner "$MESH" >"$at/catalog.sql" || return 1
+	python3 -c 'import re, sys
+data = open(sys.argv[1], "rb").read()
+for h in re.findall(rb"\\\\x((?:[0-9a-f]{2})+)", data):
+    sys.stdout.buffer.write(bytes.fromhex(h.decode()) + b"\n")' "$at/catalog.sql" \
+		>"$at/catalog-bytea" || return 1
+	store_blobs >/dev/null && cp -a -- "$BLOB_COPIES/." "$at/objects/" &&
+		cp -a -- "$MESH_HOST" "$at/host" && echo "$at"
 }
 
 # first_chunk_offset SEGMENT: where the first sealed chunk of a segment with PII starts, after
@@ -435,16 +549,18 @@ first_chunk_offset()
 }
 
 # flip_byte FILE OFFSET: inverts the lowest bit of one byte in place (works on read-only files for
-# root only, so the mode is lifted and put back).
+# root only, so the mode is lifted and put back); in a copy that store_blobs made, in its object.
 flip_byte()
 {
-	local mode byte
+	local mode byte key
 	mode=$(stat -c %a "$1")
 	chmod u+w "$1"
 	byte=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
 	printf '%b' "\\x$(printf '%02x' $((byte ^ 1)))" |
 		dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 	chmod "$mode" "$1"
+	key=$(blob_key "$1")
+	[ -z "$key" ] || blob_put "$1" "$key"
 }
 
 # ---- mounts ----
@@ -583,3 +699,36 @@ cleanup()
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# ---- a shared mesh ----
+
+# With MESHFS_TEST_SHARED=1 the mesh is a shared one, all of it new: MESH is the URL of a
+# database made for it (through the superuser's socket, the role's password added to the password
+# file), its store a prefix of its own in one bucket ($MESHFS_STORE, for init_mesh and
+# examples/create-mesh.sh), its key $T/keys/master.key and this host's files in $T/host
+# ($MESHFS_KEY and $MESHFS_CACHE_DIR, which every command and mount read).
+if [ "${MESHFS_TEST_SHARED:-}" = 1 ]; then
+	if [ -z "${MESHFS_PG_URL:-}" ] || [ -z "${MESHFS_PG_SOCKET_DIR:-}" ] ||
+		[ -z "${AWS_ENDPOINT_URL:-}" ]; then
+		bail_out "a shared mesh needs tests/servers/with_pg.sh and with_swift.sh around the test"
+	fi
+	SHARED=1
+	MESH_DB=$(echo "${TEST_NAME}_$$" | tr -c 'a-z0-9_\n' _)
+	psql -X -q -h "$MESHFS_PG_SOCKET_DIR" -p "$PGPORT" -U postgres -d postgres \
+		-c "CREATE DATABASE $MESH_DB OWNER $PGUSER" >"$T/out" 2>&1 ||
+		bail_out "CREATE DATABASE $MESH_DB" "$(cat "$T/out")"
+	echo "127.0.0.1:$PGPORT:$MESH_DB:$PGUSER:$(head -n 1 "$PGPASSFILE" | cut -d: -f5)" \
+		>>"$PGPASSFILE"
+	MESH=${MESHFS_PG_URL%/*}/$MESH_DB
+	MESH_BUCKET=meshfs-itest
+	MESH_PREFIX=$TEST_NAME-$$
+	# Named as a local mesh's is, so that messages naming it read the same.
+	mkdir -m 0755 "$T/keys"
+	MESH_KEY=$T/keys/master.key
+	MESH_HOST=$T/host
+	# The keys' "account:user" login is taken whole from a netrc file, not from --user.
+	(umask 077 && echo "machine 127.0.0.1 login $AWS_ACCESS_KEY_ID password $AWS_SECRET_ACCESS_KEY" \
+		>"$T/s3.netrc")
+	export MESHFS_STORE=s3://$MESH_BUCKET/$MESH_PREFIX MESHFS_KEY=$MESH_KEY \
+		MESHFS_CACHE_DIR=$MESH_HOST
+fi

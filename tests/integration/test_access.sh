@@ -247,8 +247,14 @@ forget_pages()
 
 # ---- the mesh directory itself is the service user's ----
 
-denied "other users cannot read the catalog under the mesh directory" "$ANA" "$MESH/catalog.db"
-denied "nor the master key" "$OWN" "$MESH/keys/master.key"
+if [ -z "$SHARED" ]; then
+	denied "other users cannot read the catalog under the mesh directory" "$ANA" "$MESH/catalog.db"
+else
+	# Without the role's password (in the service user's password file) the server refuses them.
+	run_as "$ANA" psql -X -c 'SELECT count(*) FROM versions' "$MESH"
+	expect_fail "other users cannot read the catalog in the database" "password"
+fi
+denied "nor the master key" "$OWN" "$MESH_KEY"
 
 # ---- a user without any right ----
 
@@ -598,7 +604,7 @@ segment_file()
 	local hash
 	hash=$(getfattr --only-values -n user.meshfs.hash -- "$1" 2>/dev/null)
 	hash=${hash#*:}
-	[ ${#hash} -eq 64 ] && echo "$MESH/store/${hash:0:2}/${hash:2}"
+	[ ${#hash} -eq 64 ] && blob_file "$hash"
 }
 chunk_offset()
 {
@@ -655,21 +661,29 @@ check "tokens do not change with the data key: versions 1 and 3 join ($n_joined 
 
 reads "the canaries read back through the mount, in plaintext" "$OWN" \
 	"$C/versions/2/customers.csv" "$T/customers-v2.csv"
-check "the search covers the catalog, its WAL (the mount has it open), store and staging" \
-	test -f "$MESH/catalog.db" -a -f "$MESH/catalog.db-wal" -a -d "$MESH/store" -a \
-	-d "$MESH/staging"
-find "$MESH" -type f | sort >"$T/mesh-files"
-found=$(grep -r -a -F -l -e "$CANARY_NAME" -e "$CANARY_EMAIL" -e "$CANARY_PHONE" \
-	-e "$CANARY_REJECTED" -e "otto@pii-canary" -e "$CANARY_UNDECLARED" -- "$MESH" 2>&1)
-if [ -z "$found" ]; then
-	pass "no plaintext PII in any of the $(wc -l <"$T/mesh-files") files under the mesh"
+REST=$(mesh_at_rest) || fail "a copy of what the shared mesh keeps at rest" "$REST"
+if [ -z "$SHARED" ]; then
+	check "the search covers the catalog, its WAL (the mount has it open), store and staging" \
+		test -f "$MESH/catalog.db" -a -f "$MESH/catalog.db-wal" -a -d "$MESH/store" -a \
+		-d "$MESH/staging"
 else
-	fail "no plaintext PII in any file under the mesh" "found in: $found"
+	check "the search covers the database, the store's objects, the cache and staging" \
+		test -s "$REST/catalog.sql" -a -s "$REST/catalog-bytea" -a \
+		"$(find "$REST/objects" -type f | wc -l)" -gt 0 -a \
+		"$(find "$REST/host/blocks" -type f | wc -l)" -gt 0 -a -d "$REST/host/staging"
 fi
-found=$(grep -r -a -F -l -e "$CONTROL" -- "$MESH" 2>&1)
+find "$REST" -type f | sort >"$T/mesh-files"
+found=$(grep -r -a -F -l -e "$CANARY_NAME" -e "$CANARY_EMAIL" -e "$CANARY_PHONE" \
+	-e "$CANARY_REJECTED" -e "otto@pii-canary" -e "$CANARY_UNDECLARED" -- "$REST" 2>&1)
+if [ -z "$found" ]; then
+	pass "no plaintext PII in any of the $(wc -l <"$T/mesh-files") files the mesh keeps at rest"
+else
+	fail "no plaintext PII in any file the mesh keeps at rest" "found in: $found"
+fi
+found=$(grep -r -a -F -l -e "$CONTROL" -- "$REST" 2>&1)
 check "while a value of a column that is not PII is found there (the search works)" \
 	test -n "$found"
-found=$(grep -r -a -l -E 'user[0-9]+@example\.com' -- "$MESH" 2>&1)
+found=$(grep -r -a -l -E 'user[0-9]+@example\.com' -- "$REST" 2>&1)
 check "none of the published e-mail addresses either" test -z "$found"
 
 # ---- export ----
@@ -735,12 +749,12 @@ MNT2=$T/mnt-key
 mkdir "$MNT2"
 track_mount "$MNT2"
 for mode in 0640 0604; do
-	chmod "$mode" "$MESH/keys/master.key"
+	chmod "$mode" "$MESH_KEY"
 	RUN_TIMEOUT=30 mfs mount -m "$MESH" "$MNT2" -o allow_other
 	expect_fail "mount refuses a master key of mode $mode" "master\.key"
 	check "and leaves nothing mounted" not_mounted "$MNT2"
 done
-chmod 0600 "$MESH/keys/master.key"
+chmod 0600 "$MESH_KEY"
 reads "the running mount is unaffected" "$OWN" "$C/customers.csv" "$T/customers-v3.csv"
 
 # ---- the command line follows the same rules ----

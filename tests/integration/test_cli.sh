@@ -38,22 +38,27 @@ done
 
 # ---- init ----
 
-mfs init -m "$MESH"
+init_mesh
 expect_ok "init creates a mesh"
-check "the mesh has catalog.db, store/ and keys/master.key" \
-	test -f "$MESH/catalog.db" -a -d "$MESH/store" -a -f "$MESH/keys/master.key"
-key_mode=$(stat -c %a "$MESH/keys/master.key" 2>/dev/null)
-if [ "$key_mode" = 600 ]; then
-	pass "keys/master.key has mode 0600"
+if [ -z "$SHARED" ]; then
+	check "the mesh has catalog.db, store/ and keys/master.key" \
+		test -f "$MESH/catalog.db" -a -d "$MESH/store" -a -f "$MESH/keys/master.key"
 else
-	fail "keys/master.key has mode 0600" "mode: $key_mode"
+	check "the database holds the catalog, the bucket is there and the key file is made" \
+		test "$(psql -X -A -t "$MESH" -c 'SELECT count(*) FROM teams')" = 0 -a \
+		-n "$(s3 GET "?list-type=2&max-keys=1" 2>&1 | grep ListBucketResult)" -a -f "$MESH_KEY"
+fi
+key_mode=$(stat -c %a "$MESH_KEY" 2>/dev/null)
+if [ "$key_mode" = 600 ]; then
+	pass "the master key has mode 0600"
+else
+	fail "the master key has mode 0600" "mode: $key_mode"
 fi
 
-key_sum=$(cksum <"$MESH/keys/master.key")
-mfs init -m "$MESH"
+key_sum=$(cksum <"$MESH_KEY")
+init_mesh
 expect_fail "init of an existing mesh fails"
-check "init of an existing mesh leaves its key alone" \
-	test "$(cksum <"$MESH/keys/master.key")" = "$key_sum"
+check "init of an existing mesh leaves its key alone" test "$(cksum <"$MESH_KEY")" = "$key_sum"
 
 mkdir "$T/full"
 echo "keep me" >"$T/full/notes.txt"
@@ -315,18 +320,18 @@ if [ -n "$blob" ]; then
 	mfs verify -m "$MESH"
 	expect_ok "verify passes again once the byte is restored"
 
-	mv "$blob" "$T/moved-blob"
+	blob_move "$blob" "$T/moved-blob"
 	mfs verify -m "$MESH"
 	if [ "$RC" -eq 1 ] && cat "$T/out" "$T/err" | grep -q "$id"; then
 		pass "verify exits 1 naming a missing blob"
 	else
 		fail "verify exits 1 naming a missing blob" "blob $id" "$(last_diag)"
 	fi
-	mv "$T/moved-blob" "$blob"
+	blob_move "$T/moved-blob" "$blob"
 	mfs verify -m "$MESH"
 	expect_ok "verify passes again once the blob is back"
 else
-	fail "the second publish added a blob under store/" "$(find "$MESH/store" | head -n 20)"
+	fail "the second publish added a blob to the store" "$(store_blobs | head -n 20)"
 fi
 
 check_no_crash

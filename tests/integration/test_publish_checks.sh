@@ -110,8 +110,8 @@ mfs audit -m "$MESH"
 grep -q -F "Canaryfield" "$T/out" && found="$found audit"
 check "the bad value of the PII column is in no message (publish.log, daemon log, audit)" \
 	test -z "$found"
-found=$(grep -r -a -l -F "Canaryfield" -- "$MESH" 2>&1)
-check "nor anywhere under the mesh directory" test -z "$found"
+found=$(grep -r -a -l -F "Canaryfield" -- "$(mesh_at_rest)" 2>&1)
+check "nor anywhere the mesh keeps data at rest" test -z "$found"
 
 # ---- quality rules: every operator, both units, both severities ----
 

@@ -97,7 +97,7 @@ staged_files()
 	local fd
 	for fd in /proc/"$DAEMON"/fd/*; do
 		case $(readlink -- "$fd" 2>/dev/null) in
-		"$MESH/staging/"*) echo "$fd" ;;
+		"$MESH_HOST/staging/"*) echo "$fd" ;;
 		esac
 	done
 }
@@ -127,8 +127,8 @@ cat "$T/o-canary.csv" >&9
 no_plain_staged "a staging file being written holds no plaintext PII on disk"
 exec 9>&-
 no_plain_staged "nor once closed"
-found=$(grep -r -a -l -F -e "$CANARY_STAGED" -- "$MESH" 2>&1)
-check "nor does any file under the mesh" test -z "$found"
+found=$(grep -r -a -l -F -e "$CANARY_STAGED" -- "$(mesh_at_rest)" 2>&1)
+check "nor does anything the mesh keeps at rest" test -z "$found"
 rm -f -- "$S/.canary.tmp"
 
 publish_end

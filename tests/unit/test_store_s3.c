@@ -488,6 +488,36 @@ static void test_cache_damaged(void **state)
 	free(data);
 }
 
+/* Bytes a reader found damaged are not served again from the block in memory or the cache: once
+ * forgotten, the object is fetched again, so that one repaired reads without a new open. */
+static void test_forget(void **state)
+{
+	struct fixture *f = *state;
+	char id[STORE_ID_HEX + 1], key[512], buf[64];
+	struct store_blob *b, *again;
+
+	put(f->st, HELLO, strlen(HELLO), id);
+	assert_int_equal(store_blob_open(f->st, id, &b), 0);
+	assert_int_equal(store_blob_pread(b, buf, sizeof(buf), 0), strlen(HELLO));
+	key_of(f, id, key, sizeof(key));
+	assert_int_equal(raw("PUT", key, NULL, "hello, Mesh\n", strlen(HELLO), NULL), 0);
+	/* Kept: the store takes its objects not to change. */
+	assert_int_equal(store_blob_pread(b, buf, sizeof(buf), 0), strlen(HELLO));
+	assert_memory_equal(buf, HELLO, strlen(HELLO));
+
+	store_blob_forget(b);
+	assert_int_equal(store_blob_pread(b, buf, sizeof(buf), 0), strlen(HELLO));
+	assert_memory_equal(buf, "hello, Mesh\n", strlen(HELLO));
+	/* Repaired, then forgotten again: the next open and read meet the object as it is now. */
+	assert_int_equal(raw("PUT", key, NULL, HELLO, strlen(HELLO), NULL), 0);
+	store_blob_forget(b);
+	store_blob_close(b);
+	assert_int_equal(store_blob_open(f->st, id, &again), 0);
+	assert_int_equal(store_blob_pread(again, buf, sizeof(buf), 0), strlen(HELLO));
+	assert_memory_equal(buf, HELLO, strlen(HELLO));
+	store_blob_close(again);
+}
+
 /* Runs store_open_url with the key id and secret in the environment replaced. */
 static int open_as(struct fixture *f, const char *id, const char *secret, struct mfs_error *err)
 {
@@ -838,6 +868,7 @@ int main(void)
 	    T(test_credentials_file), T(test_lazy_open),
 	    T(test_unreachable),      T(test_threads),
 	    T(test_retry_slowdown),   T(test_hung_store),
+	    T(test_forget),
 	};
 
 	if (!getenv("MESHFS_S3_ENDPOINT")) {
