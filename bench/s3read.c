@@ -3,6 +3,7 @@
  * plain ranged GETs of the same object from the same server.
  *
  *   bench-s3read s3://BUCKET[/PREFIX] [-m MIB] [-n PASSES] [-b BYTES]
+ *   bench-s3read s3://BUCKET[/PREFIX] -o ID [-n PASSES]
  *
  * Stores one blob of MIB MiB (default 256) of random bytes, then, PASSES times (default 3)
  * each: reads it start to end with libcurl alone, one keep-alive connection, ranged GETs of
@@ -15,6 +16,13 @@
  *   bytes=268435456 passes=3 plain_mbps=412.0 store_mbps=388.1 ratio=0.94
  *
  * (mbps: 10^6 bytes a second; ratio: store over plain). The blob is removed at the end.
+ *
+ * With -o, only the plain ranged GETs, of the blob ID already in the store (a segment of a
+ * mesh, so that bench/run can set a mount's first read against the same object):
+ *
+ *   bytes=164012345 passes=3 plain_mbps=412.0 seconds=0.398
+ *
+ * (seconds: the median pass).
  */
 #include <errno.h>
 #include <ftw.h>
@@ -206,6 +214,31 @@ static int remove_blob(const char *url, const char *id)
 	return rc;
 }
 
+/* The size of blob id, as the store sees it. */
+static int blob_size(const char *url, const char *id, uint64_t *size)
+{
+	struct store_options o = {.cache_size = 1};
+	struct store_blob *b = NULL;
+	struct store *st;
+	struct mfs_error err;
+	int rc;
+
+	mfs_error_clear(&err);
+	rc = store_open_url(url, &o, 0, &st, &err);
+	if (rc) {
+		fprintf(stderr, "bench-s3read: %s\n", err.msg);
+		return rc;
+	}
+	rc = store_blob_open(st, id, &b);
+	if (!rc)
+		*size = store_blob_size(b);
+	else
+		fprintf(stderr, "bench-s3read: blob %s: %s\n", id, strerror(-rc));
+	store_blob_close(b);
+	store_close(st);
+	return rc;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -217,17 +250,20 @@ int main(int argc, char **argv)
 {
 	double plain[MAX_PASSES], stored[MAX_PASSES], mb;
 	char id[STORE_ID_HEX + 1], object[2048];
-	const char *url, *endpoint = getenv("AWS_ENDPOINT_URL"), *bucket, *slash;
+	const char *url, *endpoint = getenv("AWS_ENDPOINT_URL"), *bucket, *slash, *existing = NULL;
 	long mib = 256, passes = 3, req = 1 << 20;
+	uint64_t size;
 	int opt, rc = 0;
 
-	while ((opt = getopt(argc, argv, "m:n:b:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:n:b:o:")) != -1) {
 		if (opt == 'm')
 			mib = strtol(optarg, NULL, 10);
 		else if (opt == 'n')
 			passes = strtol(optarg, NULL, 10);
 		else if (opt == 'b')
 			req = strtol(optarg, NULL, 10);
+		else if (opt == 'o' && strlen(optarg) == STORE_ID_HEX)
+			existing = optarg;
 		else
 			goto usage;
 	}
@@ -237,8 +273,15 @@ int main(int argc, char **argv)
 	url = argv[optind];
 	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return 1;
-	if (make_blob(url, (uint64_t)mib << 20, id))
-		return 1;
+	if (existing) {
+		memcpy(id, existing, sizeof(id));
+		if (blob_size(url, id, &size))
+			return 1;
+	} else {
+		size = (uint64_t)mib << 20;
+		if (make_blob(url, size, id))
+			return 1;
+	}
 	/* The object's URL, path-style, as the store addresses it. */
 	bucket = url + 5;
 	slash = strchr(bucket, '/');
@@ -248,8 +291,19 @@ int main(int argc, char **argv)
 	else
 		snprintf(object, sizeof(object), "%s/%s/blobs/%.2s/%s", endpoint, bucket, id,
 			 id + 2);
+	if (existing) {
+		for (long i = 0; i < passes && !rc; i++)
+			rc = plain_read(object, size, &plain[i]);
+		if (rc)
+			return 1;
+		qsort(plain, (size_t)passes, sizeof(double), cmp_double);
+		printf("bytes=%llu passes=%ld plain_mbps=%.1f seconds=%.3f\n",
+		       (unsigned long long)size, passes, (double)size / 1e6 / plain[passes / 2],
+		       plain[passes / 2]);
+		return 0;
+	}
 	for (long i = 0; i < passes && !rc; i++)
-		rc = plain_read(object, (uint64_t)mib << 20, &plain[i]) ||
+		rc = plain_read(object, size, &plain[i]) ||
 		     store_read(url, id, (size_t)req, &stored[i]);
 	if (remove_blob(url, id))
 		fprintf(stderr, "bench-s3read: cannot remove blob %s\n", id);
@@ -264,6 +318,7 @@ int main(int argc, char **argv)
 	return 0;
 usage:
 	fprintf(stderr, "usage: bench-s3read s3://BUCKET[/PREFIX] [-m MIB] [-n PASSES] "
-			"[-b BYTES]\n(with AWS_ENDPOINT_URL and the keys in the environment)\n");
+			"[-b BYTES]\n       bench-s3read s3://BUCKET[/PREFIX] -o ID [-n "
+			"PASSES]\n(with AWS_ENDPOINT_URL and the keys in the environment)\n");
 	return 2;
 }

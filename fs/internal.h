@@ -267,7 +267,9 @@ struct fs {
 	pthread_mutex_t watch_lock;
 	pthread_cond_t watch_cond;
 	int watch_stop;
-	int no_opendir; /* ... and open directories without asking */
+	int no_opendir;	   /* ... and open directories without asking */
+	pthread_t janitor; /* cleans a shared mesh's orphans after the start (fs_main) */
+	int janitor_started;
 };
 
 /* What an open file serves: either a segment view or a document rendered at open. */
