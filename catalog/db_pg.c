@@ -23,6 +23,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +187,37 @@ static int fd_wait(int fd, short events, int64_t deadline)
 	}
 }
 
+/*
+ * The server last found away, for every connection of the process: the mount publishes on a
+ * connection of its own each time, which would otherwise wait the whole bound again after the
+ * daemon's connection had just waited it (a close through the mount took two bounds). Known by a
+ * hash of its URL, so that no copy of a password is kept.
+ */
+static pthread_mutex_t away_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t away_url;
+static int64_t away_until;
+
+static uint64_t url_hash(const char *url)
+{
+	uint64_t h = 14695981039346656037ull; /* FNV-1a */
+
+	for (; *url; url++)
+		h = (h ^ (unsigned char)*url) * 1099511628211ull;
+	return h;
+}
+
+/* Whether another connection to c's server found it away a moment ago. */
+static int away_elsewhere(struct pg *c)
+{
+	uint64_t h = url_hash(c->url);
+	int away;
+
+	pthread_mutex_lock(&away_lock);
+	away = away_url == h && mfs_clock_ms() < away_until;
+	pthread_mutex_unlock(&away_lock);
+	return away;
+}
+
 /* A server that let a request wait its whole bound is not asked again for a while: long enough
  * for the requests queued meanwhile to fail at once, short enough to see it back soon. */
 static void down_hold(struct pg *c)
@@ -193,6 +225,10 @@ static void down_hold(struct pg *c)
 	int ms = mfs_timeout_ms();
 
 	c->down_until = mfs_clock_ms() + (ms < DOWN_HOLD_MS ? ms : DOWN_HOLD_MS);
+	pthread_mutex_lock(&away_lock);
+	away_url = url_hash(c->url);
+	away_until = c->down_until;
+	pthread_mutex_unlock(&away_lock);
 }
 
 /* Ends a round trip that did not complete (rc): the connection is dropped. */
@@ -524,6 +560,10 @@ static int conn_connect(struct pg *c)
 	PostgresPollingStatusType state = PGRES_POLLING_WRITING;
 
 	assert(!c->pg);
+	if (away_elsewhere(c)) {
+		snprintf(c->errmsg, sizeof(c->errmsg), "no answer within %d s", s);
+		return -ETIMEDOUT;
+	}
 	snprintf(timeout_s, sizeof(timeout_s), "%d", s);
 	snprintf(user_timeout, sizeof(user_timeout), "%d", ms);
 	snprintf(idle, sizeof(idle), "%d", s);
