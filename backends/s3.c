@@ -29,6 +29,7 @@
 #define LOW_SPEED    1024	 /* bytes a second under which a transfer is stalled */
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define DEFAULT_REGN "us-east-1"
+#define DOWN_HOLD_MS 1000 /* how long a store that timed out is taken to be away */
 
 struct s3_client {
 	char *endpoint; /* without a trailing '/' */
@@ -42,6 +43,10 @@ struct s3_client {
 	pthread_mutex_t lock;
 	CURL *idle[POOL_MAX];
 	int nidle;
+	/* Until then calls fail at once: the store let the last one wait its whole bound, and the
+	 * calls queued behind it (the mount opens segments one at a time) would each wait as long.
+	 * Under lock. */
+	int64_t down_until;
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -570,6 +575,26 @@ static int outcome(struct s3_client *c, struct s3_call *call, const char *what, 
 	}
 }
 
+static int store_away(struct s3_client *c)
+{
+	int away;
+
+	pthread_mutex_lock(&c->lock);
+	away = now_ms() < c->down_until;
+	pthread_mutex_unlock(&c->lock);
+	return away;
+}
+
+/* Long enough for the calls queued meanwhile to fail at once, short enough to see it back. */
+static void store_hold(struct s3_client *c)
+{
+	int ms = mfs_timeout_ms();
+
+	pthread_mutex_lock(&c->lock);
+	c->down_until = now_ms() + (ms < DOWN_HOLD_MS ? ms : DOWN_HOLD_MS);
+	pthread_mutex_unlock(&c->lock);
+}
+
 int s3_call_run(struct s3_client *c, struct s3_call *call)
 {
 	struct curl_slist *headers = NULL, *more;
@@ -607,6 +632,12 @@ int s3_call_run(struct s3_client *c, struct s3_call *call)
 	if (headers && c->token_header) {
 		more = curl_slist_append(headers, c->token_header);
 		headers = more ? more : (curl_slist_free_all(headers), NULL);
+	}
+	if (store_away(c)) {
+		rc = -ETIMEDOUT;
+		snprintf(call->error, sizeof(call->error),
+			 "%s: no answer in time (the store did not answer a moment ago)", what.buf);
+		goto out;
 	}
 	h = handle_take(c);
 	if (!headers || !h) {
@@ -655,6 +686,8 @@ int s3_call_run(struct s3_client *c, struct s3_call *call)
 		int timed_out = cc == CURLE_OPERATION_TIMEDOUT;
 
 		rc = timed_out ? -ETIMEDOUT : -EIO;
+		if (timed_out)
+			store_hold(c);
 		snprintf(call->error, sizeof(call->error), "%s: %s (%s; %d tries in %lld ms)",
 			 what.buf, timed_out ? "no answer in time" : "cannot reach the store",
 			 curl_easy_strerror(cc), tries, (long long)(now_ms() - start));
