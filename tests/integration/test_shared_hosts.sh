@@ -423,13 +423,16 @@ failed_bounded()
 # and that both mounts work again without remounting.
 outage()
 {
-	local what=$1 t0 n0 v1 took s
+	local what=$1 t0 n0 v1 took s k
 	shift
 	BG=()
-	# a version B has listed but never read: its segments are in no cache of B
-	gen_orders 300 $((${#what} + 100)) >"$T/$what-pre.csv"
-	hfs A publish sales/orders/orders "$T/$what-pre.csv"
-	[ "$RC" -eq 0 ] || bail_out "a publish before the $what stops" "$(last_diag)"
+	# Three versions B has listed but never read: their segments are in no cache of B, and
+	# the first reads of them, at once, must each end within the bound, not one after another.
+	for k in 1 2 3; do
+		gen_orders 300 $((${#what} * 10 + 100 + k)) >"$T/$what-pre-$k.csv"
+		hfs A publish sales/orders/orders "$T/$what-pre-$k.csv"
+		[ "$RC" -eq 0 ] || bail_out "a publish before the $what stops" "$(last_diag)"
+	done
 	v1=$(versions_of "$A" sales/orders | tail -n 1)
 	wait_for 2 has_version "$B" sales/orders "$v1" || bail_out "B lists version $v1"
 	n0=$(versions_of "$A" sales/orders | wc -l)
@@ -452,7 +455,9 @@ outage()
 	t0=$(now_ms)
 	stop_servers "$@"
 	echo go >"$T/go"
-	timed_bg read "${LIMIT[@]}" cat "$B/sales/orders/versions/$v1/orders.csv"
+	for k in 1 2 3; do
+		timed_bg "read-$k" "${LIMIT[@]}" cat "$B/sales/orders/versions/$((v1 - 3 + k))/orders.csv"
+	done
 	timed_bg ls-A "${LIMIT[@]}" ls "$A"
 	timed_bg ls-B "${LIMIT[@]}" ls "$B/sales/orders/versions"
 	"${LIMIT[@]}" cat <&3 >>"$T/open.got"
@@ -461,12 +466,15 @@ outage()
 	exec 3<&-
 	wait "${BG[@]}"
 	failed_bounded publish "$t0" "the publish through A ($what stopped)"
-	if [ "$(cat "$T/read.rc")" = 0 ]; then
-		check "a first read on B of version $v1 ($what stopped) ended within $BOUND s with the right bytes" \
-			eval '[ "$(bg_took read "$t0")" -le $((BOUND * 1000)) ] && cmp -s "$T/read.out" "$T/$what-pre.csv"'
-	else
-		failed_bounded read "$t0" "a first read on B of version $v1"
-	fi
+	for k in 1 2 3; do
+		if [ "$(cat "$T/read-$k.rc")" = 0 ]; then
+			check "a first read on B of version $((v1 - 3 + k)) ($what stopped) ended within $BOUND s with the right bytes" \
+				eval '[ "$(bg_took "read-$k" "$t0")" -le $((BOUND * 1000)) ] &&
+					cmp -s "$T/read-$k.out" "$T/$what-pre-$k.csv"'
+		else
+			failed_bounded "read-$k" "$t0" "a first read on B of version $((v1 - 3 + k))"
+		fi
+	done
 	ended_within ls-A "$t0" "ls of A's root ($what stopped)"
 	ended_within ls-B "$t0" "ls of a versions directory on B ($what stopped)"
 	if [ "$s" -eq 0 ] && cmp -s "$T/open.got" "$T/open.want" && [ "$took" -le $((BOUND * 1000)) ]; then
@@ -487,7 +495,9 @@ outage()
 	fi
 	check "A lists its root again" ls "$A"
 	check "and reads B's new version" wait_for 2 eval 'cmp -s "$A/sales/orders/orders.csv" "$T/$what-after.csv"'
-	check "B reads version $v1 now" cmp -s "$B/sales/orders/versions/$v1/orders.csv" "$T/$what-pre.csv"
+	# a server that did not answer is not asked again for a second
+	check "B reads version $v1 within 2 s" wait_for 2 cmp -s "$B/sales/orders/versions/$v1/orders.csv" \
+		"$T/$what-pre-3.csv"
 	# the cut-off publish: absent, or there whole if its commit had reached the server
 	local n1 v
 	n1=$(versions_of "$A" sales/orders | wc -l)
