@@ -724,8 +724,9 @@ at_is()
 at_enoent()
 {
 	local err
-	err=$(as "$ANA" stat -- "$C/versions/@$2" 2>&1)
-	if [ $? -ne 0 ] && [[ $err == *"No such file or directory"* ]]; then
+	if err=$(as "$ANA" stat -- "$C/versions/@$2" 2>&1); then
+		fail "$1" "it exists: $err"
+	elif [[ $err == *"No such file or directory"* ]]; then
 		pass "$1"
 	else
 		fail "$1" "stat says: $err"
