@@ -249,6 +249,12 @@ int catalog_version_get(struct catalog *cat, int64_t product_id, int64_t number,
 int catalog_version_list(struct catalog *cat, int64_t product_id, size_t limit,
 			 int (*cb)(const struct catalog_version *v, void *ctx), void *ctx);
 /*
+ * The version of a product current at instant at (Unix seconds): the highest number published
+ * at or before it, in *number. -ENOENT when none was (at is before the first version, or there is
+ * no such product). An instant after the latest version gives the latest.
+ */
+int catalog_version_at(struct catalog *cat, int64_t product_id, int64_t at, int64_t *number);
+/*
  * Records the next version of a product in one transaction: number = latest + 1; its tables are
  * the given ones plus every table of the previous version not among them (carried over). The
  * version is tied to the product's current contract. Stores the number in *number. ntables may be

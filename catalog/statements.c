@@ -473,6 +473,8 @@ static const struct db_sql statements[ST_COUNT] = {
 		"WHERE product_id = ?1 AND number = CASE WHEN ?2 = 0 THEN "
 		"(SELECT max(number) FROM versions WHERE product_id = ?1) ELSE ?2 END"},
 	[ST_VERSION_LIST] = {.sql = VERSION_SELECT "WHERE product_id = ?1 ORDER BY number DESC LIMIT ?2"},
+	[ST_VERSION_AT] = {.sql = "SELECT max(number) FROM versions "
+		"WHERE product_id = ?1 AND published_at <= ?2"},
 	[ST_VTABLES] = {.sql = "SELECT name, segment, rows, masked_size, plain_size, has_pii "
 		"FROM version_tables WHERE version_id = ?1 ORDER BY name"},
 	[ST_SEGMENTS] = {.sql = "SELECT DISTINCT segment FROM version_tables ORDER BY segment"},

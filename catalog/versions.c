@@ -128,6 +128,19 @@ out:
 	return rc;
 }
 
+int catalog_version_at(struct catalog *cat, int64_t product_id, int64_t at, int64_t *number)
+{
+	int rc;
+
+	/* The highest number, not the one with the latest time: hosts sharing a catalog may
+	 * disagree on the time by a little, and a version recorded with a time before its
+	 * predecessor's must not make the answer go back as the instant grows. */
+	rc = db_query_int64(cat->db, ST_VERSION_AT, number, "ii", product_id, at);
+	if (rc < 0)
+		return rc;
+	return rc ? 0 : -ENOENT;
+}
+
 static int segment_valid(const char *s)
 {
 	size_t i;

@@ -43,7 +43,8 @@ enum node_kind {
 	N_SEARCH_LINK,	/* .search/TEXT/DOMAIN.PRODUCT: id = product id */
 	N_WRITABLE,	/* a publisher's own inode of a current table or contract: id = slot in
 			   fs->writables, ver = its generation */
-	N_KIND_LAST = N_WRITABLE,
+	N_AT,		/* versions/@INSTANT: ver = the version current then */
+	N_KIND_LAST = N_AT,
 };
 
 /* Bits of an inode number, from the top: kind | id | ver | tidx | view. */

@@ -190,6 +190,37 @@ static int search_link_target(struct fs *fs, int64_t product_id, char *out, size
 	return rc;
 }
 
+/*
+ * Where versions/latest or versions/@INSTANT points ("N", in out) and since when (the time of
+ * the version it names). An @INSTANT inode names its version itself, so that it never changes.
+ */
+static int version_link_target(struct fs *fs, const struct node *n, char *out, size_t size,
+			       int64_t *mtime)
+{
+	struct catalog_product p = {0};
+	struct catalog_version v = {0};
+	int64_t number;
+	int rc;
+
+	assert(n->kind == N_LATEST || n->kind == N_AT);
+	if (n->kind == N_AT) {
+		rc = fs_version_get(fs, n->id, n->ver, &v);
+		number = v.number;
+		*mtime = v.published_at;
+	} else {
+		rc = fs_product_get(fs, n->id, &p);
+		if (!rc && !p.latest)
+			rc = -ENOENT;
+		number = p.latest;
+		*mtime = p.updated_at;
+	}
+	if (!rc)
+		snprintf(out, size, "%lld", (long long)number);
+	catalog_product_release(&p);
+	catalog_version_release(&v);
+	return rc;
+}
+
 /* What a node shows: a writable inode shows its target. *writable says which it was. */
 int node_target(struct fs *fs, const struct node *n, struct node *target, int *writable)
 {
@@ -273,16 +304,15 @@ int node_stat(struct fs *fs, const struct principal *pr, const struct node *n, f
 		}
 		break;
 	case N_LATEST:
-		rc = fs_product_get(fs, n->id, &p);
-		if (!rc && !p.latest)
-			rc = -ENOENT;
+	case N_AT: {
+		int64_t mtime;
+
+		rc = version_link_target(fs, n, num, sizeof(num), &mtime);
 		if (!rc)
-			node_stat_fill(
-			    st, ino, S_IFLNK | 0777,
-			    (uint64_t)snprintf(num, sizeof(num), "%lld", (long long)p.latest),
-			    p.updated_at, fs);
-		*timeout = TIMEOUT_WATCHED;
+			node_stat_fill(st, ino, S_IFLNK | 0777, strlen(num), mtime, fs);
+		*timeout = n->kind == N_AT ? TIMEOUT_IMMUTABLE : TIMEOUT_WATCHED;
 		break;
+	}
 	case N_UPLOAD: {
 		const struct upload *up = upload_at(fs, n);
 
@@ -488,6 +518,14 @@ int node_lookup(struct fs *fs, const struct principal *pr, const struct node *pa
 		if (!strcmp(name, "latest")) {
 			child->kind = N_LATEST;
 			rc = p.latest ? 0 : -ENOENT;
+		} else if (name[0] == '@') {
+			int64_t at;
+
+			/* looked up, never listed: there is a name for every instant */
+			child->kind = N_AT;
+			rc = mesh_instant_parse(name + 1, &at)
+				 ? -ENOENT
+				 : catalog_version_at(fs->m.cat, p.id, at, &child->ver);
 		} else {
 			child->kind = N_VERSION;
 			rc = parse_version(name, &child->ver);
@@ -561,6 +599,9 @@ double node_entry_timeout(struct fs *fs, const struct node *parent, const struct
 	case N_SEARCH_QUERY:
 	case N_SEARCH_LINK:
 	case N_WRITABLE:
+	/* an instant after the latest version, or published at on another host, may come to mean
+	 * a newer one */
+	case N_AT:
 		timeout = 0;
 		break;
 	default:
@@ -627,31 +668,26 @@ void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs *fs = fs_of(req);
-	struct catalog_product p = {0};
 	char target[2 * MESH_NAME_MAX + 16];
 	struct node n;
+	int64_t mtime;
 	int rc;
 
 	rc = fs_ino_decode(ino, &n);
-	if (!rc && n.kind != N_LATEST && n.kind != N_SEARCH_LINK)
+	if (!rc && n.kind != N_LATEST && n.kind != N_AT && n.kind != N_SEARCH_LINK)
 		rc = -EINVAL;
 	if (!rc) {
 		fs_lock(fs);
-		if (n.kind == N_SEARCH_LINK) {
+		if (n.kind == N_SEARCH_LINK)
 			rc = search_link_target(fs, n.id, target, sizeof(target));
-		} else {
-			rc = fs_product_get(fs, n.id, &p);
-			if (!rc && !p.latest)
-				rc = -ENOENT;
-			snprintf(target, sizeof(target), "%lld", (long long)p.latest);
-		}
+		else
+			rc = version_link_target(fs, &n, target, sizeof(target), &mtime);
 		fs_unlock(fs);
 	}
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_readlink(req, target);
-	catalog_product_release(&p);
 }
 
 /* ---- extended attributes of table files ---- */

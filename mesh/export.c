@@ -16,6 +16,7 @@
 #include "catalog/catalog.h"
 #include "common/fileio.h"
 #include "common/strbuf.h"
+#include "mesh/render.h"
 #include "table/segment.h"
 
 /* Bytes of a view read per call: large enough for few round trips, small enough to zero fast. */
@@ -292,6 +293,42 @@ static int export_views(struct export_ctx *x, const struct catalog_version *v,
 	return 0;
 }
 
+/* Whether the product exists is metadata, which everyone may know. */
+static int product_get(struct mesh *m, const char *domain, const char *product,
+		       struct catalog_product *out, struct mfs_error *err)
+{
+	int rc = catalog_product_get(m->cat, domain, product, out);
+
+	if (rc == -ENOENT)
+		mfs_error_set(err, ENOENT, "no product %s/%s (see 'meshfs product list')", domain,
+			      product);
+	else if (rc)
+		mfs_error_set(err, -rc, "cannot read %s/%s from the catalog: %s", domain, product,
+			      strerror(-rc));
+	return rc;
+}
+
+int export_version_at(struct mesh *m, const char *domain, const char *product, int64_t at,
+		      int64_t *number, struct mfs_error *err)
+{
+	struct catalog_product prod = {0};
+	char when[RENDER_TIME_LEN];
+	int rc;
+
+	rc = product_get(m, domain, product, &prod, err);
+	if (!rc)
+		rc = catalog_version_at(m->cat, prod.id, at, number);
+	if (rc == -ENOENT && prod.id) {
+		render_time(at, when);
+		mfs_error_set(err, ENOENT, "%s/%s had no version yet at %s", domain, product, when);
+	} else if (rc && prod.id) {
+		mfs_error_set(err, -rc, "cannot read the versions of %s/%s: %s", domain, product,
+			      strerror(-rc));
+	}
+	catalog_product_release(&prod);
+	return rc;
+}
+
 int export_product(struct mesh *m, const struct principal *p, const char *domain,
 		   const char *product, int64_t number, const char *file, struct export_result *res,
 		   struct mfs_error *err)
@@ -326,11 +363,7 @@ int export_product(struct mesh *m, const struct principal *p, const char *domain
 				   file);
 	if (rc)
 		goto out;
-	/* whether the product exists is metadata, which everyone may know */
-	rc = catalog_product_get(m->cat, domain, product, &prod);
-	if (rc == -ENOENT)
-		mfs_error_set(err, rc, "no product %s/%s (see 'meshfs product list')", domain,
-			      product);
+	rc = product_get(m, domain, product, &prod, err);
 	if (rc)
 		goto out;
 	rc = acl_allowed(m->cat, p, PRIV_READ, domain, product);

@@ -36,6 +36,15 @@ struct export_result {
 };
 
 /*
+ * The version of DOMAIN/PRODUCT current at instant at (Unix seconds; see catalog_version_at), in
+ * *number: what DOMAIN/PRODUCT@INSTANT names. Needs no right, versions being metadata. Returns 0,
+ * -ENOENT (no such product, or none of its versions was published by then), or -errno, with err
+ * set.
+ */
+int export_version_at(struct mesh *m, const char *domain, const char *product, int64_t at,
+		      int64_t *number, struct mfs_error *err);
+
+/*
  * Writes version number (0: the latest) of DOMAIN/PRODUCT, as principal p sees it, into the
  * archive file, in the format of its extension. Each table is in the plain view when it holds
  * PII and p has unmask, else masked. The archive is written to "FILE.tmp" (mode 0600 when it

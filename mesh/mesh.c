@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "contract/contract.h"
+#include "contract/logical_type.h"
 #include "contract/policy.h"
 #include "common/strbuf.h"
 
@@ -57,6 +58,29 @@ int64_t mesh_now(void)
 			return v;
 	}
 	return (int64_t)time(NULL);
+}
+
+/* The longest instant: 19 characters, a fraction of 9 digits and a zone of 6. */
+#define INSTANT_MAX 35
+
+int mesh_instant_parse(const char *s, int64_t *out)
+{
+	char buf[INSTANT_MAX + 1];
+	size_t len = strlen(s);
+
+	if (len < 20 || len > INSTANT_MAX)
+		return -EINVAL;
+	memcpy(buf, s, len + 1);
+	if (buf[10] == 't')
+		buf[10] = 'T';
+	if (buf[len - 1] == 'z')
+		buf[len - 1] = 'Z';
+	/* RFC 3339 asks more than a timestamp column does: 'T', seconds and a zone, hh:mm. */
+	if (buf[10] != 'T' || buf[16] != ':' ||
+	    !(buf[len - 1] == 'Z' ||
+	      ((buf[len - 6] == '+' || buf[len - 6] == '-') && buf[len - 3] == ':')))
+		return -EINVAL;
+	return logical_type_timestamp(buf, len, 0, out) ? -EINVAL : 0;
 }
 
 /* The master key's file: the one given, else $MESHFS_KEY for a shared mesh, else the local

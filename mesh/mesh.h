@@ -116,6 +116,14 @@ int mesh_contract_meta(const struct contract *c, const char *yaml, struct strbuf
 		       const char ***tables, struct catalog_contract_meta *meta);
 /* Current time in Unix seconds; MESHFS_NOW overrides it, so tests can move the clock. */
 int64_t mesh_now(void);
+/*
+ * Parses an instant of time travel (versions/@INSTANT, meshfs export D/P@INSTANT): an RFC 3339
+ * date-time, YYYY-MM-DDThh:mm:ss with an optional fraction of at most 9 digits and a zone, Z or
+ * +hh:mm / -hh:mm ('t' and 'z' may be in lower case). A fraction is dropped: publish times are
+ * whole seconds. Stores Unix seconds in *out; -EINVAL for anything else (a date alone, no seconds,
+ * no zone, no such day).
+ */
+int mesh_instant_parse(const char *s, int64_t *out);
 
 /* ---- the mesh policy (contract/policy.h) ---- */
 struct mesh_policy;

@@ -708,6 +708,93 @@ mkdir "$T/x3"
 check "the export is a zip" unzip -q "$T/export.zip" -d "$T/x3"
 same_file "the zip holds version 3" "$T/x3/customers.csv" "$T/customers-v3.csv"
 
+# ---- time travel: versions/@INSTANT and export D/P@INSTANT ----
+
+mfs log crm/customers -m "$MESH"
+cp "$T/out" "$T/log-customers"
+tt1=$(log_time 1 "$T/log-customers")
+tt2=$(log_time 2 "$T/log-customers")
+tt3=$(log_time 3 "$T/log-customers")
+# The mount, the reads and the publishes of the sections above take seconds.
+check "versions 1, 2 and 3 were published in that order, 1 and 2 in different seconds" \
+	test -n "$tt3" -a "${tt1:-0}" -lt "${tt2:-0}" -a "${tt2:-0}" -le "${tt3:-0}"
+# instant EPOCH [FORMAT]: the instant in UTC as a name after @, RFC 3339 unless FORMAT is given.
+instant()
+{
+	date -u -d "@$1" "+${2:-%Y-%m-%dT%H:%M:%SZ}"
+}
+# at_is DESC USER INSTANT WANT: versions/@INSTANT, as USER, is a symbolic link to WANT.
+at_is()
+{
+	local got
+	got=$(as "$2" readlink -- "$C/versions/@$3" 2>&1)
+	if [ "$got" = "$4" ] && as "$2" test -L "$C/versions/@$3"; then
+		pass "$1"
+	else
+		fail "$1" "readlink says '$got', expected '$4'"
+	fi
+}
+# at_enoent DESC INSTANT: versions/@INSTANT does not exist.
+at_enoent()
+{
+	local err
+	if err=$(as "$ANA" stat -- "$C/versions/@$2" 2>&1); then
+		fail "$1" "it exists: $err"
+	elif [[ $err == *"No such file or directory"* ]]; then
+		pass "$1"
+	else
+		fail "$1" "stat says: $err"
+	fi
+}
+# Version 2 counts from its second on, as the catalog keeps publish times to the second.
+tt12=$((tt2 - 1))
+if [ "$tt3" -gt "$tt2" ]; then want2=2; else want2=3; fi
+at_enoent "@ a second before version 1 is ENOENT" "$(instant $((tt1 - 1)))"
+at_is "@ version 1's second -> 1" "$ANA" "$(instant "$tt1")" 1
+at_is "@ between versions 1 and 2 -> 1" "$ANA" "$(instant "$tt12")" 1
+at_is "@ version 2's second -> $want2 (the last published by then)" "$ANA" "$(instant "$tt2")" \
+	"$want2"
+at_is "@ after the latest version -> 3" "$ANA" "$(instant $((tt3 + 1)))" 3
+at_is "@ far in the future -> the latest, 3" "$OWN" 9999-12-31T23:59:59Z 3
+at_is "a fraction of a second and a numeric zone are taken" "$ANA" \
+	"$(TZ=Etc/GMT-2 date -d "@$tt12" +%Y-%m-%dT%H:%M:%S.999+02:00)" 1
+at_enoent "a time without a zone is ENOENT" "$(instant "$tt12" %Y-%m-%dT%H:%M:%S)"
+at_enoent "a day that does not exist is ENOENT" 2026-02-30T10:00:00Z
+at_enoent "a word is ENOENT" yesterday
+check "versions/ lists no @ names" test "$(as "$ANA" ls -a -- "$C/versions" | grep -c @)" = 0
+BETWEEN=$C/versions/@$(instant "$tt12")
+check "ls of versions/@INSTANT/ lists the version's files" \
+	test "$(as "$ANA" ls -- "$BETWEEN/" | tr '\n' ' ')" = "contract.yaml customers.csv "
+reads "the owning team reads version 1 in plaintext through @" "$OWN" "$BETWEEN/customers.csv" \
+	"$T/customers-v1.csv"
+reads "a masked reader reads through @ exactly what versions/1 gives it" "$ANA" \
+	"$BETWEEN/customers.csv" "$T/customers-v1.masked"
+view_is "user.meshfs.view through @ for the masked reader is masked" "$ANA" \
+	"$BETWEEN/customers.csv" masked
+denied "no read: a table through @ is EACCES, as through versions/1" "$NONE" \
+	"$BETWEEN/customers.csv"
+# plain_reads_v1 USER: the audit's open-plain rows of USER for version 1 of the table.
+plain_reads_v1()
+{
+	mfs audit -m "$MESH"
+	awk -v p="$1" 'NR > 1 && $2 == p && $3 == "open-plain" && $4 == "crm/customers/customers" &&
+		$5 == 1 { n++ } END { print n + 0 }' "$T/out"
+}
+before=$(plain_reads_v1 "$OWN")
+reads "the owning team reads version 1 through @ again" "$OWN" "$BETWEEN/customers.csv" \
+	"$T/customers-v1.csv"
+check "a plaintext read through @ is audited as one of version 1" \
+	test "$(plain_reads_v1 "$OWN")" -eq $((before + 1))
+mfs export "crm/customers@$(instant "$tt12")" "$T/export-at.tar" -m "$MESH"
+expect_ok "meshfs export crm/customers@INSTANT"
+mfs export crm/customers@1 "$T/export-1.tar" -m "$MESH"
+same_file "the export @INSTANT has the bytes of the export @1" "$T/export-at.tar" "$T/export-1.tar"
+mfs export "crm/customers@$(instant $((tt1 - 1)))" "$T/export-before.tar" -m "$MESH"
+expect_fail "an export @ before version 1 fails, saying so" "had no version yet at"
+mfs export crm/customers@2026-02-30T10:00:00Z "$T/export-bad.tar" -m "$MESH"
+expect_usage "an export @ a malformed time is a usage error naming the format" \
+	"YYYY-MM-DDThh:mm:ssZ"
+
 # ---- tampered ciphertext ----
 
 V1=$C/versions/1/customers.csv

@@ -112,6 +112,27 @@ expect_ok "a publish into the moved mesh"
 check "it is version $((before + 1))" wait_for 5 test -d \
 	"$T/mnt-shared/orders/orders/versions/$((before + 1))"
 
+# time travel on the shared catalog: versions/@INSTANT and export D/P@INSTANT
+V=$T/mnt-shared/orders/orders/versions
+mfs log orders/orders -m "$URL" --key "$KEY"
+cp "$T/out" "$T/log-orders"
+t_first=$(log_time 1 "$T/log-orders")
+t_new=$(log_time $((before + 1)) "$T/log-orders")
+at_first=$(date -u -d "@$((t_first - 1))" +%Y-%m-%dT%H:%M:%SZ)
+at_new=$(date -u -d "@$t_new" +%Y-%m-%dT%H:%M:%SZ)
+check "versions/@ before version 1 is ENOENT on the shared mesh" \
+	test ! -e "$V/@$at_first" -a ! -L "$V/@$at_first"
+check "versions/@ the new version's second -> $((before + 1))" \
+	test "$(readlink "$V/@$at_new")" = $((before + 1))
+check "versions/@ in the future -> the latest" \
+	test "$(readlink "$V/@9999-12-31T23:59:59Z")" = $((before + 1))
+check "a table reads the same through @ as through versions/N" \
+	cmp -s "$V/@$at_new/orders.csv" "$V/$((before + 1))/orders.csv"
+mfs export "orders/orders@$at_new" "$T/at.tar" -m "$URL" --key "$KEY"
+expect_ok "meshfs export orders/orders@INSTANT from the shared mesh"
+mfs export "orders/orders@$((before + 1))" "$T/n.tar" -m "$URL" --key "$KEY"
+same_file "it has the bytes of the export @N" "$T/at.tar" "$T/n.tar"
+
 # ---- a second move into the same database is refused, whole ----
 
 RUN_TIMEOUT=120 mfs migrate -m "$MESH" --to "$URL" --store "s3://moved/q" --key "$T/again.key"

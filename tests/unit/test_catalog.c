@@ -941,6 +941,45 @@ static void test_versions(void **state)
 	catalog_version_release(&v);
 }
 
+/* Asserts what catalog_version_at answers for product id at instant at: want, or -ENOENT for 0. */
+static void expect_version_at(struct catalog *cat, int64_t id, int64_t at, int64_t want)
+{
+	int64_t number = -1;
+
+	assert_int_equal(catalog_version_at(cat, id, at, &number), want ? 0 : -ENOENT);
+	if (want)
+		assert_int_equal(number, want);
+}
+
+static void test_version_at(void **state)
+{
+	struct catalog *cat = ((struct fixture *)*state)->cat;
+	struct catalog_table_version t;
+	int64_t id, number;
+
+	id = make_product(cat);
+	expect_version_at(cat, id, INT64_MAX, 0);
+	table(&t, "orders", 0x41, 10, 0);
+	assert_int_equal(catalog_put_version(cat, id, &t, 1, "alice", NULL, 0, 1000, &number), 0);
+	expect_version_at(cat, id, 999, 0);
+	expect_version_at(cat, id, INT64_MIN, 0);
+	expect_version_at(cat, id, 1000, 1);
+	expect_version_at(cat, id, 1999, 1);
+	/* two versions in one second: the later one */
+	assert_int_equal(catalog_put_version(cat, id, &t, 1, "alice", NULL, 0, 2000, &number), 0);
+	assert_int_equal(catalog_put_version(cat, id, &t, 1, "bob", NULL, 0, 2000, &number), 0);
+	expect_version_at(cat, id, 1999, 1);
+	expect_version_at(cat, id, 2000, 3);
+	expect_version_at(cat, id, INT64_MAX, 3);
+	/* a host whose clock is behind records version 4 before version 3's time: from its time on
+	 * the answer is 4, and it never goes back to 3 as the instant grows */
+	assert_int_equal(catalog_put_version(cat, id, &t, 1, "bob", NULL, 0, 1500, &number), 0);
+	expect_version_at(cat, id, 1499, 1);
+	expect_version_at(cat, id, 1500, 4);
+	expect_version_at(cat, id, 2000, 4);
+	expect_version_at(cat, id + 1, INT64_MAX, 0);
+}
+
 static int segment_cb(const char *id, void *ctx)
 {
 	struct team_seen *s = ctx;
@@ -1645,6 +1684,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_downstream_all, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_search, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_version_at, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_segments, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_two_connections, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_processes, setup, teardown),
