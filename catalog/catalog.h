@@ -349,7 +349,8 @@ struct catalog_audit_break {
 	enum catalog_audit_problem what;
 	int64_t id;	  /* the row */
 	int64_t seq;	  /* its place in the chain (AUDIT_DELETED: the first missing place) */
-	int64_t other_id; /* AUDIT_MOVED, AUDIT_UNLINKED, AUDIT_DELETED: the row before */
+	int64_t other_id; /* the row before it in the chain (AUDIT_MOVED: the one it was sealed
+			     before) */
 	int64_t count;	  /* AUDIT_DELETED: how many places are missing */
 };
 /* What the chain ends with: record hash elsewhere to notice a cut tail later. */
