@@ -325,14 +325,14 @@ static const struct db_sql migrations[] = {
 	"ALTER TABLE audit ADD COLUMN seq INTEGER CHECK (seq >= 1);"
 	"ALTER TABLE audit ADD COLUMN chain BLOB "
 	"CHECK ((chain IS NULL) = (seq IS NULL) AND (chain IS NULL OR length(chain) = 32));"
-	"CREATE UNIQUE INDEX audit_seq ON audit (seq);"
+	"CREATE UNIQUE INDEX audit_seq ON audit (seq) WHERE seq IS NOT NULL;"
 	"PRAGMA user_version = 6;",
 	 .own[DB_PG] =
 	"UPDATE meshfs_schema SET version = 6;"
 	"ALTER TABLE audit ADD COLUMN seq BIGINT CHECK (seq >= 1),"
 	"  ADD COLUMN chain BYTEA "
 	"CHECK ((chain IS NULL) = (seq IS NULL) AND (chain IS NULL OR octet_length(chain) = 32));"
-	"CREATE UNIQUE INDEX audit_seq ON audit (seq);"},
+	"CREATE UNIQUE INDEX audit_seq ON audit (seq) WHERE seq IS NOT NULL;"},
 };
 /* clang-format on */
 
@@ -504,8 +504,10 @@ static const struct db_sql statements[ST_COUNT] = {
 	[ST_AUDIT_INSERT] = {.sql = "INSERT INTO audit (at, principal, action, object, version, view, "
 		"outcome, detail, seq, chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, nullif(?9, 0), "
 		"CASE WHEN ?9 = 0 THEN NULL ELSE ?10 END)"},
-	/* the head of the chain: the sealed row with the highest place */
-	[ST_AUDIT_HEAD] = {.sql = "SELECT seq, chain FROM audit WHERE seq = (SELECT max(seq) FROM audit)"},
+	/* the head of the chain: the sealed row with the highest place, found in the index of the
+	 * sealed rows without passing the unsealed ones */
+	[ST_AUDIT_HEAD] = {.sql = "SELECT seq, chain FROM audit WHERE seq IS NOT NULL "
+		"ORDER BY seq DESC LIMIT 1"},
 	/* every row in id order, in batches after id ?1 */
 	[ST_AUDIT_CHAIN] = {.sql = "SELECT id, at, principal, action, object, version, view, outcome, "
 		"detail, seq, chain FROM audit WHERE id > ?1 ORDER BY id LIMIT ?2"},
