@@ -377,6 +377,17 @@ int keyring_mask_key(struct keyring *kr, uint8_t key[KEY_BYTES])
 	return rc;
 }
 
+void keyring_audit_key(struct keyring *kr, uint8_t key[KEY_BYTES])
+{
+	/* a key of its own purpose: what the audit key opens, the master key does not and back */
+	static const char purpose[] = "meshfs audit chain key 1";
+
+	pthread_mutex_lock(&kr->lock);
+	crypto_generichash(key, KEY_BYTES, (const uint8_t *)purpose, sizeof(purpose),
+			   kr->sec->master, KEY_BYTES);
+	pthread_mutex_unlock(&kr->lock);
+}
+
 int keyring_domain_key(struct keyring *kr, const char *domain, uint32_t *key_id,
 		       uint8_t key[KEY_BYTES])
 {

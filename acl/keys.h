@@ -51,6 +51,9 @@ int keyring_create_mask_key(struct keyring *kr);
 int keyring_rotate_domain(struct keyring *kr, const char *domain, uint32_t *key_id);
 /* The masking key. */
 int keyring_mask_key(struct keyring *kr, uint8_t key[KEY_BYTES]);
+/* The key sealing the audit chain (catalog_audit_keyer), derived from the master key: who can
+ * write the catalog but lacks the master key cannot make the chain agree with an edit. */
+void keyring_audit_key(struct keyring *kr, uint8_t key[KEY_BYTES]);
 /* The active data key of domain for new writes, with its id. */
 int keyring_domain_key(struct keyring *kr, const char *domain, uint32_t *key_id,
 		       uint8_t key[KEY_BYTES]);

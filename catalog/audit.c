@@ -5,24 +5,138 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 /* Audit rows are handed to callbacks in batches so that a long audit trail is never all in
  * memory at once. */
 #define AUDIT_BATCH 256
 
 static const char *const outcomes[] = {"ok", "denied", "rejected", "error"};
 
+void catalog_audit_keyer(struct catalog *cat,
+			 int (*keyer)(void *ctx, uint8_t key[CATALOG_AUDIT_KEY]), void *ctx)
+{
+	sodium_memzero(cat->audit_key, sizeof(cat->audit_key));
+	cat->audit_keyer = keyer;
+	cat->audit_keyer_ctx = ctx;
+	cat->audit_key_state = 0;
+}
+
+/* 0 with the audit key in cat->audit_key, or -errno (-ENOKEY: no keyer). */
+static int audit_key(struct catalog *cat)
+{
+	int rc;
+
+	if (!cat->audit_key_state) {
+		rc = cat->audit_keyer ? cat->audit_keyer(cat->audit_keyer_ctx, cat->audit_key)
+				      : -ENOKEY;
+		cat->audit_key_state = rc ? (rc < 0 ? rc : -EIO) : 1;
+	}
+	return cat->audit_key_state == 1 ? 0 : cat->audit_key_state;
+}
+
+static void hash_u64(crypto_generichash_state *st, uint64_t v)
+{
+	uint8_t b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (56 - 8 * i));
+	crypto_generichash_update(st, b, sizeof(b));
+}
+
+/* Each text is its length then its bytes, so that no two rows share an encoding. */
+static void hash_text(crypto_generichash_state *st, const char *s)
+{
+	size_t len = strlen(s);
+
+	hash_u64(st, len);
+	crypto_generichash_update(st, (const uint8_t *)s, len);
+}
+
+/*
+ * The hash at place seq of the chain: keyed BLAKE2b-256 of a tag naming this encoding, the
+ * previous place's hash (zeros before the first), seq, and every field of the row but its id
+ * (where a row sits is its place; a moved row keeps both).
+ */
+static void audit_hash(const uint8_t key[CATALOG_AUDIT_KEY], const uint8_t prev[32], int64_t seq,
+		       const struct catalog_audit *a, uint8_t out[32])
+{
+	static const char tag[] = "meshfs audit chain 1";
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, key, CATALOG_AUDIT_KEY, 32);
+	crypto_generichash_update(&st, (const uint8_t *)tag, sizeof(tag));
+	crypto_generichash_update(&st, prev, 32);
+	hash_u64(&st, (uint64_t)seq);
+	hash_u64(&st, (uint64_t)a->at);
+	hash_text(&st, a->principal);
+	hash_text(&st, a->action);
+	hash_text(&st, a->object);
+	hash_u64(&st, (uint64_t)a->version);
+	hash_text(&st, a->view);
+	hash_text(&st, a->outcome);
+	hash_text(&st, a->detail);
+	crypto_generichash_final(&st, out, 32);
+}
+
+/* The chain's last place and its hash: 0 and zeros while it is empty. */
+static int audit_head(struct catalog *cat, int64_t *seq, uint8_t hash[32])
+{
+	struct db_stmt *st;
+	const void *p;
+	size_t len;
+	int rc;
+
+	*seq = 0;
+	memset(hash, 0, 32);
+	rc = db_query(cat->db, ST_AUDIT_HEAD, &st, "");
+	if (rc)
+		return rc;
+	rc = db_step(st);
+	if (rc == 1) {
+		*seq = db_column_int64(st, 0);
+		p = db_column_blob(st, 1, &len);
+		/* the schema checks the length; a changed schema is a damaged catalog */
+		if (*seq < 1 || !p || len != 32)
+			rc = -EIO;
+		else {
+			memcpy(hash, p, 32);
+			rc = 0;
+		}
+	}
+	db_reset(st);
+	return rc;
+}
+
 int catalog_audit_add(struct catalog *cat, const struct catalog_audit *a)
 {
-	const char *view;
+	struct catalog_audit row;
+	uint8_t prev[32], hash[32] = {0};
+	int64_t seq = 0;
+	int rc;
 
 	if (!a || !a->principal || !a->principal[0] || !a->action || !a->action[0] || !a->object ||
 	    !CATALOG_ONE_OF(a->outcome, outcomes) || a->version < 0)
 		return -EINVAL;
-	view = a->view ? a->view : "";
-	if (view[0] && strcmp(view, "plain") && strcmp(view, "masked"))
+	row = *a;
+	row.view = a->view ? a->view : "";
+	row.detail = a->detail ? a->detail : "";
+	if (row.view[0] && strcmp(row.view, "plain") && strcmp(row.view, "masked"))
 		return -EINVAL;
-	return db_exec(cat->db, ST_AUDIT_INSERT, "itttittt", a->at, a->principal, a->action,
-		       a->object, a->version, view, a->outcome, a->detail ? a->detail : "");
+	rc = db_begin(cat->db);
+	if (rc)
+		return rc;
+	/* the transaction's write lock keeps the head the head until the row is in */
+	if (!audit_key(cat)) {
+		rc = audit_head(cat, &seq, prev);
+		if (!rc)
+			audit_hash(cat->audit_key, prev, ++seq, &row, hash);
+	}
+	if (!rc)
+		rc = db_exec(cat->db, ST_AUDIT_INSERT, "itttitttib", row.at, row.principal,
+			     row.action, row.object, row.version, row.view, row.outcome, row.detail,
+			     seq, hash, sizeof(hash));
+	return db_finish(cat->db, rc);
 }
 
 /* Fills a from row i of the audit columns (id, at, principal, action, object, version, view,
@@ -94,5 +208,190 @@ int catalog_audit_recent(struct catalog *cat, const char *principal, const char 
 		rc = cb(&a, ctx);
 	}
 	db_rows_release(&r);
+	return rc;
+}
+
+/* Places of the chain not seen yet in the walk, each range with the rows it lies between. */
+struct audit_gap {
+	int64_t from, to; /* places from … to, inclusive */
+	int64_t after_id, before_id;
+};
+
+struct audit_walk {
+	struct catalog *cat;
+	int (*cb)(const struct catalog_audit_break *b, void *ctx);
+	void *ctx;
+	struct catalog_audit_head *head;
+	int64_t last_id; /* the row holding head->seq */
+	int last_failed; /* whether that row's hash did not match */
+	struct audit_gap *gaps;
+	size_t ngaps, capgaps;
+};
+
+static int walk_report(struct audit_walk *w, enum catalog_audit_problem what, int64_t id,
+		       int64_t seq, int64_t other_id, int64_t count)
+{
+	struct catalog_audit_break b = {
+	    .what = what, .id = id, .seq = seq, .other_id = other_id, .count = count};
+
+	return w->cb(&b, w->ctx);
+}
+
+static int walk_gap_add(struct audit_walk *w, int64_t from, int64_t to, int64_t before_id)
+{
+	struct audit_gap *g;
+
+	if (w->ngaps == w->capgaps) {
+		g = reallocarray(w->gaps, w->capgaps ? 2 * w->capgaps : 8, sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		w->gaps = g;
+		w->capgaps = w->capgaps ? 2 * w->capgaps : 8;
+	}
+	w->gaps[w->ngaps++] = (struct audit_gap){from, to, w->last_id, before_id};
+	return 0;
+}
+
+/* Takes place seq out of the gap holding it: 1 if one did, 0 if none. */
+static int walk_gap_take(struct audit_walk *w, int64_t seq, int64_t *before_id)
+{
+	struct audit_gap *g;
+
+	for (size_t i = 0; i < w->ngaps; i++) {
+		g = &w->gaps[i];
+		if (seq < g->from || seq > g->to)
+			continue;
+		*before_id = g->before_id;
+		if (g->from == g->to) {
+			memmove(g, g + 1, (w->ngaps - i - 1) * sizeof(*g));
+			w->ngaps--;
+		} else if (seq == g->from) {
+			g->from++;
+		} else if (seq == g->to) {
+			g->to--;
+		} else {
+			/* split: the upper part becomes a gap of its own, at the end */
+			struct audit_gap upper = *g;
+			int rc;
+
+			upper.from = seq + 1;
+			g->to = seq - 1;
+			rc = walk_gap_add(w, upper.from, upper.to, upper.before_id);
+			if (rc)
+				return rc;
+			w->gaps[w->ngaps - 1].after_id = upper.after_id;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* One row of the walk: a (whose id is set), at place seq (0: unsealed) with hash. */
+static int walk_row(struct audit_walk *w, const struct catalog_audit *a, int64_t seq,
+		    const uint8_t *hash)
+{
+	struct catalog_audit_head *h = w->head;
+	uint8_t want[32];
+	int64_t before_id;
+	int rc = 0, failed;
+
+	h->rows++;
+	if (!seq) {
+		if (!h->seq) {
+			h->unchained++;
+			return 0;
+		}
+		return walk_report(w, AUDIT_UNSEALED, a->id, 0, 0, 0);
+	}
+	if (!h->first_id)
+		h->first_id = a->id;
+	if (seq <= h->seq) {
+		rc = walk_gap_take(w, seq, &before_id);
+		if (rc < 0)
+			return rc;
+		return rc ? walk_report(w, AUDIT_MOVED, a->id, seq, before_id, 0)
+			  : walk_report(w, AUDIT_REPEATED, a->id, seq, 0, 0);
+	}
+	if (seq > h->seq + 1) {
+		/* the previous place's hash is gone: this row's own cannot be checked */
+		rc = walk_gap_add(w, h->seq + 1, seq - 1, a->id);
+		failed = 0;
+	} else {
+		audit_hash(w->cat->audit_key, h->hash, seq, a, want);
+		failed = sodium_memcmp(want, hash, 32) != 0;
+		if (failed)
+			rc = walk_report(w, w->last_failed ? AUDIT_UNLINKED : AUDIT_EDITED, a->id,
+					 seq, w->last_id, 0);
+	}
+	h->seq = seq;
+	h->id = a->id;
+	memcpy(h->hash, hash, 32);
+	w->last_id = a->id;
+	w->last_failed = failed;
+	return rc;
+}
+
+/* Rows are read in batches, so that neither engine holds the whole trail at once. */
+static int walk_batch(struct audit_walk *w, int64_t *after, size_t *n)
+{
+	struct catalog_audit a;
+	struct db_stmt *st;
+	const void *hash;
+	size_t len;
+	int64_t seq;
+	int rc;
+
+	*n = 0;
+	rc = db_query(w->cat->db, ST_AUDIT_CHAIN, &st, "ii", *after, (int64_t)AUDIT_BATCH);
+	if (rc)
+		return rc;
+	while (!rc && (rc = db_step(st)) == 1) {
+		a.id = db_column_int64(st, 0);
+		a.at = db_column_int64(st, 1);
+		a.principal = db_column_text(st, 2);
+		a.action = db_column_text(st, 3);
+		a.object = db_column_text(st, 4);
+		a.version = db_column_int64(st, 5);
+		a.view = db_column_text(st, 6);
+		a.outcome = db_column_text(st, 7);
+		a.detail = db_column_text(st, 8);
+		seq = db_column_type(st, 9) == DB_NULL ? 0 : db_column_int64(st, 9);
+		hash = db_column_blob(st, 10, &len);
+		/* the schema keeps both or neither, of the right length, unless it was changed */
+		if (!a.principal || !a.action || !a.object || !a.view || !a.outcome || !a.detail ||
+		    (seq && (!hash || len != 32)))
+			rc = -EIO;
+		else
+			rc = walk_row(w, &a, seq, hash);
+		*after = a.id;
+		(*n)++;
+	}
+	db_reset(st);
+	return rc;
+}
+
+int catalog_audit_verify(struct catalog *cat,
+			 int (*cb)(const struct catalog_audit_break *b, void *ctx), void *ctx,
+			 struct catalog_audit_head *head)
+{
+	struct audit_walk w = {.cat = cat, .cb = cb, .ctx = ctx, .head = head};
+	int64_t after = 0;
+	size_t n;
+	int rc;
+
+	memset(head, 0, sizeof(*head));
+	rc = audit_key(cat);
+	if (rc)
+		return rc;
+	/* No transaction: it would hold off writers for the whole walk. Ids are taken under the
+	 * write lock, so a row written meanwhile has a higher id than every row already read. */
+	do
+		rc = walk_batch(&w, &after, &n);
+	while (!rc && n == AUDIT_BATCH);
+	/* what is still missing was deleted */
+	for (size_t i = 0; !rc && i < w.ngaps; i++)
+		rc = walk_report(&w, AUDIT_DELETED, w.gaps[i].before_id, w.gaps[i].from,
+				 w.gaps[i].after_id, w.gaps[i].to - w.gaps[i].from + 1);
+	free(w.gaps);
 	return rc;
 }

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "catalog/pg_url.h"
 #include "common/strbuf.h"
 
@@ -98,6 +100,7 @@ void catalog_close(struct catalog *cat)
 	if (!cat)
 		return;
 	db_close(cat->db);
+	sodium_memzero(cat->audit_key, sizeof(cat->audit_key));
 	free(cat);
 }
 

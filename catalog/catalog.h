@@ -323,7 +323,58 @@ struct catalog_audit {
 	const char *outcome; /* ok|denied|rejected|error */
 	const char *detail;  /* "" when none */
 };
+/*
+ * Appends a row, sealed into the audit's hash chain (docs/SECURITY.md): its place (seq, 1, 2, …)
+ * and hash = keyed BLAKE2b-256 of the previous sealed row's hash and of the row's fields, in one
+ * transaction whose write lock serializes the chain across every writer (nested inside the
+ * caller's, if any). Without a key (catalog_audit_keyer) the row is still written, unsealed,
+ * which catalog_audit_verify reports.
+ */
 int catalog_audit_add(struct catalog *cat, const struct catalog_audit *a);
+
+/* The key that seals the audit chain: derived from the master key (keys_audit_key). */
+#define CATALOG_AUDIT_KEY 32
+/*
+ * Tells the catalog where the audit key comes from: keyer is called once, when a row is first
+ * written or verified, and fills key or returns -errno (remembered: rows are then unsealed).
+ * keyer NULL forgets the key.
+ */
+void catalog_audit_keyer(struct catalog *cat,
+			 int (*keyer)(void *ctx, uint8_t key[CATALOG_AUDIT_KEY]), void *ctx);
+
+/* What catalog_audit_verify finds wrong, each at the row (id) where it shows. */
+enum catalog_audit_problem {
+	AUDIT_UNSEALED, /* a row after the chain began has no place or hash in it */
+	AUDIT_EDITED,	/* its fields (or its hash) do not match the chain */
+	AUDIT_UNLINKED, /* after an edited row: does not follow its hash (that hash was changed) */
+	AUDIT_MOVED,	/* sealed before the row other_id that precedes it */
+	AUDIT_REPEATED, /* takes a place in the chain that a row before it took */
+	AUDIT_DELETED,	/* count places missing before it, after row other_id (0: the start) */
+};
+struct catalog_audit_break {
+	enum catalog_audit_problem what;
+	int64_t id;	  /* the row */
+	int64_t seq;	  /* its place in the chain (AUDIT_DELETED: the first missing place) */
+	int64_t other_id; /* the row before it in the chain (AUDIT_MOVED: the one it was sealed
+			     before) */
+	int64_t count;	  /* AUDIT_DELETED: how many places are missing */
+};
+/* What the chain ends with: record hash elsewhere to notice a cut tail later. */
+struct catalog_audit_head {
+	int64_t rows;	   /* every row */
+	int64_t unchained; /* rows before the chain's first (from before it existed) */
+	int64_t first_id;  /* the chain's first row; 0 if none */
+	int64_t seq, id;   /* the last place and the row holding it; 0 if none */
+	uint8_t hash[32];  /* the hash at that place; zeros if none */
+};
+/*
+ * Walks every audit row in id order and checks the chain: calls cb (which must not use cat) for
+ * each problem, in the order they show; a non-zero return of cb stops and is returned. Fills head.
+ * -ENOKEY when the catalog has no audit key. Returns 0 when the walk ended, problems or not.
+ */
+int catalog_audit_verify(struct catalog *cat,
+			 int (*cb)(const struct catalog_audit_break *b, void *ctx), void *ctx,
+			 struct catalog_audit_head *head);
 /* Rows at or after since (0: all) and of principal (NULL: all), oldest first. */
 int catalog_audit_list(struct catalog *cat, int64_t since, const char *principal,
 		       int (*cb)(const struct catalog_audit *a, void *ctx), void *ctx);

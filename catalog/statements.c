@@ -317,6 +317,22 @@ static const struct db_sql migrations[] = {
 	"  name " PG_TEXT " PRIMARY KEY " PG_NAME_CHECK("name") ","
 	"  value TEXT NOT NULL);"
 	PG_NOTIFY("settings")},
+
+	/* 6: the audit's hash chain (catalog/audit.c): each sealed row's place in it and its hash.
+	 * Rows from before stay unsealed, ahead of the chain: their hash would need the master
+	 * key, which a migration does not have. */
+	{.own[DB_SQLITE] =
+	"ALTER TABLE audit ADD COLUMN seq INTEGER CHECK (seq >= 1);"
+	"ALTER TABLE audit ADD COLUMN chain BLOB "
+	"CHECK ((chain IS NULL) = (seq IS NULL) AND (chain IS NULL OR length(chain) = 32));"
+	"CREATE UNIQUE INDEX audit_seq ON audit (seq) WHERE seq IS NOT NULL;"
+	"PRAGMA user_version = 6;",
+	 .own[DB_PG] =
+	"UPDATE meshfs_schema SET version = 6;"
+	"ALTER TABLE audit ADD COLUMN seq BIGINT CHECK (seq >= 1),"
+	"  ADD COLUMN chain BYTEA "
+	"CHECK ((chain IS NULL) = (seq IS NULL) AND (chain IS NULL OR octet_length(chain) = 32));"
+	"CREATE UNIQUE INDEX audit_seq ON audit (seq) WHERE seq IS NOT NULL;"},
 };
 /* clang-format on */
 
@@ -486,8 +502,17 @@ static const struct db_sql statements[ST_COUNT] = {
 		"ORDER BY principal"},
 	[ST_GRANT_LIST_ALL] = {.sql = "SELECT privilege, scope, principal FROM grants "
 		"ORDER BY scope, privilege, principal"},
+	/* seq 0 writes an unsealed row: no place in the chain, no hash */
 	[ST_AUDIT_INSERT] = {.sql = "INSERT INTO audit (at, principal, action, object, version, view, "
-		"outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
+		"outcome, detail, seq, chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, nullif(?9, 0), "
+		"CASE WHEN ?9 = 0 THEN NULL ELSE ?10 END)"},
+	/* the head of the chain: the sealed row with the highest place, found in the index of the
+	 * sealed rows without passing the unsealed ones */
+	[ST_AUDIT_HEAD] = {.sql = "SELECT seq, chain FROM audit WHERE seq IS NOT NULL "
+		"ORDER BY seq DESC LIMIT 1"},
+	/* every row in id order, in batches after id ?1 */
+	[ST_AUDIT_CHAIN] = {.sql = "SELECT id, at, principal, action, object, version, view, outcome, "
+		"detail, seq, chain FROM audit WHERE id > ?1 ORDER BY id LIMIT ?2"},
 	/* Keyset pagination on (at, id): resumes after the last row of the previous batch. */
 	[ST_AUDIT_LIST] = {.sql = "SELECT id, at, principal, action, object, version, view, outcome, "
 		"detail FROM audit WHERE (at, id) > (?1, ?2) "
@@ -551,8 +576,8 @@ static const struct db_sql statements[ST_COUNT] = {
 		"privilege, scope, principal, granted_by, granted_at",
 		"privilege, scope, principal", "?1, ?2, ?3, ?4, ?5"),
 	COPY_ID(AUDIT, "audit",
-		"id, at, principal, action, object, version, view, outcome, detail",
-		"id", "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9"),
+		"id, at, principal, action, object, version, view, outcome, detail, seq, chain",
+		"id", "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11"),
 	/* active is an integer in SQLite and a boolean in PostgreSQL: through text, either
 	 * becomes the other */
 	[ST_COPY_FROM_KEYS] = {.sql = "SELECT id, kind, domain_id, wrapped, created_at, active "

@@ -431,6 +431,17 @@ out:
 	return rc;
 }
 
+/* The catalog's audit keyer: the master key is loaded only when a row is first written. */
+static int mesh_audit_key(void *ctx, uint8_t key[CATALOG_AUDIT_KEY])
+{
+	struct mesh *m = ctx;
+	int rc = mesh_keys(m, NULL);
+
+	if (!rc)
+		keyring_audit_key(m->keys, key);
+	return rc;
+}
+
 int mesh_open(struct mesh *m, const char *target, const struct mesh_options *o,
 	      struct mfs_error *err)
 {
@@ -462,6 +473,7 @@ int mesh_open(struct mesh *m, const char *target, const struct mesh_options *o,
 	rc = catalog_open(&m->cat, target, 0, err);
 	if (rc)
 		goto out;
+	catalog_audit_keyer(m->cat, mesh_audit_key, m);
 	if (shared) {
 		rc = mesh_local_dir(m, o, err);
 		if (!rc)

@@ -67,7 +67,8 @@ int mesh_create(const char *target, const char *admin, const struct mesh_init *i
 /*
  * Opens an existing mesh: its catalog and store. For a local mesh: -ENOENT "not a mesh" when the
  * directory lacks catalog.db, -EACCES when the caller may not read it. The keys are not loaded:
- * what shows metadata only works without the master key. o may be NULL.
+ * what shows metadata only works without the master key, which is loaded when an audit row is
+ * first written (to seal it). m must stay where it is until mesh_close. o may be NULL.
  */
 int mesh_open(struct mesh *m, const char *target, const struct mesh_options *o,
 	      struct mfs_error *err);

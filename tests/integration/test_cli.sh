@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The meshfs command line (docs/DESIGN.md §2) end to end on a scratch mesh: init, how the mesh is found,
 # --help, teams, domains, products and their contracts, publishing good and bad CSVs, the log, and
-# verify finding a damaged blob. No command may die by a signal.
+# verify finding a damaged blob, audit verify naming rows edited or deleted behind its back. No
+# command may die by a signal.
 
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -332,6 +333,49 @@ if [ -n "$blob" ]; then
 	expect_ok "verify passes again once the blob is back"
 else
 	fail "the second publish added a blob to the store" "$(store_blobs | head -n 20)"
+fi
+
+# ---- the audit's hash chain, tampered with as whoever can write catalog.db ----
+
+# audit_sql SQL...: runs statements on the mesh's catalog, outside meshfs; prints what a
+# SELECT gives.
+audit_sql()
+{
+	python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+for row in c.execute(sys.argv[2]):
+    print(*row)
+c.commit()' "$MESH/catalog.db" "$1"
+}
+
+mfs audit verify -m "$MESH"
+if [ "$RC" -eq 0 ] && out_has '^[0-9]+ rows, chain intact$' && out_has '^head: place [0-9]+ at row [0-9]+, hash [0-9a-f]{64}$'; then
+	pass "audit verify finds the chain intact and prints its head"
+else
+	fail "audit verify finds the chain intact and prints its head" "$(last_diag)"
+fi
+head_line=$(grep '^head:' "$T/out")
+mfs audit verify --since 2026-01-01 -m "$MESH"
+expect_usage "audit verify takes no --since" "neither"
+mfs audit frobnicate -m "$MESH"
+expect_usage "audit with an unknown operand fails, naming it" "frobnicate"
+
+row=$(audit_sql "SELECT id FROM audit WHERE seq IS NOT NULL ORDER BY id LIMIT 1 OFFSET 2")
+audit_sql "CREATE TABLE keep AS SELECT * FROM audit WHERE id = $row"
+audit_sql "UPDATE audit SET outcome = 'ok', detail = 'nothing happened' WHERE id = $row"
+mfs audit verify -m "$MESH"
+expect_fail "audit verify names a row edited with sqlite" "^meshfs: audit row $row: edited"
+audit_sql "DELETE FROM audit WHERE id = $row"
+mfs audit verify -m "$MESH"
+expect_fail "audit verify names where a row was deleted" \
+	"^meshfs: audit rows deleted: 1 between row $((row - 1)) and row $((row + 1))$"
+audit_sql "INSERT INTO audit SELECT * FROM keep"
+audit_sql "DROP TABLE keep"
+mfs audit verify -m "$MESH"
+if [ "$RC" -eq 0 ] && grep -qxF "$head_line" "$T/out"; then
+	pass "audit verify passes again, with the same head, once the row is back"
+else
+	fail "audit verify passes again, with the same head, once the row is back" "$(last_diag)"
 fi
 
 check_no_crash

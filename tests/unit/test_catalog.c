@@ -212,7 +212,7 @@ static void test_migrations(void **state)
 	int pg = f->t.pg, fd;
 	const char *version = pg ? "SELECT version FROM meshfs_schema" : "PRAGMA user_version";
 
-	assert_int_equal(target_int(&f->t, version), 5);
+	assert_int_equal(target_int(&f->t, version), 6);
 	if (pg) {
 		assert_int_equal(target_int(&f->t, "SELECT count(*) FROM information_schema.tables "
 						   "WHERE table_schema = current_schema()"),
@@ -234,10 +234,10 @@ static void test_migrations(void **state)
 	/* A catalog from a newer meshfs is refused with a clear message. */
 	catalog_close(f->cat);
 	f->cat = NULL;
-	target_exec(&f->t, pg ? "UPDATE meshfs_schema SET version = 7" : "PRAGMA user_version = 7");
+	target_exec(&f->t, pg ? "UPDATE meshfs_schema SET version = 8" : "PRAGMA user_version = 8");
 	assert_int_equal(reopen(f, &cat, 0, &err), -ENOTSUP);
 	assert_non_null(strstr(err.msg, "newer"));
-	target_exec(&f->t, pg ? "UPDATE meshfs_schema SET version = 5" : "PRAGMA user_version = 5");
+	target_exec(&f->t, pg ? "UPDATE meshfs_schema SET version = 6" : "PRAGMA user_version = 6");
 	assert_int_equal(reopen(f, &f->cat, 0, NULL), 0);
 
 	/* An empty database (schema version 0) is brought up to date on open. */
@@ -253,7 +253,7 @@ static void test_migrations(void **state)
 	assert_int_equal(catalog_open(&cat, target_catalog(&t2), 0, &err), 0);
 	assert_int_equal(catalog_team_create(cat, "t1"), 0);
 	catalog_close(cat);
-	assert_int_equal(target_int(&t2, version), 5);
+	assert_int_equal(target_int(&t2, version), 6);
 	target_release(&t2);
 }
 
@@ -1237,6 +1237,205 @@ static void test_audit(void **state)
 	assert_int_equal(s.calls, 400);
 }
 
+/* The audit key of the tests: any fixed 32 bytes. */
+static int test_audit_key(void *ctx, uint8_t key[CATALOG_AUDIT_KEY])
+{
+	memset(key, *(const int *)ctx, CATALOG_AUDIT_KEY);
+	return 0;
+}
+
+static int audit_keys[] = {7, 8};
+
+/* Adds n rows of principal alice whose detail is "d" and their number from first. */
+static void audit_rows(struct catalog *cat, int first, int n)
+{
+	struct catalog_audit a = {
+	    .principal = "alice", .action = "grant", .object = "mesh", .outcome = "ok"};
+	char detail[16];
+
+	for (int i = first; i < first + n; i++) {
+		snprintf(detail, sizeof(detail), "d%d", i);
+		a.at = 1000 + i;
+		a.detail = detail;
+		assert_int_equal(catalog_audit_add(cat, &a), 0);
+	}
+}
+
+/* What a verify found: each problem as "WHAT:id:other_id:count;" and the head. */
+struct audit_breaks {
+	char text[256];
+	int n;
+	struct catalog_audit_head head;
+};
+
+static int audit_break_cb(const struct catalog_audit_break *b, void *ctx)
+{
+	static const char *const what[] = {"unsealed", "edited",   "unlinked",
+					   "moved",    "repeated", "deleted"};
+	struct audit_breaks *s = ctx;
+	size_t n = strlen(s->text);
+
+	snprintf(s->text + n, sizeof(s->text) - n, "%s:%" PRId64 ":%" PRId64 ":%" PRId64 ";",
+		 what[b->what], b->id, b->other_id, b->count);
+	s->n++;
+	return 0;
+}
+
+static const char *audit_verify(struct catalog *cat, struct audit_breaks *s)
+{
+	memset(s, 0, sizeof(*s));
+	assert_int_equal(catalog_audit_verify(cat, audit_break_cb, s, &s->head), 0);
+	return s->text;
+}
+
+/* Rows kept aside by a tamper with raw SQL, and put back. */
+#define AUDIT_COLS "at, principal, action, object, version, view, outcome, detail, seq, chain"
+
+static void audit_put_back(const struct fixture *f)
+{
+	target_exec(&f->t, f->t.pg ? "INSERT INTO audit OVERRIDING SYSTEM VALUE SELECT * FROM keep"
+				   : "INSERT INTO audit SELECT * FROM keep");
+	target_exec(&f->t, "DROP TABLE keep");
+}
+
+/* Swaps every column but the id between rows 6 and 7: the rows trade places. */
+static void audit_swap_6_7(const struct fixture *f)
+{
+	target_exec(&f->t, "CREATE TABLE keep AS SELECT * FROM audit WHERE id IN (6, 7)");
+	target_exec(&f->t, "UPDATE audit SET (" AUDIT_COLS ") = (SELECT " AUDIT_COLS
+			   " FROM keep WHERE keep.id = 13 - audit.id) WHERE id IN (6, 7)");
+	target_exec(&f->t, "DROP TABLE keep");
+}
+
+/*
+ * The audit's hash chain: rows written without a key stay outside it (first) or are named
+ * (later); a delete, an edit of a field or of a hash, two rows trading places and a copied row
+ * are each found and named by row, with raw SQL as whoever can write the database would.
+ */
+static void test_audit_chain(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *cat = f->cat;
+	struct audit_breaks s;
+	struct catalog_audit_head h;
+	uint8_t head[32];
+
+	/* rows from before the chain (or without its key) */
+	audit_rows(cat, 1, 2);
+	assert_int_equal(catalog_audit_verify(cat, audit_break_cb, &s, &h), -ENOKEY);
+	assert_int_equal(target_int(&f->t, "SELECT count(*) FROM audit WHERE seq IS NULL"), 2);
+
+	catalog_audit_keyer(cat, test_audit_key, &audit_keys[0]);
+	audit_rows(cat, 3, 10);
+	assert_string_equal(audit_verify(cat, &s), "");
+	assert_int_equal(s.head.rows, 12);
+	assert_int_equal(s.head.unchained, 2);
+	assert_int_equal(s.head.first_id, 3);
+	assert_int_equal(s.head.seq, 10);
+	assert_int_equal(s.head.id, 12);
+	memcpy(head, s.head.hash, sizeof(head));
+
+	/* an edited field */
+	target_exec(&f->t, "UPDATE audit SET detail = 'forged' WHERE id = 5");
+	assert_string_equal(audit_verify(cat, &s), "edited:5:4:0;");
+	target_exec(&f->t, "UPDATE audit SET at = 1005, detail = 'd5' WHERE id = 5");
+	target_exec(&f->t, "UPDATE audit SET at = 1 WHERE id = 5");
+	assert_string_equal(audit_verify(cat, &s), "edited:5:4:0;");
+	target_exec(&f->t, "UPDATE audit SET at = 1005 WHERE id = 5");
+	assert_string_equal(audit_verify(cat, &s), "");
+
+	/* an edited hash: its row, and the next, which no longer follows it */
+	target_exec(&f->t, "CREATE TABLE keep AS SELECT * FROM audit WHERE id = 8");
+	target_exec(&f->t, "UPDATE audit SET chain = (SELECT chain FROM audit WHERE id = 3) "
+			   "WHERE id = 8");
+	assert_string_equal(audit_verify(cat, &s), "edited:8:7:0;unlinked:9:8:0;");
+	target_exec(&f->t, "DELETE FROM audit WHERE id = 8");
+	audit_put_back(f);
+	assert_string_equal(audit_verify(cat, &s), "");
+
+	/* deleted rows in the middle, and the first of the chain */
+	target_exec(&f->t, "CREATE TABLE keep AS SELECT * FROM audit WHERE id IN (6, 7)");
+	target_exec(&f->t, "DELETE FROM audit WHERE id IN (6, 7)");
+	assert_string_equal(audit_verify(cat, &s), "deleted:8:5:2;");
+	audit_put_back(f);
+	target_exec(&f->t, "CREATE TABLE keep AS SELECT * FROM audit WHERE id = 3");
+	target_exec(&f->t, "DELETE FROM audit WHERE id = 3");
+	assert_string_equal(audit_verify(cat, &s), "deleted:4:0:1;");
+	audit_put_back(f);
+
+	/* two rows trading places (once the unique place is out of the way) */
+	target_exec(&f->t, "DROP INDEX audit_seq");
+	audit_swap_6_7(f);
+	assert_string_equal(audit_verify(cat, &s), "moved:7:6:0;");
+	audit_swap_6_7(f);
+	assert_string_equal(audit_verify(cat, &s), "");
+
+	/* a copy of a row, and a row whose place and hash were removed */
+	target_exec(&f->t, "CREATE TABLE keep AS SELECT * FROM audit WHERE id = 4");
+	target_exec(&f->t, "UPDATE keep SET id = 100");
+	audit_put_back(f);
+	assert_string_equal(audit_verify(cat, &s), "repeated:100:0:0;");
+	target_exec(&f->t, "DELETE FROM audit WHERE id = 100");
+	target_exec(&f->t, "CREATE UNIQUE INDEX audit_seq ON audit (seq) WHERE seq IS NOT NULL");
+	target_exec(&f->t, "CREATE TABLE keep AS SELECT * FROM audit WHERE id = 12");
+	target_exec(&f->t, "UPDATE audit SET seq = NULL, chain = NULL WHERE id = 12");
+	assert_string_equal(audit_verify(cat, &s), "unsealed:12:0:0;");
+	target_exec(&f->t, "DELETE FROM audit WHERE id = 12");
+	audit_put_back(f);
+
+	/* A cut tail leaves an intact chain: only the head recorded elsewhere shows it. */
+	target_exec(&f->t, "CREATE TABLE keep AS SELECT * FROM audit WHERE id = 12");
+	target_exec(&f->t, "DELETE FROM audit WHERE id = 12");
+	assert_string_equal(audit_verify(cat, &s), "");
+	assert_int_equal(s.head.seq, 9);
+	assert_memory_not_equal(s.head.hash, head, sizeof(head));
+	audit_put_back(f);
+	assert_string_equal(audit_verify(cat, &s), "");
+	assert_memory_equal(s.head.hash, head, sizeof(head));
+
+	/* another key does not agree with any row of the chain */
+	catalog_audit_keyer(cat, test_audit_key, &audit_keys[1]);
+	audit_verify(cat, &s);
+	assert_int_equal(s.n, 10);
+}
+
+/* Writers in many processes at once still make one chain, each place once, in id order. */
+static void test_audit_chain_concurrent(void **state)
+{
+	struct fixture *f = *state;
+	enum { PROCS = 3, EACH = 40 };
+	struct audit_breaks s;
+	struct catalog *cat;
+	pid_t pid[PROCS];
+	int i, status, ok;
+
+	catalog_close(f->cat);
+	f->cat = NULL;
+	for (i = 0; i < PROCS; i++) {
+		pid[i] = fork();
+		assert_true(pid[i] >= 0);
+		if (pid[i])
+			continue;
+		ok = reopen(f, &cat, 0, NULL) == 0;
+		if (ok) {
+			catalog_audit_keyer(cat, test_audit_key, &audit_keys[0]);
+			audit_rows(cat, i * EACH, EACH);
+			catalog_close(cat);
+		}
+		_exit(ok ? 0 : 1);
+	}
+	for (i = 0; i < PROCS; i++) {
+		assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_int_equal(reopen(f, &f->cat, 0, NULL), 0);
+	catalog_audit_keyer(f->cat, test_audit_key, &audit_keys[0]);
+	assert_string_equal(audit_verify(f->cat, &s), "");
+	assert_int_equal(s.head.rows, PROCS * EACH);
+	assert_int_equal(s.head.seq, PROCS * EACH);
+}
+
 static void test_keys(void **state)
 {
 	struct catalog *cat = ((struct fixture *)*state)->cat;
@@ -1690,6 +1889,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_concurrent_processes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_grants, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_audit_chain_concurrent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_data_version, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
