@@ -337,10 +337,14 @@ fi
 
 # ---- the audit's hash chain, tampered with as whoever can write catalog.db ----
 
-# audit_sql SQL...: runs statements on the mesh's catalog, outside meshfs; prints what a
-# SELECT gives.
+# audit_sql SQL...: runs statements on the mesh's catalog, outside meshfs (SQLite, or the shared
+# mesh's PostgreSQL); prints what a SELECT gives.
 audit_sql()
 {
+	if [ -n "${SHARED:-}" ]; then
+		psql -X -q -A -t -v ON_ERROR_STOP=1 "$MESH" -c "$1"
+		return
+	fi
 	python3 -c 'import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
 for row in c.execute(sys.argv[2]):
@@ -364,12 +368,13 @@ row=$(audit_sql "SELECT id FROM audit WHERE seq IS NOT NULL ORDER BY id LIMIT 1 
 audit_sql "CREATE TABLE keep AS SELECT * FROM audit WHERE id = $row"
 audit_sql "UPDATE audit SET outcome = 'ok', detail = 'nothing happened' WHERE id = $row"
 mfs audit verify -m "$MESH"
-expect_fail "audit verify names a row edited with sqlite" "^meshfs: audit row $row: edited"
+expect_fail "audit verify names a row edited behind its back" "^meshfs: audit row $row: edited"
 audit_sql "DELETE FROM audit WHERE id = $row"
 mfs audit verify -m "$MESH"
 expect_fail "audit verify names where a row was deleted" \
 	"^meshfs: audit rows deleted: 1 between row $((row - 1)) and row $((row + 1))$"
-audit_sql "INSERT INTO audit SELECT * FROM keep"
+# PostgreSQL makes ids itself unless told otherwise
+audit_sql "INSERT INTO audit ${SHARED:+OVERRIDING SYSTEM VALUE} SELECT * FROM keep"
 audit_sql "DROP TABLE keep"
 mfs audit verify -m "$MESH"
 if [ "$RC" -eq 0 ] && grep -qxF "$head_line" "$T/out"; then
