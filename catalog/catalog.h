@@ -248,6 +248,10 @@ int catalog_version_get(struct catalog *cat, int64_t product_id, int64_t number,
 /* Versions newest first, tables included; at most limit (0: all). */
 int catalog_version_list(struct catalog *cat, int64_t product_id, size_t limit,
 			 int (*cb)(const struct catalog_version *v, void *ctx), void *ctx);
+/* Versions numbered from up, oldest first, tables included; at most limit (0: all). In one
+ * round trip: for those who will want the next versions too. */
+int catalog_version_range(struct catalog *cat, int64_t product_id, int64_t from, size_t limit,
+			  int (*cb)(const struct catalog_version *v, void *ctx), void *ctx);
 /*
  * The version of a product current at instant at (Unix seconds): the highest number published
  * at or before it, in *number. -ENOENT when none was (at is before the first version, or there is

@@ -495,6 +495,9 @@ static const struct db_sql statements[ST_COUNT] = {
 		"ORDER BY t.name"},
 	[ST_VERSION_LIST] = {.sql = VERSION_SELECT "(SELECT * FROM versions WHERE product_id = ?1 "
 		"ORDER BY number DESC LIMIT ?2) v " VERSION_TABLES "ORDER BY v.number DESC, t.name"},
+	[ST_VERSION_RANGE] = {.sql = VERSION_SELECT "(SELECT * FROM versions WHERE product_id = ?1 "
+		"AND number >= ?2 ORDER BY number LIMIT ?3) v " VERSION_TABLES
+		"ORDER BY v.number, t.name"},
 	[ST_VERSION_AT] = {.sql = "SELECT max(number) FROM versions "
 		"WHERE product_id = ?1 AND published_at <= ?2"},
 	[ST_SEGMENTS] = {.sql = "SELECT DISTINCT segment FROM version_tables ORDER BY segment"},

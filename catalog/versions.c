@@ -94,36 +94,60 @@ out:
 	return rc;
 }
 
-int catalog_version_list(struct catalog *cat, int64_t product_id, size_t limit,
+/* Hands cb each version of r, the rows of a VERSION_SELECT of a product's versions. */
+static int versions_each(struct catalog *cat, int64_t product_id, const struct db_rows *r,
 			 int (*cb)(const struct catalog_version *v, void *ctx), void *ctx)
 {
 	struct catalog_version *v = NULL;
-	struct db_rows r;
 	size_t i, row = 0, n = 0;
-	int rc;
+	int rc = 0;
 
-	rc = db_collect(cat->db, ST_VERSION_LIST, &r, "ii", product_id,
-			(int64_t)(limit && limit <= INT64_MAX ? limit : INT64_MAX));
-	if (rc)
-		return rc;
 	/* rows are versions of the product, which therefore exists */
-	if (!r.n) {
-		rc = catalog_product_exists(cat, product_id);
-		goto out;
-	}
-	v = calloc(r.n, sizeof(*v));
-	if (!v) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	while (row < r.n && !rc)
-		rc = version_from_rows(&v[n++], &r, &row);
+	if (!r->n)
+		return catalog_product_exists(cat, product_id);
+	v = calloc(r->n, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	while (row < r->n && !rc)
+		rc = version_from_rows(&v[n++], r, &row);
 	for (i = 0; i < n && !rc; i++)
 		rc = cb(&v[i], ctx);
-out:
 	for (i = 0; i < n; i++)
 		catalog_version_release(&v[i]);
 	free(v);
+	return rc;
+}
+
+static int64_t version_limit(size_t limit)
+{
+	return (int64_t)(limit && limit <= INT64_MAX ? limit : INT64_MAX);
+}
+
+int catalog_version_list(struct catalog *cat, int64_t product_id, size_t limit,
+			 int (*cb)(const struct catalog_version *v, void *ctx), void *ctx)
+{
+	struct db_rows r;
+	int rc;
+
+	rc = db_collect(cat->db, ST_VERSION_LIST, &r, "ii", product_id, version_limit(limit));
+	if (rc)
+		return rc;
+	rc = versions_each(cat, product_id, &r, cb, ctx);
+	db_rows_release(&r);
+	return rc;
+}
+
+int catalog_version_range(struct catalog *cat, int64_t product_id, int64_t from, size_t limit,
+			  int (*cb)(const struct catalog_version *v, void *ctx), void *ctx)
+{
+	struct db_rows r;
+	int rc;
+
+	rc = db_collect(cat->db, ST_VERSION_RANGE, &r, "iii", product_id, from,
+			version_limit(limit));
+	if (rc)
+		return rc;
+	rc = versions_each(cat, product_id, &r, cb, ctx);
 	db_rows_release(&r);
 	return rc;
 }
