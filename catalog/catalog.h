@@ -282,6 +282,12 @@ int catalog_revoke(struct catalog *cat, const char *privilege, const char *scope
 /* Grants of privilege at exactly scope. */
 int catalog_grant_list(struct catalog *cat, const char *privilege, const char *scope,
 		       int (*cb)(const char *principal, void *ctx), void *ctx);
+/* Grants of any privilege at any of the nscopes scopes (1 to 3), in one round trip: what a
+ * check of access weighs. */
+int catalog_grant_list_at(struct catalog *cat, const char *const *scopes, size_t nscopes,
+			  int (*cb)(const char *privilege, const char *scope, const char *principal,
+				    void *ctx),
+			  void *ctx);
 /* All grants, for listing. */
 int catalog_grant_list_all(struct catalog *cat,
 			   int (*cb)(const char *privilege, const char *scope,

@@ -444,8 +444,10 @@ static const struct db_sql statements[ST_COUNT] = {
 		"JOIN products p ON p.id = down.id JOIN domains d ON d.id = p.domain_id "
 		"WHERE NOT (d.name = ?1 AND p.name = ?2) "
 		"GROUP BY p.id, d.name, p.name ORDER BY depth, d.name, p.name"},
-	[ST_UPSTREAM] = {.sql = "SELECT domain, product FROM contract_inputs WHERE product_id = ?1 "
-		"ORDER BY domain, product"},
+	/* one row with NULLs for a product without inputs, none for no product */
+	[ST_UPSTREAM] = {.sql = "SELECT i.domain, i.product FROM products p "
+		"LEFT JOIN contract_inputs i ON i.product_id = p.id WHERE p.id = ?1 "
+		"ORDER BY i.domain, i.product"},
 	/*
 	 * ?1 is the terms of the query, one a line, each matched as a phrase of its words, the last
 	 * as a prefix. SQLite quotes each as an FTS5 phrase (quotes doubled), so that no term is
@@ -509,6 +511,8 @@ static const struct db_sql statements[ST_COUNT] = {
 		"ORDER BY principal"},
 	[ST_GRANT_LIST_ALL] = {.sql = "SELECT privilege, scope, principal FROM grants "
 		"ORDER BY scope, privilege, principal"},
+	[ST_GRANT_LIST_AT] = {.sql = "SELECT privilege, scope, principal FROM grants "
+		"WHERE scope IN (?1, ?2, ?3) ORDER BY scope, privilege, principal"},
 	/* seq 0 writes an unsealed row: no place in the chain, no hash */
 	[ST_AUDIT_INSERT] = {.sql = "INSERT INTO audit (at, principal, action, object, version, view, "
 		"outcome, detail, seq, chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, nullif(?9, 0), "
