@@ -907,6 +907,20 @@ static void test_versions(void **state)
 	assert_int_equal(catalog_version_list(cat, id, 1, version_cb, &s), 0);
 	assert_string_equal(s.text, "2:customers=11,orders=22,;");
 	assert_int_equal(catalog_version_list(cat, id + 1, 0, version_cb, &s), -ENOENT);
+	/* a range: oldest first, from a number, tables and all */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(catalog_version_range(cat, id, 1, 0, version_cb, &s), 0);
+	assert_string_equal(s.text, "1:customers=11,orders=12,;2:customers=11,orders=22,;");
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(catalog_version_range(cat, id, 2, 5, version_cb, &s), 0);
+	assert_string_equal(s.text, "2:customers=11,orders=22,;");
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(catalog_version_range(cat, id, 1, 1, version_cb, &s), 0);
+	assert_string_equal(s.text, "1:customers=11,orders=12,;");
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(catalog_version_range(cat, id, 3, 0, version_cb, &s), 0);
+	assert_string_equal(s.text, "");
+	assert_int_equal(catalog_version_range(cat, id + 1, 1, 0, version_cb, &s), -ENOENT);
 
 	/* Bad arguments change nothing. */
 	table(&t[0], "orders", 0x33, 1, 0);
