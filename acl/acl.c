@@ -195,6 +195,7 @@ static int principal_in_group(const struct principal *p, const char *group)
 
 struct grant_match {
 	const struct principal *p;
+	enum privilege priv; /* the one asked for */
 	int matched;
 	/* team names seen, NUL-separated: checked after the listing, so that no query of the
 	 * catalog runs while another one is being stepped */
@@ -220,37 +221,48 @@ static int grant_match_cb(const char *principal, void *ctx)
 	return 0;
 }
 
-/* Whether p holds a grant of priv at exactly scope, directly or through a group or team. */
-static int granted_at(struct catalog *cat, const struct principal *p, enum privilege priv,
-		      const char *scope)
-{
-	struct grant_match gm = {.p = p};
-	const char *team;
-	int rc;
-
-	strbuf_init(&gm.teams);
-	rc = catalog_grant_list(cat, privilege_name(priv), scope, grant_match_cb, &gm);
-	if (rc < 0)
-		goto out;
-	if (gm.oom) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	rc = gm.matched;
-	for (team = gm.teams.buf; !rc && team < gm.teams.buf + gm.teams.len;
-	     team += strlen(team) + 1)
-		rc = catalog_team_has_member(cat, team, p->name);
-out:
-	strbuf_release(&gm.teams);
-	return rc;
-}
-
 /* The privileges whose grant gives priv: itself, and every one that implies it. */
 static int implied_by(enum privilege priv, enum privilege held)
 {
 	if (held == priv || held == PRIV_ADMIN)
 		return 1;
 	return priv == PRIV_READ && (held == PRIV_UNMASK || held == PRIV_PUBLISH);
+}
+
+static int grant_at_cb(const char *privilege, const char *scope, const char *principal, void *ctx)
+{
+	struct grant_match *gm = ctx;
+	enum privilege held;
+
+	(void)scope;
+	if (privilege_parse(privilege, &held) || !implied_by(gm->priv, held))
+		return 0;
+	return grant_match_cb(principal, gm);
+}
+
+/* Whether p holds a grant of gm->priv (or one that implies it) at any of the nscopes scopes,
+ * directly or through a group or team: one query of the grants, then of the teams named. */
+static int granted(struct catalog *cat, struct grant_match *gm, const char *const *scopes,
+		   size_t nscopes)
+{
+	const char *team;
+	int rc;
+
+	strbuf_init(&gm->teams);
+	rc = catalog_grant_list_at(cat, scopes, nscopes, grant_at_cb, gm);
+	if (rc < 0)
+		goto out;
+	if (gm->oom) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = gm->matched;
+	for (team = gm->teams.buf; !rc && team < gm->teams.buf + gm->teams.len;
+	     team += strlen(team) + 1)
+		rc = catalog_team_has_member(cat, team, gm->p->name);
+out:
+	strbuf_release(&gm->teams);
+	return rc;
 }
 
 static int owning_team_member(struct catalog *cat, const struct principal *p, const char *domain)
@@ -272,8 +284,10 @@ int acl_allowed(struct catalog *cat, const struct principal *p, enum privilege p
 		const char *domain, const char *product)
 {
 	char scopes[3][2 * MESH_NAME_MAX];
+	const char *at[3];
+	struct grant_match gm = {.p = p, .priv = priv};
 	size_t nscopes = 0, i;
-	int held, named, rc;
+	int named, rc;
 
 	assert(!product || domain);
 	/* a name no object can have gets no grant of its own: only the mesh's apply */
@@ -283,15 +297,11 @@ int acl_allowed(struct catalog *cat, const struct principal *p, enum privilege p
 		strcpy(scopes[nscopes++], domain);
 	if (named && product)
 		snprintf(scopes[nscopes++], sizeof(scopes[0]), "%s/%s", domain, product);
-	for (i = 0; i < nscopes; i++) {
-		for (held = PRIV_READ; held <= PRIV_ADMIN; held++) {
-			if (!implied_by(priv, (enum privilege)held))
-				continue;
-			rc = granted_at(cat, p, (enum privilege)held, scopes[i]);
-			if (rc)
-				return rc;
-		}
-	}
+	for (i = 0; i < nscopes; i++)
+		at[i] = scopes[i];
+	rc = granted(cat, &gm, at, nscopes);
+	if (rc)
+		return rc;
 	if (named && priv != PRIV_ADMIN)
 		return owning_team_member(cat, p, domain);
 	return 0;

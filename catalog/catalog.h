@@ -248,6 +248,10 @@ int catalog_version_get(struct catalog *cat, int64_t product_id, int64_t number,
 /* Versions newest first, tables included; at most limit (0: all). */
 int catalog_version_list(struct catalog *cat, int64_t product_id, size_t limit,
 			 int (*cb)(const struct catalog_version *v, void *ctx), void *ctx);
+/* Versions numbered from up, oldest first, tables included; at most limit (0: all). In one
+ * round trip: for those who will want the next versions too. */
+int catalog_version_range(struct catalog *cat, int64_t product_id, int64_t from, size_t limit,
+			  int (*cb)(const struct catalog_version *v, void *ctx), void *ctx);
 /*
  * The version of a product current at instant at (Unix seconds): the highest number published
  * at or before it, in *number. -ENOENT when none was (at is before the first version, or there is
@@ -278,6 +282,12 @@ int catalog_revoke(struct catalog *cat, const char *privilege, const char *scope
 /* Grants of privilege at exactly scope. */
 int catalog_grant_list(struct catalog *cat, const char *privilege, const char *scope,
 		       int (*cb)(const char *principal, void *ctx), void *ctx);
+/* Grants of any privilege at any of the nscopes scopes (1 to 3), in one round trip: what a
+ * check of access weighs. */
+int catalog_grant_list_at(struct catalog *cat, const char *const *scopes, size_t nscopes,
+			  int (*cb)(const char *privilege, const char *scope, const char *principal,
+				    void *ctx),
+			  void *ctx);
 /* All grants, for listing. */
 int catalog_grant_list_all(struct catalog *cat,
 			   int (*cb)(const char *privilege, const char *scope,

@@ -95,23 +95,49 @@ int catalog_grant_list(struct catalog *cat, const char *privilege, const char *s
 	return rc;
 }
 
+/* Hands cb each row of grants r: privilege, scope, principal. */
+static int grants_each(struct db_rows *r,
+		       int (*cb)(const char *privilege, const char *scope, const char *principal,
+				 void *ctx),
+		       void *ctx)
+{
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < r->n; i++)
+		rc = cb(db_rows_text(r, i, 0), db_rows_text(r, i, 1), db_rows_text(r, i, 2), ctx);
+	db_rows_release(r);
+	return rc;
+}
+
+int catalog_grant_list_at(struct catalog *cat, const char *const *scopes, size_t nscopes,
+			  int (*cb)(const char *privilege, const char *scope, const char *principal,
+				    void *ctx),
+			  void *ctx)
+{
+	struct db_rows r;
+	int rc;
+
+	if (nscopes < 1 || nscopes > 3)
+		return -EINVAL;
+	for (size_t i = 0; i < nscopes; i++)
+		if ((rc = scope_check(cat, scopes[i], 0)))
+			return rc;
+	/* fewer scopes repeat the last one */
+	rc = db_collect(cat->db, ST_GRANT_LIST_AT, &r, "ttt", scopes[0],
+			scopes[nscopes > 1 ? 1 : 0], scopes[nscopes - 1]);
+	return rc ? rc : grants_each(&r, cb, ctx);
+}
+
 int catalog_grant_list_all(struct catalog *cat,
 			   int (*cb)(const char *privilege, const char *scope,
 				     const char *principal, void *ctx),
 			   void *ctx)
 {
 	struct db_rows r;
-	size_t i;
 	int rc;
 
 	rc = db_collect(cat->db, ST_GRANT_LIST_ALL, &r, "");
-	if (rc)
-		return rc;
-	for (i = 0; !rc && i < r.n; i++)
-		rc =
-		    cb(db_rows_text(&r, i, 0), db_rows_text(&r, i, 1), db_rows_text(&r, i, 2), ctx);
-	db_rows_release(&r);
-	return rc;
+	return rc ? rc : grants_each(&r, cb, ctx);
 }
 
 int catalog_policy_set(struct catalog *cat, const char *yaml, const char *by, int64_t now)

@@ -288,13 +288,13 @@ int catalog_upstream(struct catalog *cat, int64_t product_id,
 	struct db_rows r;
 	int rc;
 
-	rc = catalog_product_exists(cat, product_id);
-	if (rc)
-		return rc;
 	rc = db_collect(cat->db, ST_UPSTREAM, &r, "i", product_id);
 	if (rc)
 		return rc;
-	rc = pairs_call(&r, cb, ctx);
+	if (!r.n)
+		rc = -ENOENT;
+	else if (!db_rows_is_null(&r, 0, 0))
+		rc = pairs_call(&r, cb, ctx);
 	db_rows_release(&r);
 	return rc;
 }

@@ -366,9 +366,13 @@ static const struct db_sql migrations[] = {
 	"AND v.number = (SELECT max(number) FROM versions WHERE product_id = p.id) "
 #define PRODUCT_SELECT PRODUCT_COLUMNS "FROM products p " PRODUCT_JOINS
 
+/* A version's row once for each of its tables, in name order (once, with NULLs, when it has
+ * none): a version and its tables in one round trip. */
 #define VERSION_SELECT                                                                             \
-	"SELECT id, number, published_at, published_by, contract_seq, rows, bytes, checks, "       \
-	"warnings FROM versions "
+	"SELECT v.id, v.number, v.published_at, v.published_by, v.contract_seq, v.rows, v.bytes, " \
+	"v.checks, v.warnings, t.name, t.segment, t.rows, t.masked_size, t.plain_size, "           \
+	"t.has_pii FROM "
+#define VERSION_TABLES "LEFT JOIN version_tables t ON t.version_id = v.id "
 
 /* clang-format off */
 static const struct db_sql statements[ST_COUNT] = {
@@ -440,8 +444,10 @@ static const struct db_sql statements[ST_COUNT] = {
 		"JOIN products p ON p.id = down.id JOIN domains d ON d.id = p.domain_id "
 		"WHERE NOT (d.name = ?1 AND p.name = ?2) "
 		"GROUP BY p.id, d.name, p.name ORDER BY depth, d.name, p.name"},
-	[ST_UPSTREAM] = {.sql = "SELECT domain, product FROM contract_inputs WHERE product_id = ?1 "
-		"ORDER BY domain, product"},
+	/* one row with NULLs for a product without inputs, none for no product */
+	[ST_UPSTREAM] = {.sql = "SELECT i.domain, i.product FROM products p "
+		"LEFT JOIN contract_inputs i ON i.product_id = p.id WHERE p.id = ?1 "
+		"ORDER BY i.domain, i.product"},
 	/*
 	 * ?1 is the terms of the query, one a line, each matched as a phrase of its words, the last
 	 * as a prefix. SQLite quotes each as an FTS5 phrase (quotes doubled), so that no term is
@@ -485,14 +491,17 @@ static const struct db_sql statements[ST_COUNT] = {
 		"WHERE version_id = ?1), "
 		"bytes = (SELECT coalesce(sum(masked_size), 0) FROM version_tables "
 		"WHERE version_id = ?1) WHERE id = ?1"},
-	[ST_VERSION_GET] = {.sql = VERSION_SELECT
-		"WHERE product_id = ?1 AND number = CASE WHEN ?2 = 0 THEN "
-		"(SELECT max(number) FROM versions WHERE product_id = ?1) ELSE ?2 END"},
-	[ST_VERSION_LIST] = {.sql = VERSION_SELECT "WHERE product_id = ?1 ORDER BY number DESC LIMIT ?2"},
+	[ST_VERSION_GET] = {.sql = VERSION_SELECT "versions v " VERSION_TABLES
+		"WHERE v.product_id = ?1 AND v.number = CASE WHEN ?2 = 0 THEN "
+		"(SELECT max(number) FROM versions WHERE product_id = ?1) ELSE ?2 END "
+		"ORDER BY t.name"},
+	[ST_VERSION_LIST] = {.sql = VERSION_SELECT "(SELECT * FROM versions WHERE product_id = ?1 "
+		"ORDER BY number DESC LIMIT ?2) v " VERSION_TABLES "ORDER BY v.number DESC, t.name"},
+	[ST_VERSION_RANGE] = {.sql = VERSION_SELECT "(SELECT * FROM versions WHERE product_id = ?1 "
+		"AND number >= ?2 ORDER BY number LIMIT ?3) v " VERSION_TABLES
+		"ORDER BY v.number, t.name"},
 	[ST_VERSION_AT] = {.sql = "SELECT max(number) FROM versions "
 		"WHERE product_id = ?1 AND published_at <= ?2"},
-	[ST_VTABLES] = {.sql = "SELECT name, segment, rows, masked_size, plain_size, has_pii "
-		"FROM version_tables WHERE version_id = ?1 ORDER BY name"},
 	[ST_SEGMENTS] = {.sql = "SELECT DISTINCT segment FROM version_tables ORDER BY segment"},
 	[ST_GRANT_INSERT] = {.sql = "INSERT INTO grants (privilege, scope, principal, granted_by, "
 		"granted_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING"},
@@ -502,6 +511,8 @@ static const struct db_sql statements[ST_COUNT] = {
 		"ORDER BY principal"},
 	[ST_GRANT_LIST_ALL] = {.sql = "SELECT privilege, scope, principal FROM grants "
 		"ORDER BY scope, privilege, principal"},
+	[ST_GRANT_LIST_AT] = {.sql = "SELECT privilege, scope, principal FROM grants "
+		"WHERE scope IN (?1, ?2, ?3) ORDER BY scope, privilege, principal"},
 	/* seq 0 writes an unsealed row: no place in the chain, no hash */
 	[ST_AUDIT_INSERT] = {.sql = "INSERT INTO audit (at, principal, action, object, version, view, "
 		"outcome, detail, seq, chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, nullif(?9, 0), "

@@ -32,43 +32,48 @@ static int version_from_row(struct catalog_version *v, const struct db_rows *r, 
 	return v->checks ? 0 : -ENOMEM;
 }
 
-static int version_load_tables(struct catalog *cat, int64_t version_id, struct catalog_version *v)
+/*
+ * Fills v from the rows of VERSION_SELECT results that start at *i and belong to one version,
+ * its tables too; *i moves past them. v is to be released either way.
+ */
+static int version_from_rows(struct catalog_version *v, const struct db_rows *r, size_t *i)
 {
+	int64_t id = db_rows_int64(r, *i, 0);
 	struct catalog_table_version *t;
-	struct db_rows r;
-	size_t i;
+	size_t end = *i;
 	int rc;
 
-	rc = db_collect(cat->db, ST_VTABLES, &r, "i", version_id);
+	rc = version_from_row(v, r, *i);
 	if (rc)
 		return rc;
-	if (r.n) {
-		v->tables = calloc(r.n, sizeof(*v->tables));
-		if (!v->tables) {
-			rc = -ENOMEM;
-			goto out;
-		}
+	while (end < r->n && db_rows_int64(r, end, 0) == id)
+		end++;
+	/* a version without tables comes as one row with NULL table columns */
+	if (db_rows_is_null(r, *i, 9)) {
+		*i = end;
+		return 0;
 	}
-	for (i = 0; i < r.n; i++) {
-		t = &v->tables[i];
-		catalog_name_copy(t->name, db_rows_text(&r, i, 0));
-		assert(strlen(db_rows_text(&r, i, 1)) == STORE_ID_HEX);
-		memcpy(t->segment, db_rows_text(&r, i, 1), STORE_ID_HEX + 1);
-		t->rows = (uint64_t)db_rows_int64(&r, i, 2);
-		t->masked_size = (uint64_t)db_rows_int64(&r, i, 3);
-		t->plain_size = (uint64_t)db_rows_int64(&r, i, 4);
-		t->has_pii = (int)db_rows_int64(&r, i, 5);
+	v->tables = calloc(end - *i, sizeof(*v->tables));
+	if (!v->tables)
+		return -ENOMEM;
+	for (; *i < end; (*i)++) {
+		t = &v->tables[v->ntables++];
+		catalog_name_copy(t->name, db_rows_text(r, *i, 9));
+		assert(strlen(db_rows_text(r, *i, 10)) == STORE_ID_HEX);
+		memcpy(t->segment, db_rows_text(r, *i, 10), STORE_ID_HEX + 1);
+		t->rows = (uint64_t)db_rows_int64(r, *i, 11);
+		t->masked_size = (uint64_t)db_rows_int64(r, *i, 12);
+		t->plain_size = (uint64_t)db_rows_int64(r, *i, 13);
+		t->has_pii = (int)db_rows_int64(r, *i, 14);
 	}
-	v->ntables = r.n;
-out:
-	db_rows_release(&r);
-	return rc;
+	return 0;
 }
 
 int catalog_version_get(struct catalog *cat, int64_t product_id, int64_t number,
 			struct catalog_version *out)
 {
 	struct db_rows r;
+	size_t i = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -81,9 +86,7 @@ int catalog_version_get(struct catalog *cat, int64_t product_id, int64_t number,
 		rc = -ENOENT;
 		goto out;
 	}
-	rc = version_from_row(out, &r, 0);
-	if (!rc)
-		rc = version_load_tables(cat, db_rows_int64(&r, 0, 0), out);
+	rc = version_from_rows(out, &r, &i);
 	if (rc)
 		catalog_version_release(out);
 out:
@@ -91,39 +94,60 @@ out:
 	return rc;
 }
 
-int catalog_version_list(struct catalog *cat, int64_t product_id, size_t limit,
+/* Hands cb each version of r, the rows of a VERSION_SELECT of a product's versions. */
+static int versions_each(struct catalog *cat, int64_t product_id, const struct db_rows *r,
 			 int (*cb)(const struct catalog_version *v, void *ctx), void *ctx)
 {
 	struct catalog_version *v = NULL;
-	struct db_rows r;
-	size_t i, n = 0;
-	int rc;
+	size_t i, row = 0, n = 0;
+	int rc = 0;
 
-	rc = catalog_product_exists(cat, product_id);
-	if (rc)
-		return rc;
-	rc = db_collect(cat->db, ST_VERSION_LIST, &r, "ii", product_id,
-			(int64_t)(limit && limit <= INT64_MAX ? limit : INT64_MAX));
-	if (rc)
-		return rc;
-	if (r.n) {
-		v = calloc(r.n, sizeof(*v));
-		if (!v) {
-			rc = -ENOMEM;
-			goto out;
-		}
-	}
-	for (n = 0; n < r.n && !rc; n++) {
-		rc = version_from_row(&v[n], &r, n);
-		if (!rc)
-			rc = version_load_tables(cat, db_rows_int64(&r, n, 0), &v[n]);
-	}
+	/* rows are versions of the product, which therefore exists */
+	if (!r->n)
+		return catalog_product_exists(cat, product_id);
+	v = calloc(r->n, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	while (row < r->n && !rc)
+		rc = version_from_rows(&v[n++], r, &row);
 	for (i = 0; i < n && !rc; i++)
 		rc = cb(&v[i], ctx);
-out:
 	for (i = 0; i < n; i++)
 		catalog_version_release(&v[i]);
 	free(v);
+	return rc;
+}
+
+static int64_t version_limit(size_t limit)
+{
+	return (int64_t)(limit && limit <= INT64_MAX ? limit : INT64_MAX);
+}
+
+int catalog_version_list(struct catalog *cat, int64_t product_id, size_t limit,
+			 int (*cb)(const struct catalog_version *v, void *ctx), void *ctx)
+{
+	struct db_rows r;
+	int rc;
+
+	rc = db_collect(cat->db, ST_VERSION_LIST, &r, "ii", product_id, version_limit(limit));
+	if (rc)
+		return rc;
+	rc = versions_each(cat, product_id, &r, cb, ctx);
+	db_rows_release(&r);
+	return rc;
+}
+
+int catalog_version_range(struct catalog *cat, int64_t product_id, int64_t from, size_t limit,
+			  int (*cb)(const struct catalog_version *v, void *ctx), void *ctx)
+{
+	struct db_rows r;
+	int rc;
+
+	rc = db_collect(cat->db, ST_VERSION_RANGE, &r, "iii", product_id, from,
+			version_limit(limit));
+	if (rc)
+		return rc;
+	rc = versions_each(cat, product_id, &r, cb, ctx);
 	db_rows_release(&r);
 	return rc;
 }

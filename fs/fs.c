@@ -196,23 +196,62 @@ static size_t cache_index(int64_t a, int64_t b, size_t size)
 	return (size_t)((h ^ h >> 29) % size);
 }
 
-/* catalog_version_get, from the cache where it can: a version never changes. */
+static void version_cache_put(struct fs *fs, int64_t product_id, const struct catalog_version *v)
+{
+	struct cached_version *c = &fs->versions[cache_index(product_id, v->number, VERSION_CACHE)];
+
+	if (c->product_id)
+		catalog_version_release(&c->v);
+	c->product_id = version_copy(&c->v, v) ? 0 : product_id;
+}
+
+struct version_fetch {
+	struct fs *fs;
+	int64_t product_id;
+	int64_t number;
+	struct catalog_version *out;
+	int found;
+};
+
+static int version_fetched(const struct catalog_version *v, void *ctx)
+{
+	struct version_fetch *f = ctx;
+	int rc;
+
+	version_cache_put(f->fs, f->product_id, v);
+	if (v->number != f->number)
+		return 0;
+	rc = version_copy(f->out, v);
+	f->found = !rc;
+	return rc;
+}
+
+/*
+ * catalog_version_get, from the cache where it can: a version never changes. A miss reads the
+ * versions around it too, in the same round trip: a walk of versions/ asks for each in turn.
+ */
 int fs_version_get(struct fs *fs, int64_t product_id, int64_t number, struct catalog_version *out)
 {
 	struct cached_version *c = &fs->versions[cache_index(product_id, number, VERSION_CACHE)];
+	struct version_fetch f = {.fs = fs, .product_id = product_id, .number = number, .out = out};
 	int rc;
 
 	if (!number)
 		return catalog_version_get(fs->m.cat, product_id, number, out);
 	if (c->product_id == product_id && c->v.number == number)
 		return version_copy(out, &c->v);
-	rc = catalog_version_get(fs->m.cat, product_id, number, out);
-	if (rc)
-		return rc;
-	if (c->product_id)
-		catalog_version_release(&c->v);
-	c->product_id = version_copy(&c->v, out) ? 0 : product_id;
-	return 0;
+	memset(out, 0, sizeof(*out));
+	/* around it: a product's listing asks for its latest version first, then versions/ for
+	 * each from the first */
+	rc =
+	    catalog_version_range(fs->m.cat, product_id,
+				  number > VERSION_PREFETCH / 2 ? number - VERSION_PREFETCH / 2 : 1,
+				  VERSION_PREFETCH, version_fetched, &f);
+	if (!rc && !f.found)
+		rc = -ENOENT;
+	if (rc && f.found)
+		catalog_version_release(out);
+	return rc;
 }
 
 /*

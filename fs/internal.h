@@ -156,6 +156,8 @@ struct cached_decision {
 
 /* Versions never change once recorded: the daemon keeps the last ones it read. */
 #define VERSION_CACHE 4096
+/* Versions read together on a miss: a product's versions/ lists them all. */
+#define VERSION_PREFETCH 32
 
 /* Versions never change: a direct-mapped cache by product and number. */
 struct cached_version {

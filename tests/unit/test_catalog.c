@@ -840,6 +840,16 @@ static void test_carry_follows_contract(void **state)
 	catalog_version_release(&v);
 }
 
+/* Asserts what catalog_version_range of product id from number from (at most limit) gives. */
+static void expect_range(struct catalog *cat, int64_t id, int64_t from, size_t limit,
+			 const char *want)
+{
+	struct version_seen s = {{0}};
+
+	assert_int_equal(catalog_version_range(cat, id, from, limit, version_cb, &s), 0);
+	assert_string_equal(s.text, want);
+}
+
 static void test_versions(void **state)
 {
 	struct catalog *cat = ((struct fixture *)*state)->cat;
@@ -907,6 +917,12 @@ static void test_versions(void **state)
 	assert_int_equal(catalog_version_list(cat, id, 1, version_cb, &s), 0);
 	assert_string_equal(s.text, "2:customers=11,orders=22,;");
 	assert_int_equal(catalog_version_list(cat, id + 1, 0, version_cb, &s), -ENOENT);
+	/* a range: oldest first, from a number, tables and all */
+	expect_range(cat, id, 1, 0, "1:customers=11,orders=12,;2:customers=11,orders=22,;");
+	expect_range(cat, id, 2, 5, "2:customers=11,orders=22,;");
+	expect_range(cat, id, 1, 1, "1:customers=11,orders=12,;");
+	expect_range(cat, id, 3, 0, "");
+	assert_int_equal(catalog_version_range(cat, id + 1, 1, 0, version_cb, &s), -ENOENT);
 
 	/* Bad arguments change nothing. */
 	table(&t[0], "orders", 0x33, 1, 0);
