@@ -633,7 +633,7 @@ int s3_call_run(struct s3_client *c, struct s3_call *call)
 		more = curl_slist_append(headers, c->token_header);
 		headers = more ? more : (curl_slist_free_all(headers), NULL);
 	}
-	if (store_away(c)) {
+	if (!call->cleanup && store_away(c)) {
 		rc = -ETIMEDOUT;
 		snprintf(call->error, sizeof(call->error),
 			 "%s: no answer in time (the store did not answer a moment ago)", what.buf);
