@@ -601,7 +601,7 @@ int s3_call_run(struct s3_client *c, struct s3_call *call)
 	struct strbuf url, what;
 	struct transfer t;
 	char hex[65], line[128];
-	int64_t start = now_ms(), deadline, left, wait;
+	int64_t start = now_ms(), deadline, left, wait, budget = 0;
 	int rc = 0, tries = 0, print = 1;
 	unsigned int ceiling = BACKOFF_MS;
 	CURLcode cc = CURLE_OK;
@@ -633,7 +633,7 @@ int s3_call_run(struct s3_client *c, struct s3_call *call)
 		more = curl_slist_append(headers, c->token_header);
 		headers = more ? more : (curl_slist_free_all(headers), NULL);
 	}
-	if (store_away(c)) {
+	if (!call->cleanup && store_away(c)) {
 		rc = -ETIMEDOUT;
 		snprintf(call->error, sizeof(call->error),
 			 "%s: no answer in time (the store did not answer a moment ago)", what.buf);
@@ -647,8 +647,13 @@ int s3_call_run(struct s3_client *c, struct s3_call *call)
 	}
 	for (;;) {
 		left = deadline - now_ms();
+		/* A try with little of the bound left would time out and hide the store's last
+		 * answer (a 503, a SlowDown) behind a timeout of its own making. */
+		if (tries && cc == CURLE_OK && left < (deadline - start) / 2)
+			break;
 		if (left < 1)
 			left = 1;
+		budget = left;
 		tries++;
 		cc = attempt(c, h, call, url.buf, headers, left, &t);
 		if (t.nomem) {
@@ -686,7 +691,8 @@ int s3_call_run(struct s3_client *c, struct s3_call *call)
 		int timed_out = cc == CURLE_OPERATION_TIMEDOUT;
 
 		rc = timed_out ? -ETIMEDOUT : -EIO;
-		if (timed_out)
+		/* Only a try that had the time to be answered says the store is away. */
+		if (timed_out && budget >= (deadline - start) / 2)
 			store_hold(c);
 		snprintf(call->error, sizeof(call->error), "%s: %s (%s; %d tries in %lld ms)",
 			 what.buf, timed_out ? "no answer in time" : "cannot reach the store",

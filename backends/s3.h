@@ -36,6 +36,9 @@ struct s3_call {
 	void *dst; /* where a 2xx body goes, at most dst_cap bytes; NULL: answer */
 	size_t dst_cap;
 	int quiet; /* 1: the failure is left in error for the caller, not printed */
+	/* 1: sent even while the store is held away after a timeout: a clean-up (an abort, a
+	 * removal) that failing at once would leave behind what it undoes */
+	int cleanup;
 
 	long status;		 /* the HTTP status, 0 if none came */
 	size_t dst_len;		 /* bytes written to dst */

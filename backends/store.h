@@ -107,7 +107,8 @@ void store_blob_forget(struct store_blob *b);
 
 /* Re-hashes a blob: 0 if present and intact, -ENOENT if missing, -EIO if its hash is wrong. */
 int store_verify(struct store *st, const char *id);
-/* Removes a blob (orphan clean-up). -ENOENT if absent. */
+/* Removes a blob (orphan clean-up, a failed publish's segments): tried even when the store
+ * just failed to answer. -ENOENT if absent. */
 int store_remove(struct store *st, const char *id);
 /* Calls cb for every blob id; stops and returns cb's value when it is non-zero. */
 int store_list(struct store *st, int (*cb)(const char *id, void *ctx), void *ctx);

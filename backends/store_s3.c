@@ -131,17 +131,23 @@ static size_t block_len(uint64_t size, uint64_t index)
 }
 
 /* HEAD of the object: its size, or -ENOENT. */
-static int head(struct s3_store *s, const char *key, uint64_t *size)
+static int head_as(struct s3_store *s, const char *key, int cleanup, uint64_t *size)
 {
 	struct s3_call call;
 	int rc;
 
 	s3_call_init(&call, "HEAD", key);
+	call.cleanup = cleanup;
 	rc = s3_call_run(s->client, &call);
 	if (!rc)
 		*size = call.content_length;
 	s3_call_release(&call);
 	return rc;
+}
+
+static int head(struct s3_store *s, const char *key, uint64_t *size)
+{
+	return head_as(s, key, 0, size);
 }
 
 /* A ranged GET of [off, off + len) into buf; -EIO unless exactly len bytes came. */
@@ -540,6 +546,7 @@ out:
 	if (started) {
 		s3_call_init(&call, "DELETE", key);
 		call.query = id_query.buf;
+		call.cleanup = 1;
 		s3_call_run(s->client, &call);
 		s3_call_release(&call);
 	}
@@ -816,11 +823,13 @@ static int s3_remove(struct store *st, const char *id)
 	rc = blob_key(s, id, key);
 	if (rc)
 		return rc;
-	/* S3 deletes a missing key without complaint; the interface says -ENOENT. */
-	rc = head(s, key, &size);
+	/* S3 deletes a missing key without complaint; the interface says -ENOENT. A removal is
+	 * clean-up (of a failed publish, of orphans): not refused while the store is held. */
+	rc = head_as(s, key, 1, &size);
 	if (rc)
 		return rc;
 	s3_call_init(&call, "DELETE", key);
+	call.cleanup = 1;
 	rc = s3_call_run(s->client, &call);
 	s3_call_release(&call);
 	cache_drop(s->cache, id, size);

@@ -984,7 +984,7 @@ static int verify_orphans(struct cli_session *s, unsigned long *count)
 	}
 	if (lock < 0)
 		return lock;
-	rc = mesh_orphans(&s->mesh, 0, orphan_report_cb, NULL, count);
+	rc = mesh_orphans(&s->mesh, orphan_report_cb, NULL, count);
 	mesh_unlock(&s->mesh, lock);
 	return rc;
 }

@@ -521,8 +521,9 @@ static int fs_absolute(const char *path, char **out)
 
 /*
  * Removes a shared mesh's orphaned blobs (and stale staging) on a connection of its own, while the
- * mount already answers: nothing it removes is referenced, and a publish in flight on any host
- * makes it skip (mesh_clean_orphans), so serving reads meanwhile is safe.
+ * mount already answers: nothing it removes is referenced, and it holds the mesh lock only for
+ * the removals (mesh_clean_orphans), so serving reads meanwhile is safe and a publish that starts
+ * meanwhile waits for those. fs->janitor_stop ends it early, for a prompt unmount.
  */
 static void *janitor_main(void *arg)
 {
@@ -537,9 +538,11 @@ static void *janitor_main(void *arg)
 		fuse_log(FUSE_LOG_WARNING, "meshfs: orphaned blobs not cleaned: %s\n", err.msg);
 		return NULL;
 	}
-	rc = mesh_clean_orphans(&m, &removed);
+	rc = mesh_clean_orphans(&m, &fs->janitor_stop, &removed);
 	mesh_close(&m);
-	if (rc)
+	if (rc == -ECANCELED)
+		fuse_log(FUSE_LOG_INFO, "meshfs: orphan clean-up stopped by the unmount\n");
+	else if (rc)
 		fuse_log(FUSE_LOG_WARNING, "meshfs: orphaned blobs not cleaned: %s\n",
 			 strerror(-rc));
 	else if (removed)
@@ -609,7 +612,7 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 		goto out;
 	/* A shared mesh's store lists as slowly as the mesh is big: its orphans are cleaned once
 	 * the mount answers (janitor_main). */
-	if (!catalog_target_shared(mesh_dir) && (rc = mesh_clean_orphans(&fs->m, &removed))) {
+	if (!catalog_target_shared(mesh_dir) && (rc = mesh_clean_orphans(&fs->m, NULL, &removed))) {
 		mfs_error_set(err, rc, "cannot clean up the mesh: %s", strerror(-rc));
 		goto out;
 	}
@@ -674,8 +677,10 @@ int fs_mount(const struct fs_options *o, struct mfs_error *err)
 	}
 	rc = fuse_session_loop_mt(se, &loop);
 	rc = rc > 0 ? 0 : rc; /* a signal ended the loop: a clean stop */
-	if (fs->janitor_started)
+	if (fs->janitor_started) {
+		atomic_store(&fs->janitor_stop, 1);
 		pthread_join(fs->janitor, NULL);
+	}
 	watch_stop(fs);
 out:
 	if (mounted)

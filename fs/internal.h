@@ -10,6 +10,7 @@
 #define MESHFS_FS_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -273,6 +274,7 @@ struct fs {
 	int no_opendir;	   /* ... and open directories without asking */
 	pthread_t janitor; /* cleans a shared mesh's orphans after the start (fs_main) */
 	int janitor_started;
+	atomic_int janitor_stop; /* set at unmount: the janitor ends between two blobs */
 };
 
 /* What an open file serves: either a segment view or a document rendered at open. */

@@ -601,13 +601,21 @@ static int cmp_str(const void *a, const void *b)
 struct orphan_walk {
 	struct referenced *live;
 	struct referenced dead;
+	const atomic_int *stop;
 };
+
+static int stopped(const atomic_int *stop)
+{
+	return stop && atomic_load(stop);
+}
 
 static int orphan_check(const char *id, void *ctx)
 {
 	struct orphan_walk *w = ctx;
 	const char *key = id;
 
+	if (stopped(w->stop))
+		return -ECANCELED;
 	if (w->live->n && bsearch(&key, w->live->ids, w->live->n, sizeof(char *), cmp_str))
 		return 0;
 	return referenced_add(id, &w->dead);
@@ -621,52 +629,100 @@ static void referenced_release(struct referenced *r)
 	memset(r, 0, sizeof(*r));
 }
 
-int mesh_orphans(struct mesh *m, int remove, int (*cb)(const char *id, void *ctx), void *ctx,
-		 unsigned long *count)
+/* The catalog's segments, sorted for bsearch. */
+static int referenced_read(struct mesh *m, struct referenced *live)
 {
-	struct referenced live = {0};
-	struct orphan_walk w = {.live = &live};
 	int rc;
 
-	*count = 0;
-	rc = catalog_segment_list(m->cat, referenced_add, &live);
-	if (rc)
-		goto out;
-	if (live.n) /* qsort's array may not be NULL, even empty */
-		qsort(live.ids, live.n, sizeof(char *), cmp_str);
-	rc = store_list(m->store, orphan_check, &w);
-	if (rc)
-		goto out;
-	for (size_t i = 0; i < w.dead.n; i++) {
-		if (cb && (rc = cb(w.dead.ids[i], ctx)))
-			goto out;
-		if (remove && (rc = store_remove(m->store, w.dead.ids[i])) && rc != -ENOENT)
-			goto out;
-		rc = 0;
-		(*count)++;
-	}
-out:
-	referenced_release(&live);
-	referenced_release(&w.dead);
+	rc = catalog_segment_list(m->cat, referenced_add, live);
+	if (!rc && live->n) /* qsort's array may not be NULL, even empty */
+		qsort(live->ids, live->n, sizeof(char *), cmp_str);
 	return rc;
 }
 
-int mesh_clean_orphans(struct mesh *m, unsigned long *removed)
+/* Fills dead with the store's blobs that the catalog named none of when the listing began. */
+static int orphans_list(struct mesh *m, const atomic_int *stop, struct referenced *dead)
 {
-	int lock, rc;
+	struct referenced live = {0};
+	struct orphan_walk w = {.live = &live, .stop = stop};
+	int rc;
+
+	rc = referenced_read(m, &live);
+	if (!rc)
+		rc = store_list(m->store, orphan_check, &w);
+	referenced_release(&live);
+	if (rc)
+		referenced_release(&w.dead);
+	else
+		*dead = w.dead;
+	return rc;
+}
+
+int mesh_orphans(struct mesh *m, int (*cb)(const char *id, void *ctx), void *ctx,
+		 unsigned long *count)
+{
+	struct referenced dead = {0};
+	int rc;
+
+	*count = 0;
+	rc = orphans_list(m, NULL, &dead);
+	for (size_t i = 0; !rc && i < dead.n; i++) {
+		if (cb && (rc = cb(dead.ids[i], ctx)))
+			break;
+		(*count)++;
+	}
+	referenced_release(&dead);
+	return rc;
+}
+
+int mesh_clean_orphans(struct mesh *m, const atomic_int *stop, unsigned long *removed)
+{
+	struct referenced listed = {0}, live = {0};
+	const char *key;
+	int lock = -1, rc;
 
 	*removed = 0;
-	/* Only with no publish in flight anywhere: a blob stored but not yet in the catalog is
-	 * someone's publish, not an orphan. */
+	/* Listing takes as long as the store is big, so it runs without the lock: a publish may
+	 * store blobs meanwhile, and some of them be listed. */
+	rc = orphans_list(m, stop, &listed);
+	if (rc)
+		goto out;
+	/* Only with no publish in flight anywhere: each holds the lock shared from its first
+	 * stored byte to its commit, so those that stored what was listed have committed or
+	 * failed by now. */
 	lock = mesh_lock(m, 1, 0);
-	if (lock == -EBUSY)
-		return 0;
-	if (lock < 0)
-		return lock;
+	if (lock == -EBUSY) {
+		rc = 0;
+		goto out;
+	}
+	if (lock < 0) {
+		rc = lock;
+		goto out;
+	}
 	rc = store_clean_staging(m->store);
-	if (!rc)
-		rc = mesh_orphans(m, 1, NULL, NULL, removed);
+	if (rc)
+		goto out;
+	/* Read under the lock, which this read also proves held: the catalog's connection is not
+	 * made again while the lock is, and a session lost would have released it. */
+	rc = referenced_read(m, &live);
+	for (size_t i = 0; !rc && i < listed.n; i++) {
+		key = listed.ids[i];
+		if (stopped(stop)) {
+			rc = -ECANCELED;
+			break;
+		}
+		if (live.n && bsearch(&key, live.ids, live.n, sizeof(char *), cmp_str))
+			continue;
+		rc = store_remove(m->store, key);
+		if (rc == -ENOENT)
+			rc = 0;
+		if (!rc)
+			(*removed)++;
+	}
+out:
 	mesh_unlock(m, lock);
+	referenced_release(&live);
+	referenced_release(&listed);
 	return rc;
 }
 

@@ -8,6 +8,7 @@
 #ifndef MESHFS_MESH_H
 #define MESHFS_MESH_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "acl/acl.h"
@@ -93,9 +94,14 @@ int mesh_record(struct catalog *cat, const struct mesh_init *init, struct mfs_er
 int mesh_migrate(struct mesh *m, const char *target, const struct mesh_init *init,
 		 const char *key_file, int (*progress)(const char *what, uint64_t n, void *ctx),
 		 void *ctx, struct mfs_error *err);
-/* Removes blobs no version refers to and leftovers of interrupted writes; returns how many. Only
- * when no other process writes the mesh (at mount start, under the caller's lock). */
-int mesh_clean_orphans(struct mesh *m, unsigned long *removed);
+/*
+ * Removes blobs no version refers to and leftovers of interrupted writes; *removed gets how many.
+ * Lists the store without the mesh lock, then takes it exclusively without waiting (0 with
+ * nothing removed when a publish holds it) for the removals, which spare whatever the catalog
+ * refers to once the lock is held. stop (may be NULL) set by another thread ends it between two
+ * blobs with -ECANCELED.
+ */
+int mesh_clean_orphans(struct mesh *m, const atomic_int *stop, unsigned long *removed);
 /*
  * Takes the mesh lock, shared by every publish from its first stored byte to its catalog commit,
  * exclusive for orphan clean-up: MESH/lock on a local mesh, the catalog's lock on a shared one,
@@ -105,9 +111,9 @@ int mesh_clean_orphans(struct mesh *m, unsigned long *removed);
 int mesh_lock(struct mesh *m, int exclusive, int wait);
 /* Releases what mesh_lock returned; a negative lock (none taken) is ignored. */
 void mesh_unlock(struct mesh *m, int lock);
-/* Calls cb (may be NULL) for each blob of the store no version refers to, removing it when remove
- * is set; *count gets how many there were. */
-int mesh_orphans(struct mesh *m, int remove, int (*cb)(const char *id, void *ctx), void *ctx,
+/* Calls cb (may be NULL) for each blob of the store no version refers to; *count gets how many
+ * there were. Removes nothing: a publish in flight may have stored some of them. */
+int mesh_orphans(struct mesh *m, int (*cb)(const char *id, void *ctx), void *ctx,
 		 unsigned long *count);
 /* Fills meta from a parsed contract and its text; *tables (free() it) and search hold what meta
  * points to. */
