@@ -1270,8 +1270,8 @@ struct audit_breaks {
 
 static int audit_break_cb(const struct catalog_audit_break *b, void *ctx)
 {
-	static const char *const what[] = {"unsealed", "edited",   "unlinked",
-					   "moved",    "repeated", "deleted"};
+	static const char *const what[] = {"unsealed", "edited",  "unlinked", "moved",
+					   "repeated", "deleted", "start",    "before"};
 	struct audit_breaks *s = ctx;
 	size_t n = strlen(s->text);
 
@@ -1296,6 +1296,18 @@ static void audit_put_back(const struct fixture *f)
 	target_exec(&f->t, f->t.pg ? "INSERT INTO audit OVERRIDING SYSTEM VALUE SELECT * FROM keep"
 				   : "INSERT INTO audit SELECT * FROM keep");
 	target_exec(&f->t, "DROP TABLE keep");
+}
+
+/* An unsealed row at id, as whoever can write the database would insert it. */
+static void audit_insert_raw(const struct fixture *f, int id)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO audit (id, at, principal, action, object, outcome) %s "
+		 "VALUES (%d, 1, 'x', 'grant', 'mesh', 'ok')",
+		 f->t.pg ? "OVERRIDING SYSTEM VALUE" : "", id);
+	target_exec(&f->t, sql);
 }
 
 /* Swaps every column but the id between rows 6 and 7: the rows trade places. */
@@ -1330,6 +1342,8 @@ static void test_audit_chain(void **state)
 	assert_string_equal(audit_verify(cat, &s), "");
 	assert_int_equal(s.head.rows, 12);
 	assert_int_equal(s.head.unchained, 2);
+	assert_int_equal(s.head.unchained_max, 2);
+	assert_true(s.head.start_sealed);
 	assert_int_equal(s.head.first_id, 3);
 	assert_int_equal(s.head.seq, 10);
 	assert_int_equal(s.head.id, 12);
@@ -1392,6 +1406,26 @@ static void test_audit_chain(void **state)
 	audit_put_back(f);
 	assert_string_equal(audit_verify(cat, &s), "");
 	assert_memory_equal(s.head.hash, head, sizeof(head));
+
+	/* Unsealed rows where no id is given out are named; the rows from before the chain are
+	 * counted against the record the chain's first row seals. */
+	audit_insert_raw(f, 0);
+	assert_string_equal(audit_verify(cat, &s), "unsealed:0:0:0;");
+	audit_insert_raw(f, -5);
+	assert_string_equal(audit_verify(cat, &s), "unsealed:-5:0:0;unsealed:0:0:0;");
+	target_exec(&f->t, "DELETE FROM audit WHERE id <= 0");
+	target_exec(&f->t, "CREATE TABLE keep AS SELECT * FROM audit WHERE id = 1");
+	target_exec(&f->t, "DELETE FROM audit WHERE id = 1");
+	assert_string_equal(audit_verify(cat, &s), "before:2:2:1;");
+	audit_put_back(f);
+	assert_string_equal(audit_verify(cat, &s), "");
+	/* the record of the rows before the chain, widened or removed */
+	target_exec(&f->t, "UPDATE settings SET value = '3 4' WHERE name = 'audit.start'");
+	assert_string_equal(audit_verify(cat, &s), "start:3:0:0;");
+	target_exec(&f->t, "DELETE FROM settings WHERE name = 'audit.start'");
+	assert_string_equal(audit_verify(cat, &s), "start:3:0:0;");
+	target_exec(&f->t, "INSERT INTO settings (name, value) VALUES ('audit.start', '2 2')");
+	assert_string_equal(audit_verify(cat, &s), "");
 
 	/* another key does not agree with any row of the chain */
 	catalog_audit_keyer(cat, test_audit_key, &audit_keys[1]);
