@@ -21,23 +21,39 @@ static const char *const outcomes[] = {"ok", "denied", "rejected", "error"};
 void catalog_audit_keyer(struct catalog *cat,
 			 int (*keyer)(void *ctx, uint8_t key[CATALOG_AUDIT_KEY]), void *ctx)
 {
-	sodium_memzero(cat->audit_key, sizeof(cat->audit_key));
+	if (cat->audit_key)
+		sodium_memzero(cat->audit_key, CATALOG_AUDIT_KEY);
 	cat->audit_keyer = keyer;
 	cat->audit_keyer_ctx = ctx;
 	cat->audit_key_state = 0;
 }
 
-/* 0 with the audit key in cat->audit_key, or -errno (-ENOKEY: no keyer). */
+/* 0 with the audit key in cat->audit_key, or -errno (-ENOKEY: no keyer). A keyer's failure is
+ * remembered only when asking again cannot help: no key to be had, or no right to it. */
 static int audit_key(struct catalog *cat)
 {
 	int rc;
 
-	if (!cat->audit_key_state) {
-		rc = cat->audit_keyer ? cat->audit_keyer(cat->audit_keyer_ctx, cat->audit_key)
-				      : -ENOKEY;
-		cat->audit_key_state = rc ? (rc < 0 ? rc : -EIO) : 1;
+	if (cat->audit_key_state)
+		return cat->audit_key_state == 1 ? 0 : cat->audit_key_state;
+	if (!cat->audit_keyer)
+		return -ENOKEY;
+	if (!cat->audit_key) {
+		/* the key, like the master key it comes from, stays out of swap and core dumps */
+		if (sodium_init() < 0)
+			return -EIO;
+		cat->audit_key = sodium_malloc(CATALOG_AUDIT_KEY);
+		if (!cat->audit_key)
+			return -ENOMEM;
 	}
-	return cat->audit_key_state == 1 ? 0 : cat->audit_key_state;
+	rc = cat->audit_keyer(cat->audit_keyer_ctx, cat->audit_key);
+	if (!rc)
+		cat->audit_key_state = 1;
+	else if (rc == -ENOKEY || rc == -EACCES || rc == -EPERM || rc == -ENOENT)
+		cat->audit_key_state = rc;
+	if (rc)
+		sodium_memzero(cat->audit_key, CATALOG_AUDIT_KEY);
+	return rc < 0 ? rc : rc ? -EIO : 0;
 }
 
 static void hash_u64(crypto_generichash_state *st, uint64_t v)
@@ -182,7 +198,7 @@ int catalog_audit_add(struct catalog *cat, const struct catalog_audit *a)
 	struct catalog_audit row;
 	uint8_t prev[32], hash[32] = {0};
 	int64_t seq = 0;
-	int rc;
+	int rc, key;
 
 	if (!a || !a->principal || !a->principal[0] || !a->action || !a->action[0] || !a->object ||
 	    !CATALOG_ONE_OF(a->outcome, outcomes) || a->version < 0)
@@ -196,7 +212,8 @@ int catalog_audit_add(struct catalog *cat, const struct catalog_audit *a)
 	if (rc)
 		return rc;
 	/* the transaction's write lock keeps the head the head until the row is in */
-	if (!audit_key(cat)) {
+	key = audit_key(cat);
+	if (!key) {
 		rc = audit_head(cat, &seq, prev);
 		if (!rc && !seq)
 			rc = audit_start(cat, prev);
@@ -207,7 +224,14 @@ int catalog_audit_add(struct catalog *cat, const struct catalog_audit *a)
 		rc = db_exec(cat->db, ST_AUDIT_INSERT, "itttitttib", row.at, row.principal,
 			     row.action, row.object, row.version, row.view, row.outcome, row.detail,
 			     seq, hash, sizeof(hash));
-	return db_finish(cat->db, rc);
+	rc = db_finish(cat->db, rc);
+	/* once a process, so that a mesh writing unsealed rows is not silent until verified */
+	if (!rc && key && !cat->audit_unsealed_told) {
+		cat->audit_unsealed_told = 1;
+		fprintf(stderr, "meshfs: audit rows written unsealed: no audit key: %s\n",
+			strerror(-key));
+	}
+	return rc;
 }
 
 /* Fills a from row i of the audit columns (id, at, principal, action, object, version, view,

@@ -1433,6 +1433,47 @@ static void test_audit_chain(void **state)
 	assert_int_equal(s.n, 10);
 }
 
+/* A keyer that fails with *ctx once (then counts its calls) and gives key 7 after. */
+static int flaky_audit_key(void *ctx, uint8_t key[CATALOG_AUDIT_KEY])
+{
+	int *state = ctx;
+
+	if ((*state)++ == 0)
+		return -EIO;
+	memset(key, 7, CATALOG_AUDIT_KEY);
+	return 0;
+}
+
+static int denied_audit_key(void *ctx, uint8_t key[CATALOG_AUDIT_KEY])
+{
+	(void)key;
+	(*(int *)ctx)++;
+	return -EACCES;
+}
+
+/* A passing failure to load the key leaves one row unsealed, not every later one; a lasting
+ * one is not asked again for each row. */
+static void test_audit_chain_key_retry(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_breaks s;
+	int calls = 0;
+
+	catalog_audit_keyer(f->cat, denied_audit_key, &calls);
+	audit_rows(f->cat, 1, 2);
+	assert_int_equal(calls, 1);
+	catalog_audit_keyer(f->cat, test_audit_key, &audit_keys[0]);
+	audit_rows(f->cat, 3, 1);
+	catalog_audit_keyer(f->cat, flaky_audit_key, &calls);
+	calls = 0;
+	audit_rows(f->cat, 4, 3);
+	assert_int_equal(calls, 2);
+	catalog_audit_keyer(f->cat, test_audit_key, &audit_keys[0]);
+	assert_string_equal(audit_verify(f->cat, &s), "unsealed:4:0:0;");
+	assert_int_equal(s.head.unchained, 2);
+	assert_int_equal(s.head.seq, 3);
+}
+
 /* Writers in many processes at once still make one chain, each place once, in id order. */
 static void test_audit_chain_concurrent(void **state)
 {
@@ -1924,6 +1965,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_grants, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_audit_chain_key_retry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit_chain_concurrent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_data_version, setup, teardown),
