@@ -2,6 +2,8 @@
 #include "catalog/internal.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,26 +15,45 @@
 
 static const char *const outcomes[] = {"ok", "denied", "rejected", "error"};
 
+/* The setting recording where the chain starts: "N MAX", the rows from before it (ids 1 … MAX). */
+#define AUDIT_START_SETTING "audit.start"
+
 void catalog_audit_keyer(struct catalog *cat,
 			 int (*keyer)(void *ctx, uint8_t key[CATALOG_AUDIT_KEY]), void *ctx)
 {
-	sodium_memzero(cat->audit_key, sizeof(cat->audit_key));
+	if (cat->audit_key)
+		sodium_memzero(cat->audit_key, CATALOG_AUDIT_KEY);
 	cat->audit_keyer = keyer;
 	cat->audit_keyer_ctx = ctx;
 	cat->audit_key_state = 0;
 }
 
-/* 0 with the audit key in cat->audit_key, or -errno (-ENOKEY: no keyer). */
+/* 0 with the audit key in cat->audit_key, or -errno (-ENOKEY: no keyer). A keyer's failure is
+ * remembered only when asking again cannot help: no key to be had, or no right to it. */
 static int audit_key(struct catalog *cat)
 {
 	int rc;
 
-	if (!cat->audit_key_state) {
-		rc = cat->audit_keyer ? cat->audit_keyer(cat->audit_keyer_ctx, cat->audit_key)
-				      : -ENOKEY;
-		cat->audit_key_state = rc ? (rc < 0 ? rc : -EIO) : 1;
+	if (cat->audit_key_state)
+		return cat->audit_key_state == 1 ? 0 : cat->audit_key_state;
+	if (!cat->audit_keyer)
+		return -ENOKEY;
+	if (!cat->audit_key) {
+		/* the key, like the master key it comes from, stays out of swap and core dumps */
+		if (sodium_init() < 0)
+			return -EIO;
+		cat->audit_key = sodium_malloc(CATALOG_AUDIT_KEY);
+		if (!cat->audit_key)
+			return -ENOMEM;
 	}
-	return cat->audit_key_state == 1 ? 0 : cat->audit_key_state;
+	rc = cat->audit_keyer(cat->audit_keyer_ctx, cat->audit_key);
+	if (!rc)
+		cat->audit_key_state = 1;
+	else if (rc == -ENOKEY || rc == -EACCES || rc == -EPERM || rc == -ENOENT)
+		cat->audit_key_state = rc;
+	if (rc)
+		sodium_memzero(cat->audit_key, CATALOG_AUDIT_KEY);
+	return rc < 0 ? rc : rc ? -EIO : 0;
 }
 
 static void hash_u64(crypto_generichash_state *st, uint64_t v)
@@ -79,6 +100,70 @@ static void audit_hash(const uint8_t key[CATALOG_AUDIT_KEY], const uint8_t prev[
 	crypto_generichash_final(&st, out, 32);
 }
 
+/* What the chain's first place follows: the keyed hash of the record of the rows before it. */
+static void audit_start_hash(const uint8_t key[CATALOG_AUDIT_KEY], int64_t n, int64_t max,
+			     uint8_t out[32])
+{
+	static const char tag[] = "meshfs audit chain start 1";
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, key, CATALOG_AUDIT_KEY, 32);
+	crypto_generichash_update(&st, (const uint8_t *)tag, sizeof(tag));
+	hash_u64(&st, (uint64_t)n);
+	hash_u64(&st, (uint64_t)max);
+	crypto_generichash_final(&st, out, 32);
+}
+
+/* The record of where the chain starts: 0, -ENOENT if there is none, -EIO if it is not one. */
+static int audit_start_get(struct catalog *cat, int64_t *n, int64_t *max)
+{
+	char *v, end;
+	int rc;
+
+	rc = catalog_setting_get(cat, AUDIT_START_SETTING, &v);
+	if (rc)
+		return rc;
+	if (sscanf(v, "%" SCNd64 " %" SCNd64 "%c", n, max, &end) != 2 || *n < 0 || *max < 0)
+		rc = -EIO;
+	free(v);
+	return rc;
+}
+
+/*
+ * Inside the write transaction of the chain's first row: the hash that row follows, from the
+ * record of the rows before it, written now unless a chain whose rows were all deleted left one.
+ */
+static int audit_start(struct catalog *cat, uint8_t prev[32])
+{
+	struct db_stmt *st;
+	char v[64];
+	int64_t n = 0, max = 0;
+	int rc;
+
+	rc = audit_start_get(cat, &n, &max);
+	if (rc == -ENOENT || rc == -EIO) {
+		rc = db_query(cat->db, ST_AUDIT_BEFORE, &st, "");
+		if (rc)
+			return rc;
+		rc = db_step(st);
+		if (rc == 1) {
+			n = db_column_int64(st, 0);
+			max = db_column_int64(st, 1);
+			rc = 0;
+		} else if (rc == 0) {
+			rc = -EIO;
+		}
+		db_reset(st);
+		if (!rc) {
+			snprintf(v, sizeof(v), "%" PRId64 " %" PRId64, n, max);
+			rc = catalog_setting_set(cat, AUDIT_START_SETTING, v);
+		}
+	}
+	if (!rc)
+		audit_start_hash(cat->audit_key, n, max, prev);
+	return rc;
+}
+
 /* The chain's last place and its hash: 0 and zeros while it is empty. */
 static int audit_head(struct catalog *cat, int64_t *seq, uint8_t hash[32])
 {
@@ -113,7 +198,7 @@ int catalog_audit_add(struct catalog *cat, const struct catalog_audit *a)
 	struct catalog_audit row;
 	uint8_t prev[32], hash[32] = {0};
 	int64_t seq = 0;
-	int rc;
+	int rc, key;
 
 	if (!a || !a->principal || !a->principal[0] || !a->action || !a->action[0] || !a->object ||
 	    !CATALOG_ONE_OF(a->outcome, outcomes) || a->version < 0)
@@ -127,8 +212,11 @@ int catalog_audit_add(struct catalog *cat, const struct catalog_audit *a)
 	if (rc)
 		return rc;
 	/* the transaction's write lock keeps the head the head until the row is in */
-	if (!audit_key(cat)) {
+	key = audit_key(cat);
+	if (!key) {
 		rc = audit_head(cat, &seq, prev);
+		if (!rc && !seq)
+			rc = audit_start(cat, prev);
 		if (!rc)
 			audit_hash(cat->audit_key, prev, ++seq, &row, hash);
 	}
@@ -136,7 +224,14 @@ int catalog_audit_add(struct catalog *cat, const struct catalog_audit *a)
 		rc = db_exec(cat->db, ST_AUDIT_INSERT, "itttitttib", row.at, row.principal,
 			     row.action, row.object, row.version, row.view, row.outcome, row.detail,
 			     seq, hash, sizeof(hash));
-	return db_finish(cat->db, rc);
+	rc = db_finish(cat->db, rc);
+	/* once a process, so that a mesh writing unsealed rows is not silent until verified */
+	if (!rc && key && !cat->audit_unsealed_told) {
+		cat->audit_unsealed_told = 1;
+		fprintf(stderr, "meshfs: audit rows written unsealed: no audit key: %s\n",
+			strerror(-key));
+	}
+	return rc;
 }
 
 /* Fills a from row i of the audit columns (id, at, principal, action, object, version, view,
@@ -224,6 +319,8 @@ struct audit_walk {
 	struct catalog_audit_head *head;
 	int64_t last_id; /* the row holding head->seq */
 	int last_failed; /* whether that row's hash did not match */
+	int start;	 /* the record of the chain's start: 0, -ENOENT (none) or -EIO (not one) */
+	int64_t start_n, start_max;
 	struct audit_gap *gaps;
 	size_t ngaps, capgaps;
 };
@@ -286,6 +383,47 @@ static int walk_gap_take(struct audit_walk *w, int64_t seq, int64_t *before_id)
 	return 0;
 }
 
+/* Whether the row a at place 1 has hash when it follows prev. */
+static int walk_follows(struct audit_walk *w, const struct catalog_audit *a, const uint8_t *prev,
+			const uint8_t *hash)
+{
+	uint8_t want[32];
+
+	audit_hash(w->cat->audit_key, prev, 1, a, want);
+	return sodium_memcmp(want, hash, 32) == 0;
+}
+
+/*
+ * The chain's first row: it follows the record of the rows before it, or zeros in a chain begun
+ * before that record was kept (then an edited, added or removed record is named here).
+ */
+static int walk_first(struct audit_walk *w, const struct catalog_audit *a, const uint8_t *hash,
+		      int *failed)
+{
+	static const uint8_t zeros[32];
+	uint8_t prev[32];
+
+	*failed = 0;
+	/* a record missed at the start may have been written with this row since */
+	if (w->start)
+		w->start = audit_start_get(w->cat, &w->start_n, &w->start_max);
+	if (w->start && w->start != -ENOENT && w->start != -EIO)
+		return w->start;
+	if (!w->start) {
+		audit_start_hash(w->cat->audit_key, w->start_n, w->start_max, prev);
+		if (walk_follows(w, a, prev, hash)) {
+			w->head->start_sealed = 1;
+			return 0;
+		}
+	}
+	*failed = !walk_follows(w, a, zeros, hash);
+	if (!*failed && w->start == -ENOENT)
+		return 0;
+	/* the record, or this row, was changed: nothing to count the rows before the chain by */
+	w->start = -EIO;
+	return walk_report(w, AUDIT_START, a->id, 1, 0, 0);
+}
+
 /* One row of the walk: a (whose id is set), at place seq (0: unsealed) with hash. */
 static int walk_row(struct audit_walk *w, const struct catalog_audit *a, int64_t seq,
 		    const uint8_t *hash)
@@ -297,8 +435,12 @@ static int walk_row(struct audit_walk *w, const struct catalog_audit *a, int64_t
 
 	h->rows++;
 	if (!seq) {
-		if (!h->seq) {
+		/* Rows from before the chain: those of the record, or with none (a chain begun
+		 * without one), the rows ahead of its first. Ids below 1 are never given out. */
+		if (a->id >= 1 && (!w->start ? a->id <= w->start_max : !h->first_id)) {
 			h->unchained++;
+			if (a->id > h->unchained_max)
+				h->unchained_max = a->id;
 			return 0;
 		}
 		return walk_report(w, AUDIT_UNSEALED, a->id, 0, 0, 0);
@@ -316,6 +458,8 @@ static int walk_row(struct audit_walk *w, const struct catalog_audit *a, int64_t
 		/* the previous place's hash is gone: this row's own cannot be checked */
 		rc = walk_gap_add(w, h->seq + 1, seq - 1, a->id);
 		failed = 0;
+	} else if (seq == 1) {
+		rc = walk_first(w, a, hash, &failed);
 	} else {
 		audit_hash(w->cat->audit_key, h->hash, seq, a, want);
 		failed = sodium_memcmp(want, hash, 32) != 0;
@@ -339,7 +483,7 @@ static int walk_batch(struct audit_walk *w, int64_t *after, size_t *n)
 	const void *hash;
 	size_t len;
 	int64_t seq;
-	int rc;
+	int rc, last = 0;
 
 	*n = 0;
 	rc = db_query(w->cat->db, ST_AUDIT_CHAIN, &st, "ii", *after, (int64_t)AUDIT_BATCH);
@@ -363,10 +507,14 @@ static int walk_batch(struct audit_walk *w, int64_t *after, size_t *n)
 			rc = -EIO;
 		else
 			rc = walk_row(w, &a, seq, hash);
-		*after = a.id;
+		/* no id follows the highest */
+		last = a.id == INT64_MAX;
+		*after = last ? a.id : a.id + 1;
 		(*n)++;
 	}
 	db_reset(st);
+	if (last)
+		*n = 0;
 	return rc;
 }
 
@@ -375,7 +523,7 @@ int catalog_audit_verify(struct catalog *cat,
 			 struct catalog_audit_head *head)
 {
 	struct audit_walk w = {.cat = cat, .cb = cb, .ctx = ctx, .head = head};
-	int64_t after = 0;
+	int64_t after = INT64_MIN;
 	size_t n;
 	int rc;
 
@@ -383,6 +531,9 @@ int catalog_audit_verify(struct catalog *cat,
 	rc = audit_key(cat);
 	if (rc)
 		return rc;
+	w.start = audit_start_get(cat, &w.start_n, &w.start_max);
+	if (w.start && w.start != -ENOENT && w.start != -EIO)
+		return w.start;
 	/* No transaction: it would hold off writers for the whole walk. Ids are taken under the
 	 * write lock, so a row written meanwhile has a higher id than every row already read. */
 	do
@@ -392,6 +543,11 @@ int catalog_audit_verify(struct catalog *cat,
 	for (size_t i = 0; !rc && i < w.ngaps; i++)
 		rc = walk_report(&w, AUDIT_DELETED, w.gaps[i].before_id, w.gaps[i].from,
 				 w.gaps[i].after_id, w.gaps[i].to - w.gaps[i].from + 1);
+	/* a recorded start with no chain after it: every sealed row was deleted */
+	if (!rc && w.start != -ENOENT && !head->first_id)
+		rc = walk_report(&w, AUDIT_START, 0, 1, 0, 0);
+	if (!rc && !w.start && (head->unchained != w.start_n || head->unchained_max > w.start_max))
+		rc = walk_report(&w, AUDIT_BEFORE, w.start_max, 0, w.start_n, head->unchained);
 	free(w.gaps);
 	return rc;
 }

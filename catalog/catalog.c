@@ -100,7 +100,7 @@ void catalog_close(struct catalog *cat)
 	if (!cat)
 		return;
 	db_close(cat->db);
-	sodium_memzero(cat->audit_key, sizeof(cat->audit_key));
+	sodium_free(cat->audit_key); /* wipes it */
 	free(cat);
 }
 

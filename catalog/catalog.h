@@ -360,6 +360,10 @@ enum catalog_audit_problem {
 	AUDIT_MOVED,	/* sealed before the row other_id that precedes it */
 	AUDIT_REPEATED, /* takes a place in the chain that a row before it took */
 	AUDIT_DELETED,	/* count places missing before it, after row other_id (0: the start) */
+	AUDIT_START,	/* the chain's first row (id; 0: none left) does not follow the record of
+			   the rows before the chain: the record or the row was changed */
+	AUDIT_BEFORE,	/* count rows from before the chain where other_id were recorded with ids
+			   1 … id */
 };
 struct catalog_audit_break {
 	enum catalog_audit_problem what;
@@ -367,15 +371,17 @@ struct catalog_audit_break {
 	int64_t seq;	  /* its place in the chain (AUDIT_DELETED: the first missing place) */
 	int64_t other_id; /* the row before it in the chain (AUDIT_MOVED: the one it was sealed
 			     before) */
-	int64_t count;	  /* AUDIT_DELETED: how many places are missing */
+	int64_t count;	  /* AUDIT_DELETED: how many places are missing; AUDIT_BEFORE: rows */
 };
 /* What the chain ends with: record hash elsewhere to notice a cut tail later. */
 struct catalog_audit_head {
-	int64_t rows;	   /* every row */
-	int64_t unchained; /* rows before the chain's first (from before it existed) */
-	int64_t first_id;  /* the chain's first row; 0 if none */
-	int64_t seq, id;   /* the last place and the row holding it; 0 if none */
-	uint8_t hash[32];  /* the hash at that place; zeros if none */
+	int64_t rows;	       /* every row */
+	int64_t unchained;     /* unsealed rows from before the chain existed */
+	int64_t unchained_max; /* the highest id among them; 0 if none */
+	int start_sealed;      /* whether the chain's first row seals their count and ids */
+	int64_t first_id;      /* the chain's first row; 0 if none */
+	int64_t seq, id;       /* the last place and the row holding it; 0 if none */
+	uint8_t hash[32];      /* the hash at that place; zeros if none */
 };
 /*
  * Walks every audit row in id order and checks the chain: calls cb (which must not use cat) for

@@ -15,8 +15,9 @@ struct catalog {
 	/* where the key sealing the audit chain comes from (catalog_audit_keyer) */
 	int (*audit_keyer)(void *ctx, uint8_t key[CATALOG_AUDIT_KEY]);
 	void *audit_keyer_ctx;
-	int audit_key_state; /* 0: not asked yet; 1: in audit_key; -errno: the keyer failed */
-	uint8_t audit_key[CATALOG_AUDIT_KEY];
+	int audit_key_state;	 /* 0: not asked yet; 1: in audit_key; -errno: the keyer cannot */
+	int audit_unsealed_told; /* whether a row written unsealed was logged */
+	uint8_t *audit_key; /* CATALOG_AUDIT_KEY bytes of libsodium's guarded memory, or NULL */
 };
 
 /* The migrations and statements of the catalog, by enum catalog_stmt. */
@@ -74,6 +75,7 @@ enum catalog_stmt {
 	ST_AUDIT_LIST,
 	ST_AUDIT_RECENT,
 	ST_AUDIT_HEAD,
+	ST_AUDIT_BEFORE,
 	ST_AUDIT_CHAIN,
 	ST_POLICY_INSERT,
 	ST_POLICY_GET,

@@ -521,9 +521,11 @@ static const struct db_sql statements[ST_COUNT] = {
 	 * sealed rows without passing the unsealed ones */
 	[ST_AUDIT_HEAD] = {.sql = "SELECT seq, chain FROM audit WHERE seq IS NOT NULL "
 		"ORDER BY seq DESC LIMIT 1"},
-	/* every row in id order, in batches after id ?1 */
+	/* the rows from before the chain, when its first row is written */
+	[ST_AUDIT_BEFORE] = {.sql = "SELECT count(*), COALESCE(max(id), 0) FROM audit WHERE id >= 1"},
+	/* every row in id order, in batches from id ?1 */
 	[ST_AUDIT_CHAIN] = {.sql = "SELECT id, at, principal, action, object, version, view, outcome, "
-		"detail, seq, chain FROM audit WHERE id > ?1 ORDER BY id LIMIT ?2"},
+		"detail, seq, chain FROM audit WHERE id >= ?1 ORDER BY id LIMIT ?2"},
 	/* Keyset pagination on (at, id): resumes after the last row of the previous batch. */
 	[ST_AUDIT_LIST] = {.sql = "SELECT id, at, principal, action, object, version, view, outcome, "
 		"detail FROM audit WHERE (at, id) > (?1, ?2) "

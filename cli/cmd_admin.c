@@ -723,6 +723,21 @@ static int audit_break_cb(const struct catalog_audit_break *b, void *ctx)
 			cli_error("audit rows deleted: %lld before row %lld", (long long)b->count,
 				  id);
 		break;
+	case AUDIT_START:
+		if (id)
+			cli_error(
+			    "audit row %lld: the chain's first row does not follow the record "
+			    "of the rows before the chain: the record, or the row, was changed",
+			    id);
+		else
+			cli_error("audit rows deleted: every row of the chain after its recorded "
+				  "start");
+		break;
+	case AUDIT_BEFORE:
+		cli_error("audit rows from before the chain: %lld where %lld were recorded, "
+			  "with ids 1 to %lld",
+			  (long long)b->count, other, id);
+		break;
 	}
 	return 0;
 }
@@ -746,9 +761,9 @@ static int audit_verify(struct cli_session *s)
 	if (rc)
 		return cli_fail(rc, NULL, "cannot read the audit table");
 	if (head.unchained)
-		printf("%lld rows from before the chain existed (up to row %lld) are not in it\n",
-		       (long long)head.unchained,
-		       (long long)(head.first_id ? head.first_id - 1 : head.rows));
+		printf("%lld rows from before the chain existed (ids up to %lld) are not in it%s\n",
+		       (long long)head.unchained, (long long)head.unchained_max,
+		       head.start_sealed ? ", their count sealed by its first row" : "");
 	if (problems)
 		return cli_error("audit chain broken: %lld problem%s in %lld rows",
 				 (long long)problems, problems == 1 ? "" : "s",

@@ -1286,8 +1286,8 @@ struct audit_breaks {
 
 static int audit_break_cb(const struct catalog_audit_break *b, void *ctx)
 {
-	static const char *const what[] = {"unsealed", "edited",   "unlinked",
-					   "moved",    "repeated", "deleted"};
+	static const char *const what[] = {"unsealed", "edited",  "unlinked", "moved",
+					   "repeated", "deleted", "start",    "before"};
 	struct audit_breaks *s = ctx;
 	size_t n = strlen(s->text);
 
@@ -1312,6 +1312,18 @@ static void audit_put_back(const struct fixture *f)
 	target_exec(&f->t, f->t.pg ? "INSERT INTO audit OVERRIDING SYSTEM VALUE SELECT * FROM keep"
 				   : "INSERT INTO audit SELECT * FROM keep");
 	target_exec(&f->t, "DROP TABLE keep");
+}
+
+/* An unsealed row at id, as whoever can write the database would insert it. */
+static void audit_insert_raw(const struct fixture *f, int id)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO audit (id, at, principal, action, object, outcome) %s "
+		 "VALUES (%d, 1, 'x', 'grant', 'mesh', 'ok')",
+		 f->t.pg ? "OVERRIDING SYSTEM VALUE" : "", id);
+	target_exec(&f->t, sql);
 }
 
 /* Swaps every column but the id between rows 6 and 7: the rows trade places. */
@@ -1346,6 +1358,8 @@ static void test_audit_chain(void **state)
 	assert_string_equal(audit_verify(cat, &s), "");
 	assert_int_equal(s.head.rows, 12);
 	assert_int_equal(s.head.unchained, 2);
+	assert_int_equal(s.head.unchained_max, 2);
+	assert_true(s.head.start_sealed);
 	assert_int_equal(s.head.first_id, 3);
 	assert_int_equal(s.head.seq, 10);
 	assert_int_equal(s.head.id, 12);
@@ -1409,10 +1423,71 @@ static void test_audit_chain(void **state)
 	assert_string_equal(audit_verify(cat, &s), "");
 	assert_memory_equal(s.head.hash, head, sizeof(head));
 
+	/* Unsealed rows where no id is given out are named; the rows from before the chain are
+	 * counted against the record the chain's first row seals. */
+	audit_insert_raw(f, 0);
+	assert_string_equal(audit_verify(cat, &s), "unsealed:0:0:0;");
+	audit_insert_raw(f, -5);
+	assert_string_equal(audit_verify(cat, &s), "unsealed:-5:0:0;unsealed:0:0:0;");
+	target_exec(&f->t, "DELETE FROM audit WHERE id <= 0");
+	target_exec(&f->t, "CREATE TABLE keep AS SELECT * FROM audit WHERE id = 1");
+	target_exec(&f->t, "DELETE FROM audit WHERE id = 1");
+	assert_string_equal(audit_verify(cat, &s), "before:2:2:1;");
+	audit_put_back(f);
+	assert_string_equal(audit_verify(cat, &s), "");
+	/* the record of the rows before the chain, widened or removed */
+	target_exec(&f->t, "UPDATE settings SET value = '3 4' WHERE name = 'audit.start'");
+	assert_string_equal(audit_verify(cat, &s), "start:3:0:0;");
+	target_exec(&f->t, "DELETE FROM settings WHERE name = 'audit.start'");
+	assert_string_equal(audit_verify(cat, &s), "start:3:0:0;");
+	target_exec(&f->t, "INSERT INTO settings (name, value) VALUES ('audit.start', '2 2')");
+	assert_string_equal(audit_verify(cat, &s), "");
+
 	/* another key does not agree with any row of the chain */
 	catalog_audit_keyer(cat, test_audit_key, &audit_keys[1]);
 	audit_verify(cat, &s);
 	assert_int_equal(s.n, 10);
+}
+
+/* A keyer that fails with *ctx once (then counts its calls) and gives key 7 after. */
+static int flaky_audit_key(void *ctx, uint8_t key[CATALOG_AUDIT_KEY])
+{
+	int *state = ctx;
+
+	if ((*state)++ == 0)
+		return -EIO;
+	memset(key, 7, CATALOG_AUDIT_KEY);
+	return 0;
+}
+
+static int denied_audit_key(void *ctx, uint8_t key[CATALOG_AUDIT_KEY])
+{
+	(void)key;
+	(*(int *)ctx)++;
+	return -EACCES;
+}
+
+/* A passing failure to load the key leaves one row unsealed, not every later one; a lasting
+ * one is not asked again for each row. */
+static void test_audit_chain_key_retry(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_breaks s;
+	int calls = 0;
+
+	catalog_audit_keyer(f->cat, denied_audit_key, &calls);
+	audit_rows(f->cat, 1, 2);
+	assert_int_equal(calls, 1);
+	catalog_audit_keyer(f->cat, test_audit_key, &audit_keys[0]);
+	audit_rows(f->cat, 3, 1);
+	catalog_audit_keyer(f->cat, flaky_audit_key, &calls);
+	calls = 0;
+	audit_rows(f->cat, 4, 3);
+	assert_int_equal(calls, 2);
+	catalog_audit_keyer(f->cat, test_audit_key, &audit_keys[0]);
+	assert_string_equal(audit_verify(f->cat, &s), "unsealed:4:0:0;");
+	assert_int_equal(s.head.unchained, 2);
+	assert_int_equal(s.head.seq, 3);
 }
 
 /* Writers in many processes at once still make one chain, each place once, in id order. */
@@ -1906,6 +1981,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_grants, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_audit_chain_key_retry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit_chain_concurrent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_data_version, setup, teardown),
