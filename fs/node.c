@@ -526,6 +526,12 @@ int node_lookup(struct fs *fs, const struct principal *pr, const struct node *pa
 			rc = mesh_instant_parse(name + 1, &at)
 				 ? -ENOENT
 				 : catalog_version_at(fs->m.cat, p.id, at, &child->ver);
+			/* the catalog may know of a version another host published that this
+			 * mount's versions/ does not show yet: the link names one that it does */
+			if (!rc && child->ver > p.latest) {
+				child->ver = p.latest;
+				rc = p.latest ? 0 : -ENOENT;
+			}
 		} else {
 			child->kind = N_VERSION;
 			rc = parse_version(name, &child->ver);
