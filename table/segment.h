@@ -16,6 +16,7 @@
  *   for each group: its masked bytes, then its sealed chunk (format 1: one per PII column)
  *   index (see segment_format.h)
  *   u64 index offset | u32 index length | u32 CRC32C of the index | "MSEGEND\n"
+ *   (format 2: the CRC32C of the first 24 bytes, then the index, so that no byte is unchecked)
  *
  * Every byte a reader is given is checked first: the index against the CRC in the trailer and
  * the header line against the CRC in the index when the segment opens, each group's masked bytes

@@ -345,7 +345,9 @@ static const char *segment_parse(struct segment *seg, uint8_t **index)
 	if (blob_read(seg->blob, *index, index_len, index_off))
 		return "unreadable index";
 	/* Before parsing: damage can be well-formed (a letter of a name, a mask kind). */
-	if (crc32c(0, *index, index_len) != get_u32(trailer + SEGMENT_TRAILER_INDEX_CRC))
+	/* Format 2's covers the head as well: a format field or id changed would read */
+	if (crc32c(seg->format == SEGMENT_FORMAT_COLUMNS ? 0 : crc32c(0, head, sizeof(head)),
+		   *index, index_len) != get_u32(trailer + SEGMENT_TRAILER_INDEX_CRC))
 		return "index damaged (CRC mismatch)";
 	c.p = *index;
 	c.left = index_len;

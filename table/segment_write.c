@@ -58,6 +58,8 @@ struct segment_writer {
 	size_t group_rows, group_bytes;
 	uint64_t off; /* bytes written so far */
 	uint32_t header_len, header_crc;
+	uint32_t
+	    head_crc; /* of the first SEGMENT_HEAD bytes: format 2's index CRC starts from it */
 	uint64_t rows, masked_size, plain_size, ngroups;
 	int failed; /* the first error after which the segment cannot be completed */
 	/* the open group */
@@ -200,6 +202,7 @@ int segment_writer_open(struct segment_writer **out, struct store *st,
 	put_u16(fh + SEGMENT_HEAD_FORMAT, SEGMENT_FORMAT);
 	put_u16(fh + SEGMENT_HEAD_RESERVED, 0);
 	memcpy(fh + SEGMENT_HEAD_ID, w->id, SEGMENT_ID_BYTES);
+	w->head_crc = crc32c(0, fh, sizeof(fh));
 	rc = segment_write(w, fh, sizeof(fh));
 	if (!rc)
 		rc = segment_write(w, head.buf, head.len);
@@ -505,7 +508,7 @@ int segment_writer_finish(struct segment_writer *w, struct segment_info *info,
 	index_off = w->off;
 	put_u64(trailer, index_off);
 	put_u32(trailer + SEGMENT_TRAILER_INDEX_LEN, (uint32_t)ix.len);
-	put_u32(trailer + SEGMENT_TRAILER_INDEX_CRC, crc32c(0, ix.buf, ix.len));
+	put_u32(trailer + SEGMENT_TRAILER_INDEX_CRC, crc32c(w->head_crc, ix.buf, ix.len));
 	memcpy(trailer + SEGMENT_TRAILER_END, SEGMENT_END, 8);
 	rc = segment_write(w, ix.buf, ix.len);
 	if (!rc)
