@@ -34,6 +34,7 @@
 
 #include <sodium.h>
 
+#include "bench/splitmix.h"
 #include "catalog/catalog.h"
 #include "common/error.h"
 #include "mesh/mesh.h"
@@ -108,16 +109,6 @@ static double seconds_between(const struct timespec *t0, const struct timespec *
 	return (double)(t1->tv_sec - t0->tv_sec) + (double)(t1->tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* splitmix64, as bench-pread draws its offsets. */
-static uint64_t next_random(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 /* Makes count random requests of b->req bytes; *seconds gets the thread's CPU time. */
 static int bench_random(struct bench *b, unsigned long count, double *seconds)
 {
@@ -135,7 +126,7 @@ static int bench_random(struct bench *b, unsigned long count, double *seconds)
 	pages = (b->size - b->req) / PAGE + 1;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 	for (unsigned long i = 0; i < count && !rc; i++) {
-		off = next_random(&state) % pages * PAGE;
+		off = splitmix_next(&state) % pages * PAGE;
 		got = segment_read(b->seg, b->view, buf, b->req, off, bench_key, b, cache);
 		if (got != (ssize_t)b->req)
 			rc = got < 0 ? (int)got : -EIO;

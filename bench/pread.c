@@ -22,15 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* splitmix64: the same stream for the same seed on every machine. */
-static uint64_t next_random(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
+#include "bench/splitmix.h"
 
 static void usage(void)
 {
@@ -45,7 +37,7 @@ static int read_all(int fd, char *buf, size_t bytes, uint64_t size, unsigned lon
 	ssize_t got;
 
 	for (unsigned long i = 0; i < count; i++) {
-		off = next_random(&state) % (size - bytes + 1);
+		off = splitmix_next(&state) % (size - bytes + 1);
 		got = pread(fd, buf, bytes, (off_t)off);
 		if (got < 0)
 			return -errno;

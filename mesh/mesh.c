@@ -609,16 +609,19 @@ static int stopped(const atomic_int *stop)
 	return stop && atomic_load(stop);
 }
 
+/* Whether the sorted ids r holds include id. */
+static int referenced_has(const struct referenced *r, const char *id)
+{
+	return r->n && bsearch(&id, r->ids, r->n, sizeof(char *), cmp_str);
+}
+
 static int orphan_check(const char *id, void *ctx)
 {
 	struct orphan_walk *w = ctx;
-	const char *key = id;
 
 	if (stopped(w->stop))
 		return -ECANCELED;
-	if (w->live->n && bsearch(&key, w->live->ids, w->live->n, sizeof(char *), cmp_str))
-		return 0;
-	return referenced_add(id, &w->dead);
+	return referenced_has(w->live, id) ? 0 : referenced_add(id, &w->dead);
 }
 
 static void referenced_release(struct referenced *r)
@@ -678,7 +681,6 @@ int mesh_orphans(struct mesh *m, int (*cb)(const char *id, void *ctx), void *ctx
 int mesh_clean_orphans(struct mesh *m, const atomic_int *stop, unsigned long *removed)
 {
 	struct referenced listed = {0}, live = {0};
-	const char *key;
 	int lock = -1, rc;
 
 	*removed = 0;
@@ -706,14 +708,13 @@ int mesh_clean_orphans(struct mesh *m, const atomic_int *stop, unsigned long *re
 	 * made again while the lock is, and a session lost would have released it. */
 	rc = referenced_read(m, &live);
 	for (size_t i = 0; !rc && i < listed.n; i++) {
-		key = listed.ids[i];
 		if (stopped(stop)) {
 			rc = -ECANCELED;
 			break;
 		}
-		if (live.n && bsearch(&key, live.ids, live.n, sizeof(char *), cmp_str))
+		if (referenced_has(&live, listed.ids[i]))
 			continue;
-		rc = store_remove(m->store, key);
+		rc = store_remove(m->store, listed.ids[i]);
 		if (rc == -ENOENT)
 			rc = 0;
 		if (!rc)

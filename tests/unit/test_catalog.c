@@ -1065,41 +1065,69 @@ static int count_cb(const struct catalog_version *v, void *ctx)
 	return 0;
 }
 
-/* Two processes publishing at the same time get dense, unique numbers. */
-static void test_concurrent_processes(void **state)
+/*
+ * Runs work(cat, i, ctx) in nprocs processes at once (i = 0 ... nprocs - 1), each on a connection
+ * of its own made after the fork (SQLite state must not cross one), and asserts that each
+ * succeeded; f->cat is closed first and opened again after.
+ */
+static void in_processes(struct fixture *f, int nprocs,
+			 int (*work)(struct catalog *cat, int i, void *ctx), void *ctx)
 {
-	struct fixture *f = *state;
-	enum { PROCS = 3, EACH = 30 };
-	struct catalog_table_version t;
 	struct catalog *cat;
-	int64_t id, number, expect;
-	pid_t pid[PROCS];
-	int i, j, status, ok;
+	pid_t pid[8];
+	int i, status, ok;
 
-	id = make_product(f->cat);
-	/* SQLite state must not cross a fork: the children start without any. */
+	assert_true(nprocs <= (int)(sizeof(pid) / sizeof(pid[0])));
 	catalog_close(f->cat);
 	f->cat = NULL;
-	for (i = 0; i < PROCS; i++) {
+	for (i = 0; i < nprocs; i++) {
 		pid[i] = fork();
 		assert_true(pid[i] >= 0);
 		if (pid[i])
 			continue;
-		ok = reopen(f, &cat, 0, NULL) == 0;
-		for (j = 0; ok && j < EACH; j++) {
-			table(&t, "orders", (unsigned)(i * 1000 + j), 1, 0);
-			ok = catalog_put_version(cat, id, &t, 1, "alice", NULL, 0, j, &number) == 0;
-		}
+		ok = reopen(f, &cat, 0, NULL) == 0 && work(cat, i, ctx) == 0;
 		if (ok)
 			catalog_close(cat);
 		_exit(ok ? 0 : 1);
 	}
-	for (i = 0; i < PROCS; i++) {
+	for (i = 0; i < nprocs; i++) {
 		assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
 		assert_true(WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
 	assert_int_equal(reopen(f, &f->cat, 0, NULL), 0);
+}
+
+struct publishing {
+	int64_t product_id;
+	int each; /* versions a process publishes */
+};
+
+/* in_processes' work: process i publishes its versions. */
+static int publish_versions(struct catalog *cat, int i, void *ctx)
+{
+	const struct publishing *p = ctx;
+	struct catalog_table_version t;
+	int64_t number;
+	int rc = 0;
+
+	for (int j = 0; !rc && j < p->each; j++) {
+		table(&t, "orders", (unsigned)(i * 1000 + j), 1, 0);
+		rc = catalog_put_version(cat, p->product_id, &t, 1, "alice", NULL, 0, j, &number);
+	}
+	return rc;
+}
+
+/* Two processes publishing at the same time get dense, unique numbers. */
+static void test_concurrent_processes(void **state)
+{
+	struct fixture *f = *state;
+	enum { PROCS = 3, EACH = 30 };
+	struct publishing p = {.each = EACH};
+	int64_t id, expect;
+
+	id = p.product_id = make_product(f->cat);
+	in_processes(f, PROCS, publish_versions, &p);
 	expect = PROCS * EACH;
 	assert_int_equal(catalog_version_list(f->cat, id, 0, count_cb, &expect), 0);
 	assert_int_equal(expect, 0);
@@ -1490,37 +1518,25 @@ static void test_audit_chain_key_retry(void **state)
 	assert_int_equal(s.head.seq, 3);
 }
 
+/* in_processes' work: process i writes *ctx sealed audit rows. */
+static int write_audit_rows(struct catalog *cat, int i, void *ctx)
+{
+	int each = *(const int *)ctx;
+
+	catalog_audit_keyer(cat, test_audit_key, &audit_keys[0]);
+	audit_rows(cat, i * each, each);
+	return 0;
+}
+
 /* Writers in many processes at once still make one chain, each place once, in id order. */
 static void test_audit_chain_concurrent(void **state)
 {
 	struct fixture *f = *state;
 	enum { PROCS = 3, EACH = 40 };
 	struct audit_breaks s;
-	struct catalog *cat;
-	pid_t pid[PROCS];
-	int i, status, ok;
+	int each = EACH;
 
-	catalog_close(f->cat);
-	f->cat = NULL;
-	for (i = 0; i < PROCS; i++) {
-		pid[i] = fork();
-		assert_true(pid[i] >= 0);
-		if (pid[i])
-			continue;
-		ok = reopen(f, &cat, 0, NULL) == 0;
-		if (ok) {
-			catalog_audit_keyer(cat, test_audit_key, &audit_keys[0]);
-			audit_rows(cat, i * EACH, EACH);
-			catalog_close(cat);
-		}
-		_exit(ok ? 0 : 1);
-	}
-	for (i = 0; i < PROCS; i++) {
-		assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
-		assert_true(WIFEXITED(status));
-		assert_int_equal(WEXITSTATUS(status), 0);
-	}
-	assert_int_equal(reopen(f, &f->cat, 0, NULL), 0);
+	in_processes(f, PROCS, write_audit_rows, &each);
 	catalog_audit_keyer(f->cat, test_audit_key, &audit_keys[0]);
 	assert_string_equal(audit_verify(f->cat, &s), "");
 	assert_int_equal(s.head.rows, PROCS * EACH);
