@@ -29,7 +29,6 @@
 #define LOW_SPEED    1024	 /* bytes a second under which a transfer is stalled */
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define DEFAULT_REGN "us-east-1"
-#define DOWN_HOLD_MS 1000 /* how long a store that timed out is taken to be away */
 
 struct s3_client {
 	char *endpoint; /* without a trailing '/' */
@@ -585,13 +584,10 @@ static int store_away(struct s3_client *c)
 	return away;
 }
 
-/* Long enough for the calls queued meanwhile to fail at once, short enough to see it back. */
 static void store_hold(struct s3_client *c)
 {
-	int ms = mfs_timeout_ms();
-
 	pthread_mutex_lock(&c->lock);
-	c->down_until = now_ms() + (ms < DOWN_HOLD_MS ? ms : DOWN_HOLD_MS);
+	c->down_until = now_ms() + mfs_away_ms();
 	pthread_mutex_unlock(&c->lock);
 }
 

@@ -60,9 +60,6 @@ enum {
  * ended by the server: it holds the write lock of the whole mesh. */
 #define IDLE_IN_TX_BOUNDS 6
 
-/* How long a server that timed out is taken to be away (down_hold). */
-#define DOWN_HOLD_MS 1000
-
 struct pg {
 	PGconn *pg; /* NULL while there is none */
 	char *url;
@@ -218,13 +215,11 @@ static int away_elsewhere(struct pg *c)
 	return away;
 }
 
-/* A server that let a request wait its whole bound is not asked again for a while: long enough
- * for the requests queued meanwhile to fail at once, short enough to see it back soon. */
+/* A server that let a request wait its whole bound is not asked again for a while
+ * (mfs_away_ms), by any connection of the process to it. */
 static void down_hold(struct pg *c)
 {
-	int ms = mfs_timeout_ms();
-
-	c->down_until = mfs_clock_ms() + (ms < DOWN_HOLD_MS ? ms : DOWN_HOLD_MS);
+	c->down_until = mfs_clock_ms() + mfs_away_ms();
 	pthread_mutex_lock(&away_lock);
 	away_url = url_hash(c->url);
 	away_until = c->down_until;

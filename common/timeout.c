@@ -31,3 +31,10 @@ int mfs_timeout_ms(void)
 
 	return (int)((v > 0 ? v : MFS_TIMEOUT_DEFAULT_S) * 1000);
 }
+
+int mfs_away_ms(void)
+{
+	int ms = mfs_timeout_ms();
+
+	return ms < 1000 ? ms : 1000;
+}

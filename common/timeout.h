@@ -9,6 +9,11 @@
 /* The bound in milliseconds: $MESHFS_TIMEOUT in whole seconds (1 to MFS_TIMEOUT_MAX_S) when it
  * is set to one, else MFS_TIMEOUT_DEFAULT_S. The mount's -o timeout=N sets the variable. */
 int mfs_timeout_ms(void);
+/* How long a server that let a request wait the whole bound is taken to be away, failing the
+ * requests meanwhile at once: long enough for those queued behind it (a mount's requests share
+ * a connection) not to wait the bound each in turn, short enough to see it back soon. The bound,
+ * but at most a second. */
+int mfs_away_ms(void);
 /* Whether s is a valid $MESHFS_TIMEOUT (seconds, 1 to MFS_TIMEOUT_MAX_S). */
 int mfs_timeout_valid(const char *s);
 
